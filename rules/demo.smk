@@ -1,0 +1,68 @@
+# The embedded demo: a synthetic mini-LLP (real mp4 files + LLP-format csv files) and a small
+# CLIP trained on synthetic object images (never on the demo clips). Only used when the config
+# has a `demo:` section; real data sets skip these rules.
+
+
+rule demo_annotations:
+    output:
+        scenarios="resources/{dataset}/scenarios.json",
+        csvs=[f"resources/{{dataset}}/annotations/{name}" for name in [
+            "AVVP_train.csv", "AVVP_val_pd.csv", "AVVP_test_pd.csv",
+            "AVVP_eval_audio.csv", "AVVP_eval_visual.csv", "AVVP_dataset_full.csv"]],
+    params:
+        n_train=config.get("demo", {}).get("n_train"),
+        n_val=config.get("demo", {}).get("n_val"),
+        n_test=config.get("demo", {}).get("n_test"),
+        seed=config.get("demo", {}).get("seed"),
+    log:
+        "logs/{dataset}/demo_annotations.log",
+    benchmark:
+        "benchmarks/{dataset}/demo_annotations.tsv"
+    conda:
+        ENV_EXTRACT
+    script:
+        "../workflow_scripts/demo_annotations.py"
+
+
+rule demo_videos:
+    input:
+        scenarios="resources/{dataset}/scenarios.json",
+        annotations=annotation_files(),
+    output:
+        directory("resources/{dataset}/videos/shard_{shard}"),
+    params:
+        video=config.get("demo", {}).get("video"),
+        shard_size=SHARD_SIZE,
+        annotations=ANNOTATIONS,
+    log:
+        "logs/{dataset}/demo_videos/shard_{shard}.log",
+    benchmark:
+        "benchmarks/{dataset}/demo_videos/shard_{shard}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV_EXTRACT
+    script:
+        "../workflow_scripts/demo_videos.py"
+
+
+rule demo_clip:
+    output:
+        "resources/{dataset}/clip/vplan-demo-clip.pt",
+    input:
+        model_config=repo_path("vplan_core/demo/vplan-demo-clip.json"),
+    params:
+        training=config.get("demo", {}).get("clip_training"),
+    threads: 2
+    log:
+        "logs/{dataset}/demo_clip.log",
+    benchmark:
+        "benchmarks/{dataset}/demo_clip.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENV_TRAIN
+    script:
+        "../workflow_scripts/demo_clip.py"

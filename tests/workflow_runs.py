@@ -1,0 +1,64 @@
+"""Run the real Snakemake workflow in a scratch working directory (used by the workflow tests)."""
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def tiny_demo_config(name: str = "tiny") -> dict:
+    """The demo config shrunk to a handful of clips, tiny backbones and 2 epochs."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = copy.deepcopy(config)
+    config["dataset"].update(name=name, annotations=f"resources/{name}/annotations",
+                             videos=f"resources/{name}/videos", shard_size=8)
+    config["demo"].update(n_train=10, n_val=4, n_test=4)
+    config["demo"]["video"].update(width=96, height=72, fps=12)
+    config["demo"]["clip_training"].update(n_images=256, epochs=1, batch_size=64)
+    config["features"]["cnn2d"].update(size=32)
+    config["features"]["r2plus1d"].update(size=32)
+    config["features"]["clip"].update(checkpoint=f"resources/{name}/clip/vplan-demo-clip.pt",
+                                      config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
+    config["train"].update(epochs=2, d_model=32, lr_step=1)
+    config["report"]["timeline_clips"] = 2
+    return config
+
+
+def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(configfile), *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
+    """Rule -> number of jobs a dry run would execute (parsed from Snakemake's job stats table)."""
+    result = snakemake(workdir, configfile, "--dry-run")
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    counts.pop("total", None)
+    return counts

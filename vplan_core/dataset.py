@@ -1,0 +1,76 @@
+"""Join annotations, feature stores and label files into the arrays one training run needs.
+
+A split is restricted to the videos present in every store (real LLP is incomplete: deleted
+videos, clips without audio); how many were left out is returned so callers can report it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vplan_core import atomic
+from vplan_core.features.store import available_ids, load_features
+from vplan_core.llp import Split, load_split
+from vplan_core.training import Features
+
+HAN_FEATURES = ("vggish", "cnn2d", "r2plus1d")
+
+
+@dataclass
+class SplitData:
+    split: Split  # restricted to the videos that have every feature
+    features: Features
+    n_missing: int  # split videos without features (deleted, skipped)
+
+
+def subset_split(split: Split, keep: list[int]) -> Split:
+    take = np.asarray(keep, dtype=int)
+    return Split(
+        name=split.name,
+        filenames=[split.filenames[i] for i in keep],
+        video_ids=[split.video_ids[i] for i in keep],
+        weak_labels=split.weak_labels[take],
+        gt_audio=None if split.gt_audio is None else split.gt_audio[take],
+        gt_visual=None if split.gt_visual is None else split.gt_visual[take],
+    )
+
+
+def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]]) -> SplitData:
+    """Split annotations plus HAN features (vggish, cnn2d, r2plus1d stores) in split order."""
+    full = load_split(annotation_dir, split_name)
+    present = set.intersection(*(available_ids(stores[name]) for name in HAN_FEATURES))
+    keep = [i for i, vid in enumerate(full.video_ids) if vid in present]
+    split = subset_split(full, keep)
+    ids = split.video_ids
+    features = Features(
+        video_ids=ids,
+        audio=load_features(stores["vggish"], ids),
+        visual_2d=load_features(stores["cnn2d"], ids),
+        visual_3d=load_features(stores["r2plus1d"], ids),
+    )
+    return SplitData(split=split, features=features, n_missing=len(full.video_ids) - len(ids))
+
+
+def save_labels(path: str | Path, video_ids: list[str], segment_labels: np.ndarray) -> None:
+    """Labels npz (architecture.md): segment labels and their video-level max, written atomically."""
+    segment_labels = np.asarray(segment_labels, dtype=np.uint8)
+    atomic.savez(path, video_ids=np.asarray(video_ids), segment_labels=segment_labels,
+                 video_labels=segment_labels.max(axis=1))
+
+
+def save_predictions(path: str | Path, filenames: list[str], predictions: dict[str, np.ndarray]) -> None:
+    """PRED.npz (architecture.md): what `vplan evaluate` and the report read."""
+    atomic.savez(path, video_ids=np.asarray(filenames), audio_prob=predictions["audio_prob"],
+                 visual_prob=predictions["visual_prob"], video_prob=predictions["video_prob"])
+
+
+def load_labels(path: str | Path, video_ids: list[str]) -> np.ndarray:
+    """Segment labels [N,10,25] for `video_ids`, in that order; a missing video is an error."""
+    with np.load(path) as data:
+        index = {vid: i for i, vid in enumerate(data["video_ids"].tolist())}
+        missing = [vid for vid in video_ids if vid not in index]
+        if missing:
+            raise KeyError(f"{path}: no labels for {len(missing)} videos, e.g. {missing[:5]}")
+        return data["segment_labels"][[index[vid] for vid in video_ids]]

@@ -1,0 +1,25 @@
+"""Send a workflow job's prints and tracebacks to its Snakemake log file."""
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def job_log(path: str | Path) -> Iterator[None]:
+    """Redirect stdout/stderr to `path`; an exception is written there too, then re-raised."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc(file=handle)
+            raise
+
+
+def torch_device(gpus: int) -> str:
+    """Jobs that were given a GPU by the scheduler use it; the device is never a parameter."""
+    return "cuda" if gpus else "cpu"

@@ -1,0 +1,38 @@
+"""Sharding of per-video work: a few hundred videos a job keeps a 12k-video DAG small.
+
+Shards are positions in one fixed order (train, val, test split files, file order), so the DAG
+only needs the number of videos, and every job recomputes its own slice from the annotations.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from vplan_core.llp import SPLIT_FILES, read_weak_labels, video_id
+
+SPLITS = ("train", "val", "test")
+
+
+def split_video_ids(annotation_dir: str | Path, split: str) -> list[str]:
+    """11-char ids of one split, in file order."""
+    filenames, _ = read_weak_labels(Path(annotation_dir) / SPLIT_FILES[split])
+    return [video_id(name) for name in filenames]
+
+
+def all_video_ids(annotation_dir: str | Path) -> list[str]:
+    """Every video of the three splits once, train then val then test, in file order."""
+    ids = [vid for split in SPLITS for vid in split_video_ids(annotation_dir, split)]
+    return list(dict.fromkeys(ids))
+
+
+def shard_count(n_videos: int, shard_size: int) -> int:
+    return max(1, math.ceil(n_videos / shard_size))
+
+
+def shard_names(n_videos: int, shard_size: int) -> list[str]:
+    return [f"{k:04d}" for k in range(shard_count(n_videos, shard_size))]
+
+
+def shard_ids(ids: list[str], shard: str | int, shard_size: int) -> list[str]:
+    start = int(shard) * shard_size
+    return ids[start : start + shard_size]

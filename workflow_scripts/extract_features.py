@@ -1,0 +1,13 @@
+"""Extract one feature for one shard's usable videos into a zarr store."""
+import torch
+
+from vplan_core.features.extract import extract_shard
+from vplan_core.logs import job_log, torch_device
+from vplan_core.manifest import read_manifest
+
+with job_log(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    rows = [row for row in read_manifest(snakemake.input.manifest) if row["status"] == "used"]
+    summary = extract_shard(snakemake.wildcards.feature, rows, snakemake.output[0],
+                            dict(snakemake.params.settings), device=torch_device(snakemake.resources.gpu))
+    print(summary)
