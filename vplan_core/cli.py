@@ -1,0 +1,103 @@
+"""The `vplan` console entry point.
+
+Subcommands are entries of SUBCOMMANDS; another module adds one by defining a
+Subcommand (name, help, add_arguments, run) and appending it to that list here.
+User-facing errors (ValueError, OSError) are printed without a traceback, exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vplan_core.llp import load_split
+from vplan_core.metrics import evaluate_predictions
+
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("predictions", type=Path, metavar="PRED.npz",
+                        help="video_ids [N], audio_prob/visual_prob [N,10,25], optional video_prob [N,25]")
+    parser.add_argument("--split", required=True, choices=("val", "test"))
+    parser.add_argument("--annotations", type=Path, metavar="DIR",
+                        help="LLP annotation directory (default: $VPLAN_ANNOTATIONS)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="score only the split videos that have predictions")
+
+
+def _load_predictions(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not named arrays")
+        with archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    annotations = args.annotations or os.environ.get("VPLAN_ANNOTATIONS")
+    if not annotations:
+        raise ValueError("no annotation directory: pass --annotations DIR "
+                         "or set VPLAN_ANNOTATIONS")
+    split = load_split(annotations, args.split)
+    pred = _load_predictions(args.predictions)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = evaluate_predictions(pred, split, allow_missing=args.allow_missing)
+        except ValueError as exc:
+            raise ValueError(f"{args.predictions}: {exc}") from None
+    for warning in caught:
+        print(f"vplan evaluate: warning: {args.predictions}: {warning.message}", file=sys.stderr)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand("evaluate", "the ten AVVP numbers of a predictions npz, as JSON",
+               _add_evaluate_arguments, _run_evaluate),
+]
+
+
+def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vplan")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in subcommands:
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, OSError) as exc:
+        print(f"vplan {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Quality of pseudo visual labels against the dense visual ground truth.
+
+Video-level precision/recall (the paper's Table I) and the metric's visual segment- and
+event-level F (Table II), so that pseudo labels and model outputs are judged alike.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vplan_core.llp import NUM_CLASSES, NUM_SEGMENTS
+from vplan_core.metrics import event_f, segment_f
+
+
+def video_level_precision_recall(video_labels: np.ndarray,
+                                 gt_visual: np.ndarray) -> dict[str, float]:
+    """Micro-averaged precision and recall (%) of video-level labels [N, 25].
+
+    A (video, class) pair is a GT positive iff the class is visible in at least one
+    segment of gt_visual [N, 10, 25]. Counts are pooled over all pairs (micro average),
+    so videos with many classes weigh more. A ratio whose denominator is zero (nothing
+    predicted, or no visible class at all) is reported as 0.0 rather than NaN.
+    """
+    pred = np.asarray(video_labels)
+    gt = np.asarray(gt_visual)
+    if gt.ndim != 3 or gt.shape[1:] != (NUM_SEGMENTS, NUM_CLASSES):
+        raise ValueError(f"gt_visual has shape {gt.shape}, expected [N, {NUM_SEGMENTS}, {NUM_CLASSES}]")
+    if pred.shape != (gt.shape[0], NUM_CLASSES):
+        raise ValueError(f"video_labels has shape {pred.shape}, expected {(gt.shape[0], NUM_CLASSES)}")
+    if not np.isin(pred, (0, 1)).all() or not np.isin(gt, (0, 1)).all():
+        raise ValueError("video_labels and gt_visual must be binary (0/1)")
+    pred, positive = pred.astype(bool), gt.astype(bool).any(axis=1)
+    tp = int((pred & positive).sum())
+    n_pred, n_pos = int(pred.sum()), int(positive.sum())
+    return {"precision": 100.0 * tp / n_pred if n_pred else 0.0,
+            "recall": 100.0 * tp / n_pos if n_pos else 0.0}
+
+
+def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[str, float]:
+    """Visual segment- and event-level F (%) of segment labels [N, 10, 25], as the metric.
+
+    Per-video macro F over counted classes, averaged over videos, with the metric's edge
+    cases (a video with neither labels nor GT scores 1.0); no video-level gating.
+    """
+    return {"segment_f": float(100 * np.mean(segment_f(gt_visual, segment_labels))),
+            "event_f": float(100 * np.mean(event_f(gt_visual, segment_labels)))}
