@@ -1,0 +1,115 @@
+"""Feature stores: atomic writes, provenance attrs, loading across shards and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from vplan_core.features import store
+from vplan_core.features.store import (available_ids, load_features, read_store, write_store)
+
+ATTRS = {"feature": "vggish", "model": "vggish", "weights": "random-seed-0",
+         "weights_sha256": "", "sampling": {"sample_rate": 16000}}
+
+
+def feats(n: int, offset: float = 0.0) -> np.ndarray:
+    return (np.arange(n * 20, dtype=np.float32).reshape(n, 10, 2) + offset)
+
+
+def test_round_trip_attrs_and_chunks(tmp_path):
+    path = write_store(tmp_path / "s.zarr", feats(3), ["a", "b", "c"], ATTRS)
+    data, ids, attrs = read_store(path)
+    np.testing.assert_array_equal(data, feats(3))
+    assert ids == ["a", "b", "c"] and attrs["shape"] == [10, 2]
+    assert attrs["weights"] == "random-seed-0" and attrs["code_version"].startswith("vplan ")
+    group = zarr.open_group(str(path), mode="r")
+    assert group["features"].chunks[0] == store.CHUNK_VIDEOS
+    assert group.metadata.zarr_format == 3
+
+
+def test_empty_store_keeps_shape(tmp_path):
+    write_store(tmp_path / "e.zarr", np.zeros((0, 10, 2), np.float32), [], ATTRS)
+    data, ids, attrs = read_store(tmp_path / "e.zarr")
+    assert data.shape == (0, 10, 2) and ids == [] and attrs["shape"] == [10, 2]
+    write_store(tmp_path / "f.zarr", feats(2), ["x", "y"], ATTRS)
+    out = load_features([tmp_path / "e.zarr", tmp_path / "f.zarr"], ["y"])
+    np.testing.assert_array_equal(out[0], feats(2)[1])
+
+
+def test_write_errors(tmp_path):
+    with pytest.raises(ValueError, match="lack"):
+        write_store(tmp_path / "s.zarr", feats(1), ["a"], {"feature": "x"})
+    with pytest.raises(ValueError, match="2 video ids"):
+        write_store(tmp_path / "s.zarr", feats(1), ["a", "b"], ATTRS)
+    with pytest.raises(ValueError, match="duplicate"):
+        write_store(tmp_path / "s.zarr", feats(2), ["a", "a"], ATTRS)
+
+
+def test_killed_write_leaves_no_store_and_next_write_cleans_up(tmp_path, monkeypatch):
+    path = tmp_path / "s.zarr"
+    # A job killed before the rename: the final name must not exist.
+    real_update = zarr.core.attributes.Attributes.update
+
+    def die(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", die)
+    with pytest.raises(KeyboardInterrupt):
+        write_store(path, feats(2), ["a", "b"], ATTRS)
+    assert not path.exists() and (tmp_path / "s.zarr.tmp").exists()
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", real_update)
+
+    (tmp_path / "s.zarr.tmp" / "junk").write_text("left by the killed job")
+    write_store(path, feats(2), ["a", "b"], ATTRS)
+    assert not (tmp_path / "s.zarr.tmp").exists()
+    assert read_store(path)[1] == ["a", "b"]
+    # Rewriting replaces an existing store completely.
+    write_store(path, feats(1, 5.0), ["z"], ATTRS)
+    data, ids, _ = read_store(path)
+    assert ids == ["z"] and data[0, 0, 0] == 5.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]
+
+
+def test_load_order_across_shards(tmp_path):
+    a = write_store(tmp_path / "a.zarr", feats(3), ["a0", "a1", "a2"], ATTRS)
+    b = write_store(tmp_path / "b.zarr", feats(2, 1000.0), ["b0", "b1"], ATTRS)
+    order = ["b1", "a2", "a0", "b0"]
+    out = load_features([a, b], order)
+    expected = np.stack([feats(2, 1000.0)[1], feats(3)[2], feats(3)[0], feats(2, 1000.0)[0]])
+    np.testing.assert_array_equal(out, expected)
+    assert available_ids([a, b]) == {"a0", "a1", "a2", "b0", "b1"}
+    with pytest.raises(KeyError, match=r"2 of 3 videos.*'zz', 'yy'"):
+        load_features([a, b], ["a0", "zz", "yy"])
+
+
+def test_nan_names_store_and_video(tmp_path):
+    bad = feats(3)
+    bad[1, 4, 1] = np.nan
+    path = write_store(tmp_path / "nan.zarr", bad, ["ok0", "broken", "ok2"], ATTRS)
+    np.testing.assert_array_equal(load_features([path], ["ok2", "ok0"])[0], feats(3)[2])
+    with pytest.raises(ValueError, match=r"nan\.zarr.*video broken"):
+        load_features([path], ["ok0", "broken"])
+    bad[2, 0, 0] = np.inf
+    path = write_store(tmp_path / "inf.zarr", bad, ["ok0", "broken", "inf"], ATTRS)
+    with pytest.raises(ValueError, match="video inf"):
+        load_features([path], ["inf"])
+
+
+def test_shape_errors(tmp_path):
+    a = write_store(tmp_path / "a.zarr", feats(1), ["a"], ATTRS)
+    b = write_store(tmp_path / "b.zarr", np.zeros((1, 10, 3), np.float32), ["b"], ATTRS)
+    with pytest.raises(ValueError, match=r"b\.zarr.*\[10, 3\]"):
+        load_features([a, b], ["a", "b"])
+    # attrs that lie about the per-video shape
+    group = zarr.open_group(str(a), mode="r+")
+    group.attrs["shape"] = [10, 5]
+    with pytest.raises(ValueError, match=r"a\.zarr"):
+        load_features([a], ["a"])
+
+
+def test_duplicate_id_across_shards(tmp_path):
+    a = write_store(tmp_path / "a.zarr", feats(1), ["same"], ATTRS)
+    b = write_store(tmp_path / "b.zarr", feats(1), ["same"], ATTRS)
+    with pytest.raises(ValueError, match="two feature stores"):
+        load_features([a, b], ["same"])

@@ -1,0 +1,164 @@
+"""Video manifests: which videos a run used, skipped or could not find, and why.
+
+One TSV per shard, merged at the end (docs/architecture.md). Columns: video_id, path, status
+(used | skipped | missing), reason, duration_s, fps, has_audio, decoder. Reasons are
+"category" or "category: detail"; summaries count by category so that, e.g., every
+"too short: 6.00 s < 9 s" lands in one "too short" bucket. Every requested video gets exactly
+one row, so the counts of a summary always add up to the videos asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TypedDict
+
+from .features.store import open_store
+from .video import VideoError, check_usable, probe
+
+STATUSES = ("used", "skipped", "missing")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+
+
+class ManifestRow(TypedDict):
+    """One video's line; a plain dict so scripts can filter with row["status"]."""
+
+    video_id: str
+    path: str
+    status: str
+    reason: str
+    duration_s: float
+    fps: float
+    has_audio: int
+    decoder: str
+
+
+COLUMNS = tuple(ManifestRow.__annotations__)
+
+
+def make_row(video_id: str, path: str, status: str, reason: str = "", duration_s: float = 0.0,
+             fps: float = 0.0, has_audio: int = 0, decoder: str = "") -> ManifestRow:
+    return ManifestRow(video_id=video_id, path=path, status=status, reason=reason,
+                       duration_s=duration_s, fps=fps, has_audio=has_audio, decoder=decoder)
+
+
+def _index_video_dir(video_dir: Path) -> dict[str, list[Path]]:
+    """11-char id -> files in video_dir whose name starts with it (LLP: <id>_<start>_<end>)."""
+    index: dict[str, list[Path]] = {}
+    for entry in sorted(video_dir.iterdir()) if video_dir.is_dir() else []:
+        if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
+            index.setdefault(entry.name[:11], []).append(entry)
+    return index
+
+
+def probe_videos(video_ids: Sequence[str], video_dir: str | os.PathLike,
+                 min_duration_s: float = 9.0, decoder: str = "auto") -> list[ManifestRow]:
+    """One row per requested id (ids longer than 11 chars are cut to the LLP key).
+
+    missing: no file for the id. skipped: the file is unusable (VideoError, too short, or
+    several files share the id). A video without audio is `used` with has_audio=0: the
+    audio extractor records it as skipped for its feature only.
+    """
+    index = _index_video_dir(Path(video_dir))
+    rows = []
+    for raw_id in video_ids:
+        vid = raw_id[:11]
+        files = index.get(vid, [])
+        if not files:
+            rows.append(make_row(vid, "", "missing", "no file"))
+            continue
+        if len(files) > 1:
+            rows.append(make_row(vid, str(files[0]), "skipped",
+                                 f"ambiguous: {len(files)} files share the id"))
+            continue
+        path = str(files[0])
+        try:
+            info = probe(path, decoder=decoder)
+        except VideoError as exc:
+            rows.append(make_row(vid, path, "skipped", exc.summary))
+            continue
+        skip = check_usable(info, min_duration_s)
+        rows.append(make_row(vid, path, "skipped" if skip else "used", skip or "",
+                             round(info.duration_s, 3), round(info.fps, 3),
+                             int(info.has_audio), info.decoder))
+    return rows
+
+
+def _category(reason: str) -> str:
+    return reason.split(":", 1)[0]
+
+
+def _clean(text: object) -> str:
+    return " ".join(str(text).replace("\t", " ").split())
+
+
+def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> Path:
+    """Write the TSV under a temporary name and rename it: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in rows:
+            if row["status"] not in STATUSES:
+                raise ValueError(f"{row['video_id']}: status {row['status']!r} not in {STATUSES}")
+            writer.writerow([_clean(row[c]) for c in COLUMNS])
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t")
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"{path}: manifest columns {reader.fieldnames} != {list(COLUMNS)}")
+        return [make_row(r["video_id"], r["path"], r["status"], r["reason"],
+                         float(r["duration_s"] or 0), float(r["fps"] or 0),
+                         int(r["has_audio"] or 0), r["decoder"]) for r in reader]
+
+
+def merge_manifests(paths: Sequence[str | os.PathLike], out: str | os.PathLike
+                    ) -> list[ManifestRow]:
+    """Concatenate shard manifests in the given order; a video in two shards is an error."""
+    rows: list[ManifestRow] = []
+    seen: dict[str, str | os.PathLike] = {}
+    for path in paths:
+        for row in read_manifest(path):
+            vid = row["video_id"]
+            if vid in seen:
+                raise ValueError(f"video {vid} is in manifests {seen[vid]} and {path}")
+            seen[vid] = path
+            rows.append(row)
+    write_manifest(out, rows)
+    return rows
+
+
+def summarize(rows: Sequence[ManifestRow]) -> dict:
+    """{"total", "by_status": {status: n}, "by_reason": {"status/category": n}}."""
+    by_status = Counter({s: 0 for s in STATUSES})
+    by_status.update(r["status"] for r in rows)
+    by_reason = Counter(f"{r['status']}/{_category(r['reason'])}" for r in rows
+                        if r["status"] != "used")
+    return {"total": len(rows), "by_status": dict(by_status), "by_reason": dict(by_reason)}
+
+
+def feature_skips(store_paths: Iterable[str | os.PathLike]) -> dict:
+    """Per feature, the used videos its extractor skipped (store attr "skipped").
+
+    {feature: {"total": n, "by_reason": {category: n}, "videos": [[video_id, reason], ...]}};
+    with the manifest this accounts for every video of every feature store.
+    """
+    out: dict[str, dict] = {}
+    for path in store_paths:
+        _, attrs = open_store(path)
+        entry = out.setdefault(attrs["feature"], {"total": 0, "by_reason": {}, "videos": []})
+        for vid, reason in attrs.get("skipped", []):
+            entry["total"] += 1
+            category = _category(reason)
+            entry["by_reason"][category] = entry["by_reason"].get(category, 0) + 1
+            entry["videos"].append([vid, reason])
+    return out

@@ -1,0 +1,306 @@
+"""Decoding and LLP sampling of raw videos: decord first, PyAV as the fallback.
+
+Conventions (shared by every extractor, recorded in each store's `sampling` attrs):
+- Times are seconds from the start of the file. The analysed window is
+  [start_s, start_s + seconds) (default the first 10 s, as LLP clips are 10 s).
+- Frame at time t = the frame on screen at t: the last frame whose presentation timestamp
+  is <= t (timestamps, never index/fps, so variable frame rates sample correctly). Times before
+  the first frame take the first frame, times after the last take the last one.
+- LLP frame times (8 fps, 80 frames): t_i = start_s + (i + 0.5) / fps, the middle of each
+  1/fps slot. Midpoints never coincide with a frame boundary of 24/25/30 fps material, so the
+  choice of frame is not decided by float rounding.
+- CLIP (one frame per one-second segment): t = start_s + s + 0.5, the segment's middle frame.
+- Frames: resize the shorter side to `size` (bilinear with antialiasing, longer side
+  int(size * long / short) as torchvision.transforms.Resize), then centre-crop size x size;
+  grayscale sources come out as 3 equal channels.
+- Audio is decoded with PyAV only: decord 0.6.0's AudioReader slips samples (a 2 ms shift
+  appeared within the first second of an 8 kHz clip) and returns garbage for more than one
+  channel, both measured on PyAV-written AAC. Channels are averaged to mono, as the reference
+  VGGish input code does (np.mean over channels).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+DECODERS = ("auto", "decord", "pyav")
+_EPS_S = 1e-6  # timestamps are floats: a time exactly on a frame start selects that frame
+# Decodable frames ending this much before the stream's declared duration mean lost data.
+_TRUNCATION_TOLERANCE_S = 0.5
+# decord prefixes errors with "[hh:mm:ss] /build/path/file.cc:123: ": noise in a manifest.
+_DECORD_LOG_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ")
+_MAX_DETAIL = 300
+
+
+class VideoError(Exception):
+    """A video that cannot be used; `reason` is a short category for manifests and skips."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, detail: str = "") -> None:
+        detail = _DECORD_LOG_PREFIX.sub("", " ".join(detail.split()))
+        self.path, self.reason, self.detail = str(path), reason, detail[:_MAX_DETAIL]
+        super().__init__(f"{self.path}: {reason}" + (f" ({self.detail})" if self.detail else ""))
+
+    @property
+    def summary(self) -> str:
+        """"reason" or "reason: detail", the form manifests and store skips record."""
+        return self.reason + (f": {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probe() learned about a file; `decoder` is the one that read its frames."""
+
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    num_frames: int
+    has_audio: bool
+    audio_rate: int
+    audio_channels: int
+    decoder: str
+
+
+# ---------------------------------------------------------------- sampling rules
+def llp_frame_times(fps: float = 8, seconds: float = 10, start_s: float = 0.0) -> np.ndarray:
+    """The fps*seconds frame times of the official 2D/3D features: slot midpoints."""
+    n = int(round(fps * seconds))
+    return start_s + (np.arange(n) + 0.5) / fps
+
+
+def segment_middle_times(seconds: int = 10, start_s: float = 0.0) -> np.ndarray:
+    """One time per one-second segment, its middle (the PLG frame for CLIP)."""
+    return start_s + np.arange(int(seconds)) + 0.5
+
+
+def check_usable(info: VideoInfo, min_duration_s: float = 9.0) -> str | None:
+    """Skip reason for a probed clip, or None when it is used.
+
+    LLP clips are 10 s but some downloads are shorter. A clip under `min_duration_s` is skipped
+    ("too short"); a clip between that and the window length is used, its late frame times
+    clamp to the last frame and its audio is zero-padded (sample_frames / sample_audio).
+    """
+    if info.duration_s < min_duration_s:
+        return f"too short: {info.duration_s:.2f} s < {min_duration_s:g} s"
+    return None
+
+
+# ---------------------------------------------------------------- probing
+def _open_container(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise VideoError(path, "missing file")
+    if path.stat().st_size == 0:
+        raise VideoError(path, "empty file", "0 bytes")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(path, "unreadable", str(exc)) from exc
+
+
+def _decord_timestamps(path: Path) -> tuple[np.ndarray, float, int, int]:
+    """Frame start times, average fps and size from decord (reads the packet index)."""
+    import decord
+
+    vr = decord.VideoReader(str(path))
+    stamps = vr.get_frame_timestamp(np.arange(len(vr)))
+    height, width = vr[0].shape[:2] if len(vr) else (0, 0)
+    return stamps[:, 0].astype(np.float64), float(vr.get_avg_fps()), width, height
+
+
+def _pyav_timestamps(path: Path) -> tuple[np.ndarray, float, int, int]:
+    """Frame start times by decoding every frame (that also proves the data is decodable).
+
+    Single-threaded on purpose: with frame threading FFmpeg drops the "invalid data" error of
+    a truncated packet and the decode just ends early.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [frame.time for frame in container.decode(stream) if frame.time is not None]
+        rate = float(stream.average_rate) if stream.average_rate else 0.0
+        return np.asarray(times, dtype=np.float64), rate, stream.width, stream.height
+
+
+def probe(path: str | os.PathLike, decoder: str = "auto") -> VideoInfo:
+    """Read a file's streams and frame timestamps; raise VideoError if it is not a usable video.
+
+    The container header (PyAV) gives the audio facts; the frame timestamps come from decord,
+    or from a full PyAV decode when decord fails or decoder="pyav". Both readers go through
+    every packet, so truncated files fail here rather than during feature extraction.
+    duration_s is the end of the last frame (its start plus the median frame duration).
+    """
+    path = Path(path)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    with _open_container(path) as container:
+        if not container.streams.video:
+            raise VideoError(path, "no video stream")
+        video = container.streams.video[0]
+        declared_s = float(video.duration * video.time_base) if video.duration else None
+        audio = container.streams.audio
+        audio_rate = int(audio[0].rate or 0) if audio else 0
+        audio_channels = int(audio[0].codec_context.layout.nb_channels) if audio else 0
+    stamps, used = _timestamps(path, decoder)
+    times, fps, width, height = stamps
+    if len(times) == 0:
+        raise VideoError(path, "no decodable frames")
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / (fps or 25.0)
+    duration_s = float(times[-1] + step)
+    if declared_s is not None and duration_s < declared_s - _TRUNCATION_TOLERANCE_S:
+        raise VideoError(path, "truncated", f"frames end at {duration_s:.2f} s, "
+                         f"header declares {declared_s:.2f} s")
+    return VideoInfo(duration_s=duration_s, fps=fps or 1.0 / step,
+                     width=int(width), height=int(height), num_frames=len(times),
+                     has_audio=bool(audio), audio_rate=audio_rate,
+                     audio_channels=audio_channels, decoder=used)
+
+
+def _timestamps(path: Path, decoder: str) -> tuple[tuple[np.ndarray, float, int, int], str]:
+    """Timestamps from the preferred decoder, falling back to PyAV; names the one used."""
+    errors = []
+    if decoder in ("auto", "decord"):
+        try:
+            return _decord_timestamps(path), "decord"
+        except Exception as exc:  # decord raises RuntimeError/DECORDError subclasses
+            if decoder == "decord":
+                raise VideoError(path, "unreadable", f"decord: {exc}") from exc
+            errors.append(f"decord: {exc}")
+    try:
+        return _pyav_timestamps(path), "pyav"
+    except av.error.FFmpegError as exc:
+        errors.append(f"pyav: {exc}")
+        raise VideoError(path, "truncated or corrupt", "; ".join(errors)) from exc
+
+
+# ---------------------------------------------------------------- frames
+def frame_indices(frame_starts: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """Index of the frame on screen at each time (last start <= t), clamped to the clip."""
+    idx = np.searchsorted(frame_starts, np.asarray(times_s) + _EPS_S, side="right") - 1
+    return np.clip(idx, 0, len(frame_starts) - 1)
+
+
+def resize_crop(frame: np.ndarray, size: int) -> np.ndarray:
+    """Shorter side to `size` (bilinear, antialiased), then centre crop: uint8 [size, size, 3]."""
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, axis=-1)
+    h, w = frame.shape[:2]
+    if w <= h:
+        new_w, new_h = size, int(size * h / w)
+    else:
+        new_w, new_h = int(size * w / h), size
+    img = Image.fromarray(frame)
+    if (new_w, new_h) != (w, h):
+        img = img.resize((new_w, new_h), Image.BILINEAR)
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+    return np.asarray(img.crop((left, top, left + size, top + size)))
+
+
+def _decord_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
+    import decord
+
+    vr = decord.VideoReader(str(path))
+    idx = frame_indices(vr.get_frame_timestamp(np.arange(len(vr)))[:, 0], times_s)
+    unique, inverse = np.unique(idx, return_inverse=True)
+    batch = vr.get_batch(unique.tolist()).asnumpy()
+    return [batch[i] for i in inverse]
+
+
+def _pyav_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
+    """One decoding pass; a frame is kept for every pending time before the next frame starts."""
+    order = np.argsort(times_s, kind="stable")
+    out: list[np.ndarray | None] = [None] * len(times_s)
+    pending = 0
+    previous: av.VideoFrame | None = None
+    rgb: np.ndarray | None = None  # previous frame's pixels, converted only when kept
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            if frame.time is None:
+                continue
+            while pending < len(order) and previous is not None and \
+                    times_s[order[pending]] + _EPS_S < frame.time:
+                rgb = previous.to_ndarray(format="rgb24") if rgb is None else rgb
+                out[order[pending]] = rgb
+                pending += 1
+            if pending == len(order):
+                break
+            previous, rgb = frame, None
+        if previous is None:
+            raise VideoError(path, "no decodable frames")
+        for i in order[pending:]:
+            rgb = previous.to_ndarray(format="rgb24") if rgb is None else rgb
+            out[i] = rgb
+    return out  # type: ignore[return-value]
+
+
+def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "auto"
+                  ) -> np.ndarray:
+    """Frames on screen at `times_s`, resized and centre-cropped: uint8 [K, size, size, 3].
+
+    Times past the end clamp to the last frame (short clips; the caller decided with
+    check_usable whether the clip is used). decord reads first; PyAV is used when decord fails
+    or decoder="pyav". Raises VideoError when neither can decode the file.
+    """
+    path, times = Path(path), np.asarray(times_s, dtype=np.float64)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    errors = []
+    frames = None
+    if decoder in ("auto", "decord"):
+        try:
+            frames = _decord_frames(path, times)
+        except Exception as exc:  # decord's errors are RuntimeError subclasses
+            errors.append(f"decord: {exc}")
+    if frames is None and decoder in ("auto", "pyav"):
+        try:
+            frames = _pyav_frames(path, times)
+        except av.error.FFmpegError as exc:
+            errors.append(f"pyav: {exc}")
+    if frames is None:
+        raise VideoError(path, "undecodable frames", "; ".join(errors))
+    if not frames:
+        return np.zeros((0, size, size, 3), dtype=np.uint8)
+    return np.stack([resize_crop(f, size) for f in frames])
+
+
+# ---------------------------------------------------------------- audio
+def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: float = 10.0,
+                 start_s: float = 0.0) -> np.ndarray:
+    """Mono float32 [round(seconds * sample_rate)] of the window [start_s, start_s + seconds).
+
+    Decoded and resampled with PyAV (FFmpeg's resampler, all channels kept), then the channels
+    are averaged. Audio shorter than the window is zero-padded at the end. A file without an
+    audio stream raises VideoError(reason="no audio stream"): the VGGish extractor records such
+    a video as skipped for that feature (extract_shard's skips and the store's "skipped" attr)
+    instead of inventing silent features.
+    """
+    path = Path(path)
+    first = int(round(start_s * sample_rate))
+    need = first + int(round(seconds * sample_rate))
+    chunks, have = [], 0
+    with _open_container(path) as container:
+        if not container.streams.audio:
+            raise VideoError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout,
+                                      rate=sample_rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().mean(axis=0))
+                    have += out.samples
+                if have >= need:
+                    break
+            else:
+                chunks += [out.to_ndarray().mean(axis=0) for out in resampler.resample(None)]
+        except av.error.FFmpegError as exc:
+            raise VideoError(path, "undecodable audio", str(exc)) from exc
+    wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    wave = wave[first:need]
+    return np.pad(wave, (0, need - first - len(wave)))
+
