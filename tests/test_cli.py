@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from vplan_core import cli, llp, metrics
+from tests.paths import LLP_DIR
 
-LLP_DIR = Path(os.environ.get("VPLAN_SHARED") or Path(__file__).resolve().parents[2] / "shared") / "llp"
 LEVEL_KEYS = {"audio", "visual", "audio_visual", "type_at_av", "event_at_av"}
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +9,9 @@ import pytest
 
 from vplan_core import llp
 from vplan_core.llp import CLASS_INDEX
+from tests.paths import LLP_DIR
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("VPLAN_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-
-
-LLP_DIR = shared_dir() / "llp"
 SHA256 = {
     "AVVP_dataset_full.csv": "89f112ffc602279c87cc2b2040c4cd42eaf163a9d7e61cf4e74250a343d21e56",
     "AVVP_eval_audio.csv": "d5435664668bec6e7eafb39059d2f424ed2682f6b55395262fc3cb691b7d0778",

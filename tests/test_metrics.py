@@ -1,9 +1,7 @@
 """vplan_core.metrics: hand examples of docs/metric.md §5/§7 and the loop oracle on real GT."""
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,8 @@ import pytest
 from tests.reference_metric import event_level, reference_eval, segment_level
 from vplan_core import llp, metrics
 from vplan_core.llp import CLASS_INDEX
+from tests.paths import LLP_DIR
 
-LLP_DIR = Path(os.environ.get("VPLAN_SHARED") or Path(__file__).resolve().parents[2] / "shared") / "llp"
 DOG, CAT = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"]
 KEYS = {"audio", "visual", "audio_visual", "type_at_av", "event_at_av"}
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import numpy as np
 import pytest
 
-from tests.workflow_runs import planned_jobs, snakemake, tiny_demo_config, write_config
+from tests.workflow_runs import REPO, planned_jobs, snakemake, tiny_demo_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +45,41 @@ def test_second_run_does_nothing(tiny_run):
     assert planned_jobs(workdir, configfile) == {}
 
 
-def test_pld_alpha_reruns_only_pld_and_after(tiny_run):
-    workdir, config, _ = tiny_run
-    changed = copy.deepcopy(config)
-    changed["pld"]["alpha"] = 5.0
-    jobs = planned_jobs(workdir, write_config(workdir, changed, "alpha.yaml"))
-    assert jobs == {"pld_labels": 2, "train_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
+# Jobs downstream of new PLG labels: rows 2-5 retrain, PLD reruns, then evaluation and report.
+AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "pld_labels": 2, "evaluate_row": 4, "label_quality": 1,
+                "report": 1, "all": 1}
+AFTER_PLD = {"pld_labels": 2, "train_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
+ALL_TRAINING = {"train_row": 5, "pld_labels": 2, "evaluate_row": 5, "label_quality": 1, "report": 1, "all": 1}
+SHARDS = 3  # 18 tiny videos, 8 a shard
+
+RERUN_MATRIX = [
+    ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
+    ("plg.prompt", "P4", {"clip_text_embeddings": 1, **AFTER_LABELS}),
+    ("plg.tau", 0.05, AFTER_LABELS),
+    ("rl.lambda", 0.25, {"train_row": 3, "pld_labels": 2, "evaluate_row": 3, "label_quality": 1, "report": 1, "all": 1}),
+    ("pld.k", 3, AFTER_PLD),
+    ("pld.alpha", 5.0, AFTER_PLD),
+    ("train.lr", 1.0e-4, ALL_TRAINING),
+    ("train.seed", 1, ALL_TRAINING),
+]
 
 
-def test_plg_tau_reruns_no_feature_extraction(tiny_run):
+@pytest.mark.parametrize("key, value, expected", RERUN_MATRIX, ids=[row[0] for row in RERUN_MATRIX])
+def test_rerun_matrix(tiny_run, key, value, expected):
+    """Each parameter reaches only the rules that use it: a dry run plans exactly these jobs."""
     workdir, config, _ = tiny_run
     changed = copy.deepcopy(config)
-    changed["plg"]["tau"] = 0.05
-    jobs = planned_jobs(workdir, write_config(workdir, changed, "tau.yaml"))
-    assert jobs["plg_labels"] == 3 and jobs["train_row"] == 4
-    assert not {"extract_features", "probe_shard", "demo_videos", "demo_clip", "clip_text_embeddings"} & set(jobs)
+    section, name = key.split(".")
+    changed[section][name] = value
+    assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
+
+
+def test_touching_the_report_template_reruns_only_the_report(tiny_run):
+    workdir, _, configfile = tiny_run
+    template = REPO / "vplan_core/templates/report.md"
+    before = template.stat()
+    try:
+        os.utime(template, (before.st_atime, before.st_mtime + 3600))
+        assert planned_jobs(workdir, configfile) == {"report": 1, "all": 1}
+    finally:
+        os.utime(template, (before.st_atime, before.st_mtime))

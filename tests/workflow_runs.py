@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 

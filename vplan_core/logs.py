@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
