@@ -33,7 +33,7 @@ rule demo_videos:
     params:
         video=config.get("demo", {}).get("video"),
         shard_size=SHARD_SIZE,
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     log:
         "logs/{dataset}/demo_videos/shard_{shard}.log",
     benchmark:

@@ -9,7 +9,7 @@ rule evaluate_row:
     output:
         f"{RESULTS}/eval/{{row}}.json",
     params:
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     log:
         f"{LOGS}/eval/{{row}}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule label_quality:
     output:
         f"{RESULTS}/eval/label_quality.json",
     params:
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     log:
         f"{LOGS}/eval/label_quality.log",
     benchmark:

@@ -14,7 +14,7 @@ rule pld_labels:
     params:
         k=config["pld"]["k"],
         alpha=config["pld"]["alpha"],
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     threads: 2
     log:
         f"{LOGS}/pld/{{split}}.log",

@@ -29,7 +29,7 @@ rule plg_labels:
         f"{RESULTS}/labels/plg/{{split}}.npz",
     params:
         tau=config["plg"]["tau"],
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     log:
         f"{LOGS}/plg/labels_{{split}}.log",
     benchmark:

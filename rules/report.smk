@@ -17,7 +17,7 @@ rule report:
         per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", category="Figures", labels={"figure": "per-class visual F1"}),
         timelines=report(f"{RESULTS}/report/timelines.png", category="Figures", labels={"figure": "timelines"}),
     params:
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],
         dataset=DATASET,
     log:

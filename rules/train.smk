@@ -13,7 +13,7 @@ rule train_row:
         test_pred=f"{RESULTS}/models/{{row}}/test_pred.npz",
     params:
         settings=lambda wildcards: train_settings(wildcards.row),
-        annotations=ANNOTATIONS,
+        annotations=annotation_dir,
     threads: 2
     log:
         f"{LOGS}/train/{{row}}.log",

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.workflow_runs import REPO
-from vplan_core.config import ConfigError, check_paths, validate_config
+from vplan_core.config import ConfigError, validate_config
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -45,8 +45,3 @@ def test_errors_name_the_key(path, value, expected):
 def test_yaml_reads_1e_minus_4_as_a_string():
     assert yaml.safe_load("lr: 1e-4")["lr"] == "1e-4"
     assert yaml.safe_load("lr: 1.0e-4")["lr"] == 1.0e-4
-
-
-def test_missing_paths_are_named(tmp_path):
-    with pytest.raises(ConfigError, match="config key 'dataset.videos': path does not exist: /nonexistent"):
-        check_paths({"dataset.annotations": str(tmp_path), "dataset.videos": "/nonexistent"})

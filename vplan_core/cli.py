@@ -74,9 +74,23 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_parse_arguments(parser: argparse.ArgumentParser) -> None:
+    from vplan_core import parse  # torch and the extractors: imported only for `vplan parse`
+
+    parse.add_arguments(parser)
+
+
+def _run_parse(args: argparse.Namespace) -> int:
+    from vplan_core import parse
+
+    return parse.run(args)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand("evaluate", "the ten AVVP numbers of a predictions npz, as JSON",
                _add_evaluate_arguments, _run_evaluate),
+    Subcommand("parse", "audio, visual and audio-visual events of one video (JSON + PNG timeline) "
+               "from a trained HAN checkpoint", _add_parse_arguments, _run_parse),
 ]
 
 

@@ -44,11 +44,3 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
-
-
-def check_paths(paths: dict[str, str]) -> None:
-    """Report input paths that do not exist before any job starts (key -> path)."""
-    missing = [f"config key '{key}': path does not exist: {path}" for key, path in paths.items()
-               if not Path(path).exists()]
-    if missing:
-        raise ConfigError("missing inputs:\n  " + "\n  ".join(missing))

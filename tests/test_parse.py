@@ -1,0 +1,77 @@
+"""`vplan parse`: one video of any length -> JSON events + PNG timeline, with a tiny model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.media import Audio, write_video
+from tests.workflow_runs import REPO
+from vplan_core.cli import main
+from vplan_core.llp import CLASSES
+from vplan_core.parse import events_from_probs, window_count
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
+    from vplan_core.training import Features, TrainConfig, build_model, save_checkpoint
+
+    root = tmp_path_factory.mktemp("parse")
+    video = root / "clip.mp4"
+    write_video(video, seconds=14.0, fps=12, width=64, height=48, audio=Audio())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["features"]["cnn2d"].update(size=32)
+    config["features"]["r2plus1d"].update(size=32)
+    config_path = root / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    train_config = TrainConfig(loss="han", d_model=16)
+    feats = Features(["x"], np.zeros((1, 10, 128), np.float32), np.zeros((1, 80, 512), np.float32),
+                     np.zeros((1, 10, 512), np.float32))
+    model = build_model(train_config, feats.audio, feats.visual_2d, feats.visual_3d, len(CLASSES))
+    checkpoint = root / "model.pt"
+    save_checkpoint(checkpoint, model, train_config, {})
+    return root, video, config_path, checkpoint
+
+
+def test_parse_writes_events_and_timeline(tiny, capsys):
+    root, video, config_path, checkpoint = tiny
+    out = root / "out"
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(config_path),
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "clip.events.json").read_text())
+    assert result["windows"] == 2 and 13.5 < result["duration_s"] < 14.5
+    for event in result["events"]:
+        assert event["modality"] in ("audio", "visual", "audio-visual") and event["class"] in CLASSES
+        assert 0 <= event["onset"] < event["offset"] <= result["duration_s"]
+        assert 0.5 <= event["confidence"] <= 1.0
+    assert (out / "clip.timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(capsys.readouterr().out)["windows"] == 2
+
+
+def test_parse_rejects_a_config_of_other_features(tiny, capsys):
+    root, video, config_path, checkpoint = tiny
+    config = yaml.safe_load(config_path.read_text())
+    config["features"]["cnn2d"]["backbone"] = "resnet50"  # 2048-d, the model expects 512
+    other = root / "other.yaml"
+    other.write_text(yaml.safe_dump(config))
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(other)]) == 2
+    assert "visual_2d_dim: model 512, features 2048" in capsys.readouterr().err
+
+
+def test_events_rule():
+    """Runs of on segments over windows; offsets clipped to the duration; AV = A and V."""
+    audio, visual = np.zeros((2, 10, 25), np.float32), np.zeros((2, 10, 25), np.float32)
+    video = np.zeros((2, 25), np.float32)
+    audio[0, 8:, 3] = audio[1, :3, 3] = 0.8   # seconds 8-13, across the window boundary
+    visual[1, 1:3, 3] = 0.6                   # seconds 11-13
+    visual[1, 5:, 7] = 0.9                    # seconds 15-20, video only 16.5 s long
+    video[:, 3] = video[1, 7] = 0.9
+    events = events_from_probs(audio, visual, video, duration_s=16.5)
+    got = {(e["modality"], e["class"], e["onset"], e["offset"], e["confidence"]) for e in events}
+    assert got == {("audio", CLASSES[3], 8.0, 13.0, 0.8), ("visual", CLASSES[3], 11.0, 13.0, 0.6),
+                   ("audio-visual", CLASSES[3], 11.0, 13.0, 0.6), ("visual", CLASSES[7], 15.0, 16.5, 0.9)}
+    assert [window_count(d) for d in (0.5, 10.0, 10.2, 30.0)] == [1, 1, 2, 3]

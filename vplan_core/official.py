@@ -1,0 +1,142 @@
+"""The official pre-extracted LLP features (AVVP-ECCV20) as vplan feature stores.
+
+Layout of `dataset.official_features: DIR` (one .npy per 11-char YouTube id):
+
+    DIR/vggish/<id>.npy       10 x 128   VGGish + PCA, one 0.96 s example per second (16 kHz)
+    DIR/res152/<id>.npy       80 x 2048  ResNet-152 final pool, 80 frames at 8 fps, 224 px
+    DIR/r2plus1d_18/<id>.npy  10 x 512   R(2+1)D-18 final pool, 10 clips of 8 frames, 112 px
+
+They are written into the same zarr stores as extraction (results/<ds>/features/<feature>/
+shard_<k>.zarr), so training does not know where its features came from.
+
+When no videos are configured the manifest is made from these files instead (status_rows):
+a video is `used` when all three files exist, `missing` ("no official features") when none
+does, and `skipped` ("incomplete official features: no res152, ...") otherwise, so the manifest
+still has exactly one row per annotated video and its counts add up. Files are checked when
+imported: exact official shape, a numeric dtype (cast to float32), only finite values; any
+violation is an error naming the file.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vplan_core.manifest import ManifestRow, make_row
+from vplan_core.features.store import write_store
+
+# vplan feature -> (official folder, per-video shape, sampling of the official extraction)
+LAYOUT: dict[str, tuple[str, tuple[int, ...], dict]] = {
+    "vggish": ("vggish", (10, 128), {
+        "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
+        "example": "0.96 s, 96x64 log-mel", "postprocess": "VGGish PCA + 8-bit quantisation"}),
+    "cnn2d": ("res152", (80, 2048), {
+        "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
+        "weights": "ImageNet", "output": "final pool"}),
+    "r2plus1d": ("r2plus1d_18", (10, 512), {
+        "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
+        "weights": "Kinetics-400", "output": "final pool"}),
+}
+FEATURES = tuple(LAYOUT)
+DECODER = "official features"
+
+
+class OfficialFeatureError(ValueError):
+    """An official feature file that cannot be used as is; the message names the file."""
+
+
+def feature_dir(official_dir: str | os.PathLike, feature: str) -> Path:
+    return Path(official_dir) / LAYOUT[feature][0]
+
+
+def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -> Path:
+    return feature_dir(official_dir, feature) / f"{video_id}.npy"
+
+
+def check_layout(official_dir: str | os.PathLike, features: Sequence[str] = FEATURES) -> list[str]:
+    """Problems with the folder layout (missing subfolders), each naming the path."""
+    return [f"config key 'dataset.official_features': no folder {feature_dir(official_dir, f)} "
+            f"(expected {LAYOUT[f][0]}/<id>.npy of shape {LAYOUT[f][1]})"
+            for f in features if not feature_dir(official_dir, f).is_dir()]
+
+
+def _listing(official_dir: str | os.PathLike) -> dict[str, set[str]]:
+    """feature -> ids with a file (one directory listing per feature, not a stat per video)."""
+    out = {}
+    for feature in FEATURES:
+        folder = feature_dir(official_dir, feature)
+        out[feature] = {name[:-4] for name in os.listdir(folder) if name.endswith(".npy")} \
+            if folder.is_dir() else set()
+    return out
+
+
+def status_rows(video_ids: Sequence[str], official_dir: str | os.PathLike) -> list[ManifestRow]:
+    """One manifest row per id from the official files (no videos needed)."""
+    present = _listing(official_dir)
+    rows = []
+    for raw_id in video_ids:
+        vid = raw_id[:11]
+        have = [f for f in FEATURES if vid in present[f]]
+        if not have:
+            rows.append(make_row(vid, "", "missing", "no official features"))
+        elif len(have) < len(FEATURES):
+            lacking = ", ".join(LAYOUT[f][0] for f in FEATURES if f not in have)
+            rows.append(make_row(vid, str(feature_path(official_dir, have[0], vid)), "skipped",
+                                 f"incomplete official features: no {lacking}", decoder=DECODER))
+        else:
+            rows.append(make_row(vid, str(feature_path(official_dir, "vggish", vid)), "used",
+                                 duration_s=10.0, has_audio=1, decoder=DECODER))
+    return rows
+
+
+def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
+    """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
+    path = Path(path)
+    folder, shape, _ = LAYOUT[feature]
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.floating)
+                                                 or np.issubdtype(array.dtype, np.integer)):
+        raise OfficialFeatureError(f"{path}: dtype {getattr(array, 'dtype', type(array))} is not "
+                                   f"numeric ({folder} features are float arrays of shape {shape})")
+    if array.shape != shape:
+        raise OfficialFeatureError(f"{path}: shape {array.shape}, the official {folder} features "
+                                   f"are {shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise OfficialFeatureError(f"{path}: {bad} NaN/inf values")
+    return array
+
+
+def import_shard(feature: str, manifest_rows: Sequence[ManifestRow], official_dir: str | os.PathLike,
+                 out_store: str | os.PathLike) -> dict:
+    """Write the official `feature` of a shard's manifest rows into one store.
+
+    Every row whose status is "used" gets its file; a used row without a file (possible when
+    the manifest was made from videos) is recorded in the store's "skipped" attr as
+    "no official feature file", so manifest plus skips still account for every video.
+    """
+    folder, shape, sampling = LAYOUT[feature]
+    ids, arrays, skipped = [], [], []
+    for row in manifest_rows:
+        if row["status"] != "used":
+            continue
+        path = feature_path(official_dir, feature, row["video_id"])
+        if not path.is_file():
+            skipped.append([row["video_id"], f"no official feature file: {path}"])
+            continue
+        arrays.append(load_official(path, feature))
+        ids.append(row["video_id"])
+    features = np.stack(arrays) if arrays else np.zeros((0, *shape), np.float32)
+    write_store(out_store, features, ids, {
+        "feature": feature, "model": f"official {folder}",
+        "weights": "official pre-extracted features (AVVP-ECCV20)", "weights_sha256": "",
+        "sampling": {**sampling, "source": str(Path(official_dir).resolve())},
+        "skipped": skipped})
+    return {"feature": feature, "store": str(out_store), "n_written": len(ids),
+            "skipped": skipped, "shape": list(shape)}
