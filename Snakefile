@@ -29,3 +29,7 @@ rule all:
     input:
         report_outputs(),
     default_target: True
+
+
+onsuccess:
+    print_manifest_summary(f"{RESULTS}/manifest_summary.json")

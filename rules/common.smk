@@ -190,3 +190,14 @@ def report_outputs():
                 f"{RESULTS}/eval/skipped_rows.json"]
     report_dir = f"{RESULTS}/report"
     return [f"{report_dir}/report.md", f"{report_dir}/report.json"]
+
+
+def print_manifest_summary(path):
+    """After a run: how many videos were used, skipped (by reason) and missing."""
+    import json
+
+    if Path(path).exists():
+        summary = json.loads(Path(path).read_text())
+        counts = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in summary["by_reason"].items()) or "none"
+        print(f"vplan: {summary['total']} videos: {counts} (skip reasons: {reasons})")
