@@ -1,8 +1,10 @@
 """Atomic file writes: a job killed mid-write never leaves a file that a later run would trust."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 import tempfile
 from pathlib import Path
 
@@ -10,21 +12,39 @@ import numpy as np
 
 
 def _tmp_beside(path: Path, suffix: str) -> str:
+    """A temp file in the target's folder (so os.replace is atomic), with the usual permissions:
+    mkstemp's 0600 would hide results from the rest of a cluster group."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     return tmp
 
 
-def savez(path: str | Path, **arrays: np.ndarray) -> None:
+@contextlib.contextmanager
+def replacing(path: str | Path, suffix: str = "") -> Iterator[str]:
+    """Yield a temp path to write; on success it replaces `path`, on any error it is removed."""
     path = Path(path)
-    tmp = _tmp_beside(path, ".npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    tmp = _tmp_beside(path, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def savez(path: str | Path, **arrays: np.ndarray) -> None:
+    with replacing(path, ".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with replacing(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8", newline="")
 
 
 def write_json(path: str | Path, data: object) -> None:
-    path = Path(path)
-    tmp = _tmp_beside(path, ".json")
-    Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,68 @@
+"""The demo CLIP: tiny training run, open_clip checkpoint, and loading through load_clip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vplan_core.demo.clip_training import (
+    CONFIG_FILE,
+    MODEL_NAME,
+    create_demo_model,
+    evaluate_demo_clip,
+    model_image_size,
+    model_input,
+    train_demo_clip,
+)
+from vplan_core.demo.render import render_object_image
+from vplan_core.features.clip import encode_images, encode_texts, load_clip
+from vplan_core.llp import CLASSES
+from vplan_core.plg import prompt_texts
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "demo_clip.pt"
+    log = train_demo_clip(path, n_images=200, epochs=2, batch_size=25, seed=0)
+    return path, log
+
+
+def test_training_lowers_the_loss(trained):
+    _, log = trained
+    assert log["steps"] == 16 and len(log["losses"]) == 16
+    assert np.mean(log["losses"][-3:]) < np.mean(log["losses"][:3])
+
+
+def test_checkpoint_loads_through_the_real_clip_code_path(trained):
+    path, _ = trained
+    model, preprocess, tokenizer = load_clip(MODEL_NAME, str(path), str(CONFIG_FILE))
+    saved = torch.load(path, weights_only=True)["state_dict"]
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert not model.training
+
+    frames = np.stack([render_object_image(c, np.random.default_rng(c), 144) for c in range(3)])
+    images = encode_images(model, preprocess, frames, batch_size=2)
+    texts = encode_texts(model, tokenizer, prompt_texts("P1", CLASSES))
+    assert images.shape == (3, 128) and texts.shape == (25, 128)
+    assert images.dtype == texts.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1, atol=1e-5)
+
+    report = evaluate_demo_clip(model, preprocess, tokenizer, n_images=25)
+    assert 0 <= report["accuracy"] <= 1 and report["empty_any_above_tau"] == 1.0
+
+
+def test_training_input_matches_the_inference_preprocess():
+    model, preprocess, _ = create_demo_model()
+    size = model_image_size(model)
+    img = Image.fromarray(render_object_image(7, np.random.default_rng(0), 144))
+    train_input = model_input(np.asarray(img.resize((size, size), Image.BICUBIC))[None], model)
+    torch.testing.assert_close(train_input[0], preprocess(img), atol=1e-5, rtol=0)
+
+
+def test_missing_checkpoint_names_the_path_and_where_weights_live(tmp_path):
+    missing = tmp_path / "ViT-B-32-openai.pt"
+    with pytest.raises(FileNotFoundError, match="ViT-B-32-openai.pt") as err:
+        load_clip("ViT-B-32", str(missing))
+    assert "open_clip" in str(err.value) and "openai" in str(err.value).lower()
