@@ -1,0 +1,177 @@
+"""Losses of rows ①-④ against hand computations (docs/method.md Eq. 2, 5-9)."""
+import math
+
+import pytest
+import torch
+
+from vplan_core.losses import (
+    LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, predicted_richness,
+    segment_richness,
+)
+from vplan_core.models import HAN
+
+C = 25
+DOG, ROOSTER, SPEECH = 3, 12, 0
+
+
+def bce_hand(p: float, y: float) -> float:
+    return -(y * math.log(p) + (1 - y) * math.log(1 - p))
+
+
+def fig2_labels() -> torch.Tensor:
+    """The paper's Fig. 2-2 example as a 4-segment toy [1, 4, C].
+
+    Segment 0 holds dog, rooster and speech; segment 1 dog and rooster; segments 2-3 (the last
+    two) only dog. So cr_0 = 3/3 = 1 and cr_last = 1/3; dog is in 4/4 segments (sr = 1) and
+    speech in 1/4 (sr = 1/4), the paper's numbers. T = 4 because 1/4 of 10 segments is not an
+    integer; the functions do not depend on T.
+    """
+    seg = torch.zeros(1, 4, C)
+    seg[0, :, DOG] = 1
+    seg[0, 0:2, ROOSTER] = 1
+    seg[0, 0, SPEECH] = 1
+    return seg
+
+
+def constant_outputs(p, pa, pv, frame_a, frame_v, b=1, t=4):
+    frame = torch.empty(b, t, 2, C)
+    frame[:, :, 0], frame[:, :, 1] = frame_a, frame_v
+    return (torch.full((b, C), p), torch.full((b, C), pa), torch.full((b, C), pv), frame)
+
+
+def test_richness_fig2():
+    seg = fig2_labels()
+    cr, sr = category_richness(seg), segment_richness(seg)
+    torch.testing.assert_close(cr[0], torch.tensor([1.0, 2 / 3, 1 / 3, 1 / 3]))
+    assert sr[0, DOG] == 1.0 and sr[0, SPEECH] == 0.25 and sr[0, ROOSTER] == 0.5
+    assert sr[0].sum() == pytest.approx(1.75)  # all other classes 0
+
+
+def test_category_richness_zero_without_visual_labels():
+    seg = torch.zeros(2, 10, C)
+    seg[1, 3, 5] = 1
+    cr = category_richness(seg)
+    assert torch.all(cr[0] == 0)
+    assert cr[1, 3] == 1.0 and cr[1].sum() == 1.0
+
+
+def test_predicted_richness_and_clamp():
+    frame_v = torch.full((1, 4, C), 0.02)
+    pv = torch.full((1, C), 0.04)
+    cr_hat, sr_hat = predicted_richness(frame_v, pv, eps=1e-6)
+    torch.testing.assert_close(cr_hat, torch.full((1, 4), 0.5))
+    torch.testing.assert_close(sr_hat, torch.full((1, C), 0.02))
+    cr_hat, _ = predicted_richness(frame_v, pv / 100, eps=1e-6)  # ratio 50 -> 1 - eps
+    assert torch.all(cr_hat == 1 - 1e-6)
+
+
+def test_han_loss_by_hand_and_smoothing_constants():
+    y = torch.zeros(1, C)
+    y[0, [DOG, SPEECH]] = 1
+    out = constant_outputs(0.8, 0.6, 0.3, 0.5, 0.5)
+    got = compute_loss("han", out, y, None, LossConfig()).item()
+    # audio target 1.0·y + 0·0.5 = y; visual 0.9·y + 0.05 -> 0.95 / 0.05
+    expected = ((2 * bce_hand(0.8, 1) + 23 * bce_hand(0.8, 0))
+                + (2 * bce_hand(0.6, 1) + 23 * bce_hand(0.6, 0))
+                + (2 * bce_hand(0.3, 0.95) + 23 * bce_hand(0.3, 0.05))) / C
+    assert got == pytest.approx(expected, rel=1e-5)
+    swapped = LossConfig(smoothing_audio=0.9, smoothing_visual=1.0)
+    assert compute_loss("han", out, y, None, swapped).item() != pytest.approx(expected, rel=1e-3)
+    # mean (not sum) reduction over classes
+    assert got < 3 * max(bce_hand(0.8, 0), bce_hand(0.6, 0), bce_hand(0.3, 0.05)) + 1e-6
+
+
+def test_probabilities_are_clamped():
+    y = torch.zeros(1, C)
+    y[0, 0] = 1
+    out = constant_outputs(0.0, 0.0, 0.0, 0.5, 0.5)
+    got = compute_loss("han", out, y, None, LossConfig()).item()
+    lo = 1e-7
+    expected = (bce_hand(lo, 1) / C) + (bce_hand(lo, 1) / C) + (bce_hand(lo, 0.95) + 24 * bce_hand(lo, 0.05)) / C
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_plg_losses_by_hand():
+    seg = fig2_labels()
+    y = seg.amax(dim=1)
+    y[0, 7] = 1  # an audio-only class: in y, absent from the visual pseudo label
+    q, r = 0.2, 0.4
+    out = constant_outputs(0.7, 0.6, r, 0.5, q)
+    cfg = LossConfig()
+    basic = ((4 * bce_hand(0.7, 1) + 21 * bce_hand(0.7, 0)) + (4 * bce_hand(0.6, 1) + 21 * bce_hand(0.6, 0))
+             + (3 * bce_hand(r, 1) + 22 * bce_hand(r, 0))) / C  # visual target ŷ^v, no smoothing
+    assert compute_loss("plg", out, y, seg, cfg).item() == pytest.approx(basic, rel=1e-5)
+
+    n_pos = int(seg.sum())
+    seg_bce = (n_pos * bce_hand(q, 1) + (4 * C - n_pos) * bce_hand(q, 0)) / (4 * C)
+    got = compute_loss("plg_segbce", out, y, seg, cfg).item()
+    assert got == pytest.approx(basic + 0.5 * seg_bce, rel=1e-5)
+
+    # ĉr_t = C·q / (C·r) = 0.5 for all t; ŝr_c = q
+    cr = [1, 2 / 3, 1 / 3, 1 / 3]
+    sr = {DOG: 1.0, ROOSTER: 0.5, SPEECH: 0.25}
+    l_cr = sum(bce_hand(0.5, c) for c in cr) / 4
+    l_sr = sum(bce_hand(q, sr.get(c, 0.0)) for c in range(C)) / C
+    got = compute_loss("plg_rl", out, y, seg, cfg).item()
+    assert got == pytest.approx(basic + 0.5 * (l_cr + l_sr), rel=1e-5)
+
+    l1 = sum(abs(0.5 - c) for c in cr) / 4 + sum(abs(q - sr.get(c, 0.0)) for c in range(C)) / C
+    got = compute_loss("plg_rl", out, y, seg, LossConfig(rl_distance="l1", rl_lambda=2.0)).item()
+    assert got == pytest.approx(basic + 2.0 * l1, rel=1e-5)
+
+
+def test_unknown_kind_and_missing_labels():
+    out = constant_outputs(0.5, 0.5, 0.5, 0.5, 0.5)
+    y = torch.zeros(1, C)
+    with pytest.raises(ValueError):
+        compute_loss("nope", out, y, None, LossConfig())
+    with pytest.raises(ValueError):
+        compute_loss("plg_rl", out, y, None, LossConfig())
+    with pytest.raises(ValueError):
+        compute_loss("plg_rl", out, y, fig2_labels(), LossConfig(rl_distance="kl"))
+
+
+@pytest.mark.parametrize("kind", LOSS_KINDS)
+def test_gradients_reach_every_used_parameter(kind):
+    torch.manual_seed(0)
+    model = HAN(audio_dim=8, visual_2d_dim=12, visual_3d_dim=6, d_model=16, dim_feedforward=16)
+    b = 4
+    y = (torch.rand(b, C) < 0.2).float()
+    y[:, 0] = 1
+    seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
+    out = model(torch.randn(b, 10, 8), torch.randn(b, 80, 12), torch.randn(b, 10, 6))
+    loss = compute_loss(kind, out, y, seg, LossConfig())
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, param in model.named_parameters():
+        if name.startswith(("hat_encoder.norm1", "hat_encoder.norm2")):
+            assert param.grad is None  # never applied, as in the reference
+            continue
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_richness_term_only_drives_the_visual_frames():
+    seg = fig2_labels()
+    frame = torch.full((1, 4, 2, C), 0.3, requires_grad=True)
+    pv = torch.full((1, C), 0.5, requires_grad=True)
+    out = (torch.full((1, C), 0.5), torch.full((1, C), 0.5), pv, frame)
+    cfg = LossConfig()
+    rl = compute_loss("plg_rl", out, seg.amax(1), seg, cfg) - compute_loss("plg", out, seg.amax(1), seg, cfg)
+    rl.backward()
+    assert torch.all(frame.grad[:, :, 0] == 0)
+    assert frame.grad[:, :, 1].abs().sum() > 0
+    assert pv.grad.abs().sum() > 0
+
+
+def test_bce_matches_torch_and_propagates_nan():
+    torch.manual_seed(0)
+    p = torch.rand(6, C).clamp(1e-7, 1 - 1e-7).requires_grad_()
+    y = torch.rand(6, C)
+    ours = bce(p, y)
+    (g_ours,) = torch.autograd.grad(ours, p)
+    ref = torch.nn.functional.binary_cross_entropy(p, y)
+    (g_ref,) = torch.autograd.grad(ref, p)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(g_ours, g_ref)
+    assert torch.isnan(bce(torch.full((2,), float("nan")), torch.ones(2)))

@@ -1,0 +1,135 @@
+"""Trainer: rows ①-⑤ on tiny random data, determinism, NaN detection, checkpoints."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vplan_core.pld import denoise, forward_loss_matrix
+from vplan_core.training import (
+    Features, TrainConfig, load_checkpoint, predict, save_checkpoint, train,
+)
+
+C, T = 25, 10
+
+
+def make_features(n: int, seed: int) -> Features:
+    rng = np.random.default_rng(seed)
+    return Features(
+        video_ids=[f"vid{seed:03d}{i:04d}" for i in range(n)],
+        audio=rng.standard_normal((n, T, 16), dtype=np.float32),
+        visual_2d=rng.standard_normal((n, 8 * T, 32), dtype=np.float32),
+        visual_3d=rng.standard_normal((n, T, 16), dtype=np.float32),
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    train_f, val_f = make_features(64, 0), make_features(24, 1)
+    y = (rng.random((64, C)) < 0.1).astype(np.uint8)
+    y[:, 0] = 1
+    seg = ((rng.random((64, T, C)) < 0.5) & y[:, None, :].astype(bool)).astype(np.uint8)
+    gt_a = (rng.random((24, T, C)) < 0.05).astype(np.uint8)
+    gt_v = (rng.random((24, T, C)) < 0.05).astype(np.uint8)
+    return train_f, y, seg, val_f, gt_a, gt_v
+
+
+def tiny(**kw) -> TrainConfig:
+    torch.set_num_threads(1)
+    return TrainConfig(**{"epochs": 2, "batch_size": 16, "d_model": 32, "lr": 1e-3, **kw})
+
+
+def run(config, data, seg=None, **kw):
+    train_f, y, default_seg, val_f, gt_a, gt_v = data
+    return train(config, train_f, y, default_seg if seg is None else seg, val_f, gt_a, gt_v,
+                 log=lambda _: None, **kw)
+
+
+def check_history(result, epochs=2):
+    assert [h["epoch"] for h in result.history] == list(range(1, epochs + 1))
+    for h in result.history:
+        assert math.isfinite(h["train_loss"]) and h["seconds"] >= 0
+        assert set(h["val_metrics"]) == {"segment_level", "event_level"}
+        assert all(math.isfinite(v) for level in h["val_metrics"].values() for v in level.values())
+    assert 1 <= result.best_epoch <= epochs
+    assert result.best_score == result.history[result.best_epoch - 1]["val_metrics"]["segment_level"]["type_at_av"]
+    assert not result.model.training
+    assert next(result.model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("loss", ["han", "plg", "plg_segbce", "plg_rl"])
+def test_rows_1_to_4_train(data, loss):
+    result = run(tiny(loss=loss), data, seg=None if loss != "han" else data[2])
+    check_history(result)
+
+
+def test_row_1_ignores_segment_labels(data):
+    a = run(tiny(loss="han"), data)
+    b = run(tiny(loss="han"), data, seg=np.zeros_like(data[2]))
+    assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+
+
+def test_row_5_trains_on_pld_labels(data):
+    train_f, _, seg, *_ = data
+    stage1 = run(tiny(loss="plg_rl", epochs=1), data)
+    visual = predict(stage1.model, train_f)["visual_prob"]
+    refined = denoise(forward_loss_matrix(visual, seg), seg)
+    assert refined.shape == seg.shape and refined.dtype == np.uint8
+    check_history(run(tiny(loss="plg_rl"), data, seg=refined))
+
+
+def test_lr_schedule_and_missing_labels(data):
+    result = run(tiny(loss="han", epochs=3, lr_step=2, lr_gamma=0.5), data)
+    assert [h["lr"] for h in result.history] == pytest.approx([1e-3, 1e-3, 5e-4])
+    train_f, y, _, val_f, gt_a, gt_v = data
+    with pytest.raises(ValueError):
+        train(tiny(loss="plg"), train_f, y, None, val_f, gt_a, gt_v, log=lambda _: None)
+    with pytest.raises(ValueError):
+        TrainConfig(loss="bogus")
+    with pytest.raises(ValueError):
+        TrainConfig(rl_distance="kl")
+
+
+def test_deterministic_on_cpu(data):
+    a, b = run(tiny(), data), run(tiny(), data)
+    strip = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]  # noqa: E731
+    assert strip(a.history) == strip(b.history)
+    pa, pb = predict(a.model, data[3]), predict(b.model, data[3])
+    for key in ("video_prob", "audio_prob", "visual_prob"):
+        np.testing.assert_array_equal(pa[key], pb[key])
+    assert run(tiny(seed=1), data).history[0]["train_loss"] != a.history[0]["train_loss"]
+
+
+def test_nan_loss_names_epoch_and_batch(data):
+    train_f, *rest = data
+    bad = Features(train_f.video_ids, train_f.audio.copy(), train_f.visual_2d, train_f.visual_3d)
+    bad.audio[:] = np.nan
+    with pytest.raises(RuntimeError, match=r"epoch 1, batch 1\b"):
+        run(tiny(), (bad, *rest))
+
+
+def test_predict_shapes(data):
+    result = run(tiny(epochs=1), data)
+    pred = predict(result.model, data[3], batch_size=5)
+    assert pred["video_prob"].shape == (24, C)
+    assert pred["audio_prob"].shape == pred["visual_prob"].shape == (24, T, C)
+    assert all(p.dtype == np.float32 for p in pred.values())
+
+
+def test_checkpoint_round_trip(data, tmp_path):
+    path = tmp_path / "ckpt" / "model.pt"
+    result = run(tiny(), data, checkpoint_path=path)
+    saved, payload = load_checkpoint(path)  # written by train() at the best epoch
+    assert payload["extra"]["best_epoch"] == result.best_epoch
+    np.testing.assert_array_equal(predict(saved, data[3])["visual_prob"],
+                                  predict(result.model, data[3])["visual_prob"])
+
+    save_checkpoint(path, result.model, tiny(), {"note": "again"})
+    loaded, payload = load_checkpoint(path)
+    assert payload["train_config"]["d_model"] == 32 and payload["extra"] == {"note": "again"}
+    assert payload["model_kwargs"]["audio_dim"] == 16
+    assert not loaded.training
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no tmp file left behind
+    for key, value in predict(result.model, data[3]).items():
+        np.testing.assert_array_equal(predict(loaded, data[3])[key], value)

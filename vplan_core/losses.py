@@ -1,0 +1,128 @@
+"""Training losses of rows ①-④ (docs/method.md: Eq. 2, Eq. 5, segment BCE, Eq. 6-9).
+
+All labels are float tensors: video labels y [B, C], segment pseudo labels Ŷ [B, T, C].
+Model outputs are the HAN tuple (p, p^a, p^v, frame_prob [B, T, 2, C]); P^v = frame_prob[:, :, 1].
+BCE is mean-reduced binary cross entropy, as nn.BCELoss in the reference, written out so that a
+NaN prediction gives a NaN loss (which the trainer reports) instead of F.binary_cross_entropy's
+range error, a device-side assert on CUDA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+PROB_EPS = 1e-7
+LOSS_KINDS = ("han", "plg", "plg_segbce", "plg_rl")
+DISTANCES = ("bce", "l1", "mse")
+
+Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Constants of the losses; defaults are method.md's."""
+
+    rl_lambda: float = 0.5
+    rl_distance: str = "bce"
+    rl_eps: float = 1.0e-6
+    smoothing_audio: float = 1.0
+    smoothing_visual: float = 0.9
+
+
+def clamp_prob(p: torch.Tensor) -> torch.Tensor:
+    """Clamp to [1e-7, 1 - 1e-7] as the reference does before BCE."""
+    return p.clamp(PROB_EPS, 1.0 - PROB_EPS)
+
+
+def bce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean of -(y·log p + (1-y)·log(1-p)); callers clamp p away from 0 and 1."""
+    return -(y * torch.log(p) + (1.0 - y) * torch.log1p(-p)).mean()
+
+
+def smooth(y: torch.Tensor, factor: float) -> torch.Tensor:
+    """Label smoothing of Eq. 2: factor·y + (1 - factor)·0.5."""
+    return factor * y + (1.0 - factor) * 0.5
+
+
+def han_loss(outputs: Outputs, y: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Eq. 2: BCE(p, y) + BCE(p^a, ȳ^a) + BCE(p^v, ȳ^v)."""
+    p, pa, pv, _ = outputs
+    return (bce(clamp_prob(p), y)
+            + bce(clamp_prob(pa), smooth(y, cfg.smoothing_audio))
+            + bce(clamp_prob(pv), smooth(y, cfg.smoothing_visual)))
+
+
+def basic_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Eq. 5: the visual target is the video-level pseudo label ŷ^v = max_t Ŷ (no smoothing)."""
+    p, pa, pv, _ = outputs
+    yv = seg.amax(dim=1)
+    return (bce(clamp_prob(p), y)
+            + bce(clamp_prob(pa), smooth(y, cfg.smoothing_audio))
+            + bce(clamp_prob(pv), yv))
+
+
+def category_richness(seg: torch.Tensor) -> torch.Tensor:
+    """Eq. 6, CR [B, T]: cr_t = Σ_c Ŷ_tc / Σ_c ŷ^v_c, 0 for videos without visual labels."""
+    n_classes = seg.amax(dim=1).sum(dim=-1, keepdim=True)
+    return torch.where(n_classes > 0, seg.sum(dim=-1) / n_classes.clamp_min(1.0), 0.0)
+
+
+def segment_richness(seg: torch.Tensor) -> torch.Tensor:
+    """Eq. 7, SR [B, C]: sr_c = Σ_t Ŷ_tc / T."""
+    return seg.mean(dim=1)
+
+
+def predicted_richness(
+    frame_v: torch.Tensor, pv: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ĉr_t = Σ_c P^v_tc / Σ_c p^v_c and ŝr_c = Σ_t P^v_tc / T, both clamped to [ε, 1-ε].
+
+    The denominator is floored at ε only to keep a fully underflowed p^v from giving 0/0.
+    """
+    cr = frame_v.sum(dim=-1) / pv.sum(dim=-1, keepdim=True).clamp_min(eps)
+    sr = frame_v.mean(dim=1)
+    return cr.clamp(eps, 1.0 - eps), sr.clamp(eps, 1.0 - eps)
+
+
+def distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """D of L_RL, mean-reduced."""
+    if kind == "bce":
+        return bce(pred, target)
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    raise ValueError(f"unknown richness distance {kind!r}; expected one of {DISTANCES}")
+
+
+def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR)."""
+    _, _, pv, frame_prob = outputs
+    cr_hat, sr_hat = predicted_richness(frame_prob[:, :, 1, :], pv, cfg.rl_eps)
+    return (distance(cr_hat, category_richness(seg), cfg.rl_distance)
+            + distance(sr_hat, segment_richness(seg), cfg.rl_distance))
+
+
+def compute_loss(
+    kind: str,
+    outputs: Outputs,
+    video_labels: torch.Tensor,
+    segment_labels: torch.Tensor | None,
+    cfg: LossConfig,
+) -> torch.Tensor:
+    """The trainer's one entry point: the loss of row ① "han", ② "plg", ③ "plg_segbce", ④ "plg_rl"."""
+    if kind == "han":
+        return han_loss(outputs, video_labels, cfg)
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"unknown loss {kind!r}; expected one of {LOSS_KINDS}")
+    if segment_labels is None:
+        raise ValueError(f"loss {kind!r} needs segment pseudo labels")
+    loss = basic_loss(outputs, video_labels, segment_labels, cfg)
+    if kind == "plg_segbce":
+        frame_v = clamp_prob(outputs[3][:, :, 1, :])
+        loss = loss + cfg.rl_lambda * bce(frame_v, segment_labels)
+    elif kind == "plg_rl":
+        loss = loss + cfg.rl_lambda * richness_loss(outputs, segment_labels, cfg)
+    return loss

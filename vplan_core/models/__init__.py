@@ -1,0 +1,4 @@
+"""Backbones for audio-visual video parsing."""
+from vplan_core.models.han import HAN
+
+__all__ = ["HAN"]
