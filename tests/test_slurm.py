@@ -1,0 +1,116 @@
+"""The tiny demo through `snakemake --executor slurm --profile profiles/slurm` on a one-node SLURM
+cluster started on localhost (tests/slurm_cluster.py), checked against SLURM's accounting records
+and against a local run of the same config.
+
+Needs root and apt (.ci/install-slurm.sh installs slurm-wlm, slurmdbd, munge, mariadb-server). It
+is skipped where those are missing, except in CI (CI=true), where it must run.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from tests.slurm_cluster import SlurmCluster, install_packages, missing_commands
+from tests.workflow_runs import REPO, planned_jobs, snakemake, tiny_demo_config, write_config
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SACCT_FIELDS = ["JobID", "JobName", "Comment", "State", "ExitCode", "Partition", "Account", "AllocCPUS",
+                "ReqMem", "NodeList", "Elapsed"]
+
+
+def unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"SLURM test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if os.geteuid() != 0:
+        unavailable("needs root: starts munged, slurmdbd, slurmctld and slurmd and installs packages with apt")
+    if missing_commands():
+        result = install_packages()
+        if result.returncode != 0 or missing_commands():
+            unavailable(f"apt could not install SLURM ({missing_commands()} missing):\n"
+                        f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    with SlurmCluster(tmp_path_factory.mktemp("slurm-cluster")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory):
+    config = tiny_demo_config()
+    local = tmp_path_factory.mktemp("local-run")
+    snakemake(local, write_config(local, config), "--cores", "2")
+
+    workdir = tmp_path_factory.mktemp("slurm-run")
+    configfile = write_config(workdir, config)
+    expected = planned_jobs(workdir, configfile)
+    with pytest.MonkeyPatch.context() as patch:  # sbatch, sacct, ... find the test cluster
+        for name, value in cluster.env.items():
+            if os.environ.get(name) != value:
+                patch.setenv(name, value)
+        for name in set(os.environ) - set(cluster.env):
+            patch.delenv(name)
+        result = snakemake(workdir, configfile, "--executor", "slurm", "--profile", str(REPO / "profiles/slurm"),
+                           "--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5")
+    log = result.stdout + result.stderr
+    run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+    sacct = cluster.run("sacct", "--allusers", "--allocations", "--parsable2", "--starttime", "1970-01-01",
+                        f"--name={run_id}", f"--format={','.join(SACCT_FIELDS)}").stdout
+    rows = [dict(zip(SACCT_FIELDS, line.split("|"))) for line in sacct.splitlines()[1:] if line]
+    (workdir / "sacct.txt").write_text(sacct)
+    print(f"\nsacct records of SLURM run {run_id}:\n{sacct}")
+    return {"local": local, "slurm": workdir, "config": config, "expected": expected, "rows": rows,
+            "log": log, "run_id": run_id}
+
+
+def test_jobs_ran_under_slurm(runs):
+    rows, expected = runs["rows"], runs["expected"]
+    assert rows, runs["log"][-4000:]
+    for row in rows:
+        assert row["JobName"] == runs["run_id"]
+        assert row["State"] == "COMPLETED" and row["ExitCode"] == "0:0", row
+        assert row["Account"] == "vplan", row
+        assert row["Partition"] == "cpu", row  # train.device is cpu: no job asks for a GPU
+    # one SLURM job (or array task) per Snakemake job; the plugin puts the rule in the comment
+    ran = collections.Counter(re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", row["Comment"]).group(1) for row in rows)
+    submitted = {rule: count for rule, count in expected.items() if rule != "all"}  # `all` has nothing to run
+    assert ran == submitted
+
+
+def test_outputs_equal_local_run(runs):
+    name = runs["config"]["dataset"]["name"]
+    local, slurm = runs["local"] / "results" / name, runs["slurm"] / "results" / name
+    report_local = json.loads((local / "report/report.json").read_text())
+    report_slurm = json.loads((slurm / "report/report.json").read_text())
+    assert report_slurm["ablation"] == report_local["ablation"]
+    assert report_slurm["manifest"] == report_local["manifest"]
+    labels = sorted(path.relative_to(local) for path in (local / "labels").rglob("*.npz"))
+    assert labels == sorted(path.relative_to(slurm) for path in (slurm / "labels").rglob("*.npz"))
+    assert {path.parts[1] for path in labels} == {"plg", "pld"}  # labels/<plg|pld>/<split>.npz
+    for relative in labels:
+        with np.load(local / relative) as a, np.load(slurm / relative) as b:
+            assert sorted(a.files) == sorted(b.files), relative
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{relative}:{key}")
+    for row in ("row1_han", "row5_vplan"):
+        with np.load(local / f"models/{row}/test_pred.npz") as a, np.load(slurm / f"models/{row}/test_pred.npz") as b:
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{row}:{key}")
+
+
+def test_rule_logs_where_a_local_run_puts_them(runs):
+    name = runs["config"]["dataset"]["name"]
+    slurm = runs["slurm"]
+    assert (slurm / f"logs/{name}/report.log").exists()
+    assert list((slurm / f"benchmarks/{name}/train").glob("*.tsv"))
+    # the plugin deletes SLURM's job logs of successful jobs (and then empty folders): none failed
+    assert not list((slurm / ".snakemake/slurm_logs").rglob("*.log"))
