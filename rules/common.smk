@@ -200,4 +200,12 @@ def print_manifest_summary(path):
         summary = json.loads(Path(path).read_text())
         counts = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
         reasons = "; ".join(f"{reason}: {n}" for reason, n in summary["by_reason"].items()) or "none"
-        print(f"vplan: {summary['total']} videos: {counts} (skip reasons: {reasons})")
+        line = f"vplan: {summary['total']} videos: {counts} (skip reasons: {reasons})"
+        skips = "; ".join(f"{feature}: {entry['total']} ({', '.join(f'{r}: {n}' for r, n in entry['by_reason'].items())})"
+                          for feature, entry in summary.get("feature_skips", {}).items() if entry["total"])
+        if skips:
+            line += f"; feature skips: {skips}"
+        extra = summary.get("extra", {}).get("total", 0)
+        if extra:
+            line += f"; {extra} file(s) in dataset.videos named by no split (listed in {path})"
+        print(line)

@@ -60,6 +60,8 @@ rule manifest:
     output:
         manifest=f"{RESULTS}/manifest.tsv",
         summary=f"{RESULTS}/manifest_summary.json",
+    params:
+        videos=VIDEOS or "",  # files there that no split names are counted as "extra"
     log:
         f"{LOGS}/manifest.log",
     benchmark:

@@ -87,6 +87,20 @@ def probe_videos(video_ids: Sequence[str], video_dir: str | os.PathLike,
     return rows
 
 
+def extra_videos(video_dir: str | os.PathLike | None, video_ids: Iterable[str]) -> dict:
+    """Video files under video_dir (subfolders included) that no split names.
+
+    They are not probed or used, but recorded, so a misnamed download or a video missing from
+    the annotations does not vanish silently: {"total": n, "files": [path relative to video_dir]}.
+    """
+    known = {vid[:11] for vid in video_ids}
+    root = Path(video_dir) if video_dir else None
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                   and p.name[:11] not in known) if root is not None and root.is_dir() else []
+    return {"total": len(files), "files": files}
+
+
 def _category(reason: str) -> str:
     return reason.split(":", 1)[0]
 

@@ -8,6 +8,7 @@ on PLD-refined segment labels. The same code runs on CPU and CUDA.
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -177,9 +178,17 @@ def train(
     val_gt_visual: np.ndarray,
     checkpoint_path: str | Path | None = None,
     log: Callable[[str], None] = print,
+    resume_path: str | Path | None = None,
 ) -> TrainResult:
     """Adam + StepLR; keeps the epoch with the best val segment-level Type@AV (ties: the later,
-    as the reference's ``>=``). Saves that epoch to checkpoint_path whenever it improves."""
+    as the reference's ``>=``). Saves that epoch to checkpoint_path whenever it improves.
+
+    resume_path: the whole training state (model, optimizer, scheduler, random generators,
+    history, best epoch) is saved there atomically after every epoch; when the file exists at
+    the start, training continues after its epoch, and the result equals that of an
+    uninterrupted run (CPU; bitwise). A state written for other settings (device and epochs
+    aside) or other data is ignored, with a log line, and training starts from epoch 1.
+    """
     if config.loss != "han" and segment_labels is None:
         raise ValueError(f"loss {config.loss!r} needs segment pseudo labels")
     device = torch.device(config.device)
@@ -197,7 +206,26 @@ def train(
 
     best_score, best_epoch, best_state = -float("inf"), 0, None
     history: list[dict] = []
-    for epoch in range(1, config.epochs + 1):
+    first_epoch = 1
+    fingerprint = (_fingerprint(config, train_features, video_labels, segment_labels, val_features,
+                                val_gt_audio, val_gt_visual) if resume_path is not None else None)
+    if resume_path is not None and Path(resume_path).is_file():
+        state = torch.load(resume_path, map_location=device, weights_only=True)
+        if state.get("fingerprint") != fingerprint:
+            log(f"{resume_path}: saved for other settings or data; training from epoch 1")
+        else:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            if device.type == "cuda" and state["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"], device)
+            best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
+            history = list(state["history"])
+            first_epoch = state["epoch"] + 1
+            log(f"resuming after epoch {state['epoch']} from {resume_path}")
+    for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss = train_one_epoch(model, optimizer, inputs, y, seg, config, generator, epoch)
@@ -214,12 +242,48 @@ def train(
             if checkpoint_path is not None:
                 save_checkpoint(checkpoint_path, model, config,
                                 {"best_epoch": epoch, "best_val_type_at_av": score})
+        if resume_path is not None:
+            _save_training_state(resume_path, {
+                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
+                "history": history})
         log(f"epoch {epoch}/{config.epochs} loss {train_loss:.4f} lr {lr:.1e} "
             f"val Type@AV {score:.2f}{' *' if improved else ''} ({seconds:.1f} s)")
 
     model.load_state_dict(best_state)
     return TrainResult(model=model.cpu().eval(), best_epoch=best_epoch,
                        best_score=best_score, history=history)
+
+
+def _fingerprint(config: TrainConfig, train_features: Features, video_labels: np.ndarray,
+                 segment_labels: np.ndarray | None, val_features: Features,
+                 val_gt_audio: np.ndarray, val_gt_visual: np.ndarray) -> dict:
+    """What a resumed run must share with the stopped one: the settings (device and epochs
+    may differ) and the data (ids and labels hashed; features by shape, float64 sum and a hash
+    of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features)."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs")}
+    digest = hashlib.sha256()
+    for ids in (train_features.video_ids, val_features.video_ids):
+        digest.update("\n".join(ids).encode() + b"\0")
+    for array in (video_labels, segment_labels, val_gt_audio, val_gt_visual):
+        if array is not None:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    features = []
+    for f in (train_features, val_features):
+        for a in (f.audio, f.visual_2d, f.visual_3d):
+            sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
+            features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
+                             hashlib.sha256(sample.tobytes()).hexdigest()])
+    return {"format": 1, "settings": settings, "labels_sha256": digest.hexdigest(), "features": features}
+
+
+def _save_training_state(path: str | Path, state: dict) -> None:
+    with atomic.replacing(Path(path), ".tmp") as tmp:
+        torch.save(state, tmp)
 
 
 def save_checkpoint(path: str | Path, model: HAN, config: TrainConfig, extra: dict) -> None:

@@ -1,5 +1,11 @@
-"""Train one ablation row (Table III) and predict the test split."""
+"""Train one ablation row (Table III) and predict the test split.
+
+The training state is saved after every epoch to resume.pt beside the model (not an output):
+a killed job rerun with the same inputs continues after the last finished epoch, with the same
+result; it is removed once the outputs are written.
+"""
 import time
+from pathlib import Path
 
 import torch
 
@@ -18,8 +24,10 @@ with job_log(snakemake.log[0]):
                       if "labels" in snakemake.input.keys() else None)
     config = TrainConfig(**snakemake.params.settings, device=torch_device(snakemake.resources.gpu))
     started = time.perf_counter()
+    resume = Path(snakemake.output.model).with_name("resume.pt")
     result = train(config, data["train"].features, train_split.weak_labels, segment_labels,
-                   data["val"].features, data["val"].split.gt_audio, data["val"].split.gt_visual)
+                   data["val"].features, data["val"].split.gt_audio, data["val"].split.gt_visual,
+                   resume_path=resume)
     videos = {split: {"used": len(d.split.video_ids), "missing": d.n_missing} for split, d in data.items()}
     save_checkpoint(snakemake.output.model, result.model, config,
                     {"best_epoch": result.best_epoch, "best_val_type_at_av": result.best_score, "videos": videos})
@@ -29,4 +37,5 @@ with job_log(snakemake.log[0]):
         "row": snakemake.wildcards.row, "settings": snakemake.params.settings, "videos": videos,
         "best_epoch": result.best_epoch, "best_val_type_at_av": result.best_score,
         "seconds": time.perf_counter() - started, "epochs": result.history})
+    resume.unlink(missing_ok=True)
     print(f"best epoch {result.best_epoch}: val Type@AV {result.best_score:.2f}")

@@ -1,0 +1,262 @@
+"""Training faults: a NaN loss stops the run by name, a stopped or killed training resumes from
+its per-epoch state to exactly the uninterrupted result (CPU), and checkpoints are never left
+half-written."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.paths import REPO
+from tests.test_training import make_features
+from vplan_core.training import Features, TrainConfig, load_checkpoint, predict, save_checkpoint, train
+
+
+
+def resume_data():
+    """The same data here and in the killed subprocess (which imports it from this module)."""
+    rng = np.random.default_rng(7)
+    train_f, val_f = make_features(160, 0), make_features(16, 1)
+    y = (rng.random((160, 25)) < 0.1).astype(np.uint8)
+    y[:, 0] = 1
+    seg = ((rng.random((160, 10, 25)) < 0.5) & y[:, None, :].astype(bool)).astype(np.uint8)
+    gt_a = (rng.random((16, 10, 25)) < 0.05).astype(np.uint8)
+    gt_v = (rng.random((16, 10, 25)) < 0.05).astype(np.uint8)
+    return train_f, y, seg, val_f, gt_a, gt_v
+
+
+CONFIG = dict(loss="plg_rl", epochs=5, batch_size=64, d_model=32, lr=1e-3, lr_step=2, lr_gamma=0.5,
+              dropout=0.1, seed=3)
+
+
+def config(**kw) -> TrainConfig:
+    torch.set_num_threads(1)
+    return TrainConfig(**{**CONFIG, **kw})
+
+
+def run(cfg, data, **kw):
+    train_f, y, seg, val_f, gt_a, gt_v = data
+    return train(cfg, train_f, y, seg, val_f, gt_a, gt_v, **{"log": lambda _: None, **kw})
+
+
+def strip(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def assert_same_result(a, b, val_features):
+    assert strip(a.history) == strip(b.history)
+    assert (a.best_epoch, a.best_score) == (b.best_epoch, b.best_score)
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), key
+    pa, pb = predict(a.model, val_features), predict(b.model, val_features)
+    for key in pa:
+        np.testing.assert_array_equal(pa[key], pb[key])
+
+
+@pytest.fixture(scope="module")
+def data():
+    return resume_data()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data):
+    return run(config(), data)
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_after(epoch: int):
+    def log(line: str) -> None:
+        if line.startswith(f"epoch {epoch}/"):
+            raise Stop(line)
+    return log
+
+
+def test_resume_after_a_stop_equals_the_uninterrupted_run(data, uninterrupted, tmp_path):
+    state = tmp_path / "resume.pt"
+    with pytest.raises(Stop):
+        run(config(), data, resume_path=state, log=stop_after(3))
+    saved = torch.load(state, weights_only=True)
+    assert saved["epoch"] == 3 and len(saved["history"]) == 3
+    lines = []
+    resumed = run(config(), data, resume_path=state, log=lines.append)
+    assert lines[0] == f"resuming after epoch 3 from {state}"
+    assert [line.split()[1] for line in lines[1:]] == ["4/5", "5/5"]
+    assert_same_result(resumed, uninterrupted, data[3])
+    # A finished state resumes to the same result without training again.
+    lines.clear()
+    again = run(config(), data, resume_path=state, log=lines.append)
+    assert lines == [f"resuming after epoch 5 from {state}"]
+    assert_same_result(again, uninterrupted, data[3])
+
+
+def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp_path):
+    state = tmp_path / "resume.pt"
+    with pytest.raises(Stop):
+        run(config(lr=5e-4), data, resume_path=state, log=stop_after(2))
+    lines = []
+    fresh = run(config(), data, resume_path=state, log=lines.append)
+    assert "saved for other settings or data; training from epoch 1" in lines[0]
+    assert_same_result(fresh, uninterrupted, data[3])
+    # Same settings, other features (e.g. re-extracted): not trusted either.
+    state.unlink()
+    with pytest.raises(Stop):
+        run(config(), data, resume_path=state, log=stop_after(2))
+    train_f = data[0]
+    changed = Features(train_f.video_ids, train_f.audio + 1.0, train_f.visual_2d, train_f.visual_3d)
+    lines.clear()
+    run(config(epochs=1), (changed, *data[1:]), resume_path=state, log=lines.append)
+    assert "training from epoch 1" in lines[0]
+
+
+KILLED_TRAINING = textwrap.dedent(f"""
+    import sys, torch
+    from tests.test_resume import resume_data
+    from vplan_core.training import TrainConfig, train
+    torch.set_num_threads(1)
+    train_f, y, seg, val_f, gt_a, gt_v = resume_data()
+    config = TrainConfig(**{CONFIG!r})
+    train(config, train_f, y, seg, val_f, gt_a, gt_v, resume_path=sys.argv[1], log=lambda _: None)
+""")
+
+
+def test_killed_training_resumes_to_the_uninterrupted_result(data, uninterrupted, tmp_path):
+    """SIGKILL (no clean-up of any kind) as soon as the first epoch's state is on disk."""
+    state = tmp_path / "resume.pt"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_TRAINING, str(state)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert state.exists(), "the training subprocess wrote no state"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    epoch = torch.load(state, weights_only=True)["epoch"]  # a complete state, whatever the timing
+    assert 1 <= epoch < CONFIG["epochs"], "killed too late to test resuming"
+    resumed = run(config(), data, resume_path=state)
+    assert_same_result(resumed, uninterrupted, data[3])
+
+
+def test_nan_loss_stops_with_epoch_and_batch_and_saves_nothing(data, tmp_path):
+    train_f, *rest = data
+    bad = Features(train_f.video_ids, train_f.audio.copy(), train_f.visual_2d, train_f.visual_3d)
+    bad.audio[20:] = np.inf  # rows of later batches: the first batches are finite
+    model_path, state = tmp_path / "model.pt", tmp_path / "resume.pt"
+    with pytest.raises(RuntimeError, match=r"non-finite training loss at epoch 1, batch \d+ \(of 3; loss 'plg_rl'\)"):
+        run(config(), (bad, *rest), checkpoint_path=model_path, resume_path=state)
+    assert not model_path.exists() and not state.exists()  # no NaN model left for later steps
+
+
+def test_failed_checkpoint_save_keeps_the_previous_checkpoint(uninterrupted, data, tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": 1})
+    before = path.read_bytes()
+    with pytest.raises(Exception, match="pickle"):  # fails in the middle of torch.save
+        save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": lambda: 2})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # the partial tmp file is gone
+    model, payload = load_checkpoint(path)
+    assert payload["extra"] == {"best_epoch": 1}
+
+
+KILLED_SAVE = textwrap.dedent("""
+    import os, signal, sys, threading, time
+    from pathlib import Path
+    import torch
+    from vplan_core.models import HAN
+    from vplan_core.training import TrainConfig, save_checkpoint
+    path = Path(sys.argv[1])
+    def kill_when_writing():
+        while not any(p.name.startswith(".model.pt.") for p in path.parent.iterdir()):
+            time.sleep(0.0005)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=kill_when_writing, daemon=True).start()
+    model = HAN(audio_dim=128, visual_2d_dim=2048, visual_3d_dim=512, d_model=512, num_classes=25)
+    save_checkpoint(path, model, TrainConfig(), {"best_epoch": 2})
+""")
+
+
+def test_checkpoint_killed_while_saving_keeps_the_previous_one(uninterrupted, tmp_path):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": 1})
+    before = path.read_bytes()
+    proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(path)], cwd=REPO, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before  # the old checkpoint, whole; at most a stale hidden tmp beside it
+    assert load_checkpoint(path)[1]["extra"] == {"best_epoch": 1}
+
+
+# ---------------------------------------------------------------- the workflow's train_row job
+def official_workdir(workdir: Path) -> Path:
+    """A real-LLP-style run on random official-format features (tests/test_llp_workflow.py)."""
+    from tests.test_llp_workflow import llp_config, subset_annotations
+    from tests.workflow_runs import write_config
+    from vplan_core.official import LAYOUT
+
+    keep = subset_annotations(workdir / "annotations", n_train=24, n_val=8, n_test=8)
+    config = llp_config(workdir, annotations=workdir / "annotations", videos=False, official=True)
+    rng = np.random.default_rng(0)
+    for vid in [name[:11] for names in keep.values() for name in names]:
+        for sub, shape, _ in LAYOUT.values():
+            np.save(workdir / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
+    config["dataset"]["shard_size"] = 50
+    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8)
+    return write_config(workdir, config)
+
+
+@pytest.mark.slow
+def test_killed_train_job_resumes_where_it_stopped(tmp_path):
+    """Snakemake and its train_row job SIGKILLed mid-training: after `--unlock` the rerun
+    continues after the last saved epoch and ends with the uninterrupted run's outputs."""
+    import json
+    import os
+    import shutil
+
+    from tests.workflow_runs import SNAKEMAKE, snakemake
+
+    configfile = official_workdir(tmp_path)
+    models = tmp_path / "results/llp/models/row1_han"
+    target = "results/llp/models/row1_han/history.json"
+    snakemake(tmp_path, configfile, "--cores", "2", target)  # uninterrupted
+    reference = {"history.json": (models / "history.json").read_bytes(),
+                 "test_pred.npz": dict(np.load(models / "test_pred.npz"))}
+    assert not (models / "resume.pt").exists()  # removed once the outputs are written
+    shutil.rmtree(models)  # train again: this time the job is killed
+
+    state = models / "resume.pt"
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(configfile),
+               "--cores", "2", target]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.Popen(command, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert state.exists(), "the train job wrote no resume state"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, no clean-up of any kind
+        proc.wait()
+    epoch = torch.load(state, weights_only=True)["epoch"]
+    assert epoch < 12 and not (tmp_path / target).exists()
+    snakemake(tmp_path, configfile, "--unlock")
+    snakemake(tmp_path, configfile, "--cores", "2", "--rerun-incomplete", target)
+    log = (tmp_path / "logs/llp/train/row1_han.log").read_text()
+    assert f"resuming after epoch {epoch} from" in log
+    assert not state.exists()
+    done, ref = json.loads((models / "history.json").read_text()), json.loads(reference["history.json"])
+    assert strip(done["epochs"]) == strip(ref["epochs"]) and done["best_epoch"] == ref["best_epoch"]
+    for key, value in np.load(models / "test_pred.npz").items():
+        np.testing.assert_array_equal(value, reference["test_pred.npz"][key])
