@@ -10,15 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vplan_core import cli, llp, metrics
+from vplan_core import cli, metrics
 from tests.paths import LLP_DIR
 
 LEVEL_KEYS = {"audio", "visual", "audio_visual", "type_at_av", "event_at_av"}
-
-
-@pytest.fixture(scope="module")
-def test_split() -> llp.Split:
-    return llp.load_split(LLP_DIR, "test")
 
 
 @pytest.fixture(scope="module")

@@ -22,16 +22,6 @@ SHA256 = {
 }
 
 
-@pytest.fixture(scope="module")
-def test_split() -> llp.Split:
-    return llp.load_split(LLP_DIR, "test")
-
-
-@pytest.fixture(scope="module")
-def val_split() -> llp.Split:
-    return llp.load_split(LLP_DIR, "val")
-
-
 def raw_rows(name: str) -> list[list[str]]:
     return [line.split("\t") for line in (LLP_DIR / name).read_text().splitlines()[1:]]
 

@@ -15,16 +15,6 @@ DOG, CAT = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"]
 KEYS = {"audio", "visual", "audio_visual", "type_at_av", "event_at_av"}
 
 
-@pytest.fixture(scope="module")
-def test_split() -> llp.Split:
-    return llp.load_split(LLP_DIR, "test")
-
-
-@pytest.fixture(scope="module")
-def val_split() -> llp.Split:
-    return llp.load_split(LLP_DIR, "val")
-
-
 def dense(*runs: tuple[int, int, int], n: int = 1) -> np.ndarray:
     """[n, 10, 25] uint8 with (class, start, stop) runs set in every video."""
     x = np.zeros((n, 10, 25), dtype=np.uint8)
