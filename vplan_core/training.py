@@ -45,6 +45,7 @@ class TrainConfig:
     device: str = "cpu"
     d_model: int = 512  # the feed-forward width follows it (both 512 in the reference)
     dropout: float = 0.1
+    standardize_inputs: bool = False  # see HAN: for random-weight backbones (the demo)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSS_KINDS:
@@ -99,6 +100,7 @@ def build_model(config: TrainConfig, audio: ArrayLike, visual_2d: ArrayLike, vis
         frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
         dim_feedforward=config.d_model,
         dropout=config.dropout,
+        standardize_inputs=config.standardize_inputs,
     )
 
 
@@ -195,6 +197,8 @@ def train(
     inputs = train_features.to_tensors(device)
     torch.manual_seed(config.seed)
     model = build_model(config, *inputs, num_classes=video_labels.shape[1]).to(device)
+    if config.standardize_inputs:
+        model.fit_input_statistics(*inputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     generator = torch.Generator().manual_seed(config.seed)

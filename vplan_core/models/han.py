@@ -78,13 +78,23 @@ class HAN(nn.Module):
         nhead: int = 1,
         dim_feedforward: int = 512,
         dropout: float = 0.1,
+        standardize_inputs: bool = False,
     ):
         super().__init__()
         self.init_kwargs = dict(
             audio_dim=audio_dim, visual_2d_dim=visual_2d_dim, visual_3d_dim=visual_3d_dim,
             d_model=d_model, num_classes=num_classes, frames_per_segment=frames_per_segment,
             nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
+            standardize_inputs=standardize_inputs,
         )
+        # Not in the reference (off by default, so its state dicts load unchanged): features of
+        # randomly initialised backbones (the demo) have arbitrary, tiny scales that pretrained
+        # ones do not; per-dimension training-set statistics, kept as buffers, make them O(1).
+        self.standardize_inputs = standardize_inputs
+        if standardize_inputs:
+            for name, dim in (("audio", audio_dim), ("visual_2d", visual_2d_dim), ("visual_3d", visual_3d_dim)):
+                self.register_buffer(f"{name}_mean", torch.zeros(dim))
+                self.register_buffer(f"{name}_std", torch.ones(dim))
         self.frames_per_segment = frames_per_segment
         self.fc_prob = nn.Linear(d_model, num_classes)
         self.fc_frame_att = nn.Linear(d_model, num_classes)
@@ -97,9 +107,21 @@ class HAN(nn.Module):
             HANLayer(d_model, nhead, dim_feedforward, dropout), num_layers=1, d_model=d_model
         )
 
+    @torch.no_grad()
+    def fit_input_statistics(self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor) -> None:
+        """Set the standardisation buffers from training features ([N, T, D] each)."""
+        for name, x in (("audio", audio), ("visual_2d", visual_2d), ("visual_3d", visual_3d)):
+            flat = x.reshape(-1, x.shape[-1]).float()
+            getattr(self, f"{name}_mean").copy_(flat.mean(0))
+            getattr(self, f"{name}_std").copy_(flat.std(0) + 1e-6)
+
     def forward(
         self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.standardize_inputs:
+            audio = (audio - self.audio_mean) / self.audio_std
+            visual_2d = (visual_2d - self.visual_2d_mean) / self.visual_2d_std
+            visual_3d = (visual_3d - self.visual_3d_mean) / self.visual_3d_std
         x1 = self.fc_a(audio)
         vid_s = self.fc_v(visual_2d)
         b, n, d = vid_s.shape
