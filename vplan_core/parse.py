@@ -101,7 +101,7 @@ def events_from_probs(audio_prob: np.ndarray, visual_prob: np.ndarray, video_pro
             edges = np.flatnonzero(np.diff(column))
             for start, end in zip(edges[::2], edges[1::2]):
                 events.append({"modality": modality, "class": name, "onset": float(start),
-                               "offset": float(min(end, duration_s)),
+                               "offset": round(float(min(end, duration_s)), 3),  # ms: container durations carry float noise
                                "confidence": round(float(prob[modality][start:end, c].mean()), 4)})
     events.sort(key=lambda e: (e["onset"], MODALITIES.index(e["modality"]), e["class"]))
     return events
