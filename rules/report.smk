@@ -10,7 +10,7 @@ rule report:
         quality=f"{RESULTS}/eval/label_quality.json",
         manifest=f"{RESULTS}/manifest_summary.json",
         annotations=annotation_files(),
-        template=repo_path("vplan_core/templates/report.md"),
+        template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),
     output:
         markdown=report(f"{RESULTS}/report/report.md", category="Results", labels={"file": "report"}),
         json=f"{RESULTS}/report/report.json",
