@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from vplan_core.losses import (
-    LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, predicted_richness,
-    segment_richness,
+    LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, has_visual_labels,
+    predicted_richness, richness_loss, segment_richness,
 )
 from vplan_core.models import HAN
 
@@ -56,13 +56,63 @@ def test_category_richness_zero_without_visual_labels():
 
 
 def test_predicted_richness_and_clamp():
-    frame_v = torch.full((1, 4, C), 0.02)
-    pv = torch.full((1, C), 0.04)
-    cr_hat, sr_hat = predicted_richness(frame_v, pv, eps=1e-6)
-    torch.testing.assert_close(cr_hat, torch.full((1, 4), 0.5))
-    torch.testing.assert_close(sr_hat, torch.full((1, C), 0.02))
-    cr_hat, _ = predicted_richness(frame_v, pv / 100, eps=1e-6)  # ratio 50 -> 1 - eps
-    assert torch.all(cr_hat == 1 - 1e-6)
+    # P^v = 0.5 for 5 classes in segment 0 only, 0 elsewhere: Σ_c max_t P = 2.5
+    frame_v = torch.zeros(1, 4, C)
+    frame_v[0, 0, :5] = 0.5
+    frame_v[0, 1, :2] = 0.5
+    cr_hat, sr_hat = predicted_richness(frame_v, eps=1e-6)
+    torch.testing.assert_close(cr_hat, torch.tensor([[1 - 1e-6, 0.4, 1e-6, 1e-6]]))
+    assert sr_hat[0, 0] == pytest.approx(0.25) and sr_hat[0, 4] == pytest.approx(0.125)
+    assert sr_hat[0, 5] == pytest.approx(1e-6)  # clamped up from 0
+    cr_hat, _ = predicted_richness(torch.zeros(1, 4, C), eps=1e-6)  # no 0/0 when P^v underflows
+    assert torch.all(cr_hat == 1e-6)
+
+
+def test_predicted_category_richness_stays_in_unit_interval():
+    """Whatever P^v is (uniform, spiky, one segment, all ones), 0 <= ĉr_t <= 1: the old form,
+    Σ_c P^v_t / Σ_c p^v with the attention-pooled p^v, exceeds 1 on the spiky case."""
+    torch.manual_seed(0)
+    cases = [torch.rand(64, 10, C), torch.rand(64, 10, C) ** 8, torch.ones(2, 10, C),
+             torch.full((2, 10, C), 1e-9)]
+    spiky = torch.full((1, 10, C), 1e-3)
+    spiky[0, 4] = 0.99
+    cases.append(spiky)
+    for frame_v in cases:
+        cr_hat, sr_hat = predicted_richness(frame_v, eps=1e-6)
+        raw = frame_v.sum(-1) / frame_v.amax(1).sum(-1, keepdim=True)
+        assert torch.all(raw <= 1 + 1e-6)
+        assert torch.all((cr_hat >= 1e-6) & (cr_hat <= 1 - 1e-6))
+        assert torch.all((sr_hat >= 1e-6) & (sr_hat <= 1 - 1e-6))
+    # the attention-pooled mean of the spiky video is about 1/10 of its peak: ratio ~ 10
+    pooled = spiky.mean(dim=1)
+    assert (spiky.sum(-1) / pooled.sum(-1, keepdim=True)).max() > 5
+
+
+def test_videos_without_visual_labels_add_nothing_to_the_cr_term():
+    """The CR term of a video with no visual pseudo label is masked: its P^v gets no CR gradient,
+    and adding such a video to a batch leaves the CR term unchanged."""
+    labelled = fig2_labels()
+    seg = torch.cat([labelled, torch.zeros(1, 4, C)])
+    assert has_visual_labels(seg).tolist() == [True, False]
+    torch.manual_seed(0)
+    frame = torch.rand(2, 4, 2, C).requires_grad_()
+    out = (torch.full((2, C), 0.5), torch.full((2, C), 0.5), torch.full((2, C), 0.5), frame)
+    cfg = LossConfig()
+    no_sr = LossConfig()
+
+    def cr_term(outputs, labels):  # L_RL minus its SR part
+        frame_v = outputs[3][:, :, 1]
+        sr_hat = frame_v.mean(1).clamp(cfg.rl_eps, 1 - cfg.rl_eps)
+        return richness_loss(outputs, labels, no_sr) - bce(sr_hat, segment_richness(labels))
+
+    (grad,) = torch.autograd.grad(cr_term(out, seg), frame)
+    assert torch.all(grad[1] == 0)
+    assert grad[0, :, 1].abs().sum() > 0
+    single = tuple(x[:1] for x in out)
+    torch.testing.assert_close(cr_term(out, seg), cr_term(single, labelled))
+    # a batch with no visual labels at all has no CR term (and no NaN)
+    empty = torch.zeros(2, 4, C)
+    assert cr_term(out, empty).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_han_loss_by_hand_and_smoothing_constants():
@@ -107,15 +157,16 @@ def test_plg_losses_by_hand():
     got = compute_loss("plg_segbce", out, y, seg, cfg).item()
     assert got == pytest.approx(basic + 0.5 * seg_bce, rel=1e-5)
 
-    # ĉr_t = C·q / (C·r) = 0.5 for all t; ŝr_c = q
+    # constant P^v = q: ĉr_t = C·q / (C·q) = 1 (clamped to 1 - ε) for all t; ŝr_c = q
+    cr_hat = torch.tensor(1 - 1e-6).item()  # as float32 rounds it
     cr = [1, 2 / 3, 1 / 3, 1 / 3]
     sr = {DOG: 1.0, ROOSTER: 0.5, SPEECH: 0.25}
-    l_cr = sum(bce_hand(0.5, c) for c in cr) / 4
+    l_cr = sum(bce_hand(cr_hat, c) for c in cr) / 4
     l_sr = sum(bce_hand(q, sr.get(c, 0.0)) for c in range(C)) / C
     got = compute_loss("plg_rl", out, y, seg, cfg).item()
     assert got == pytest.approx(basic + 0.5 * (l_cr + l_sr), rel=1e-5)
 
-    l1 = sum(abs(0.5 - c) for c in cr) / 4 + sum(abs(q - sr.get(c, 0.0)) for c in range(C)) / C
+    l1 = sum(abs(cr_hat - c) for c in cr) / 4 + sum(abs(q - sr.get(c, 0.0)) for c in range(C)) / C
     got = compute_loss("plg_rl", out, y, seg, LossConfig(rl_distance="l1", rl_lambda=2.0)).item()
     assert got == pytest.approx(basic + 2.0 * l1, rel=1e-5)
 
@@ -161,7 +212,7 @@ def test_richness_term_only_drives_the_visual_frames():
     rl.backward()
     assert torch.all(frame.grad[:, :, 0] == 0)
     assert frame.grad[:, :, 1].abs().sum() > 0
-    assert pv.grad.abs().sum() > 0
+    assert torch.all(pv.grad == 0)  # ĉr's video level is max_t P^v, not the pooled p^v
 
 
 def test_bce_matches_torch_and_propagates_nan():

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 PROB_EPS = 1e-7
 LOSS_KINDS = ("han", "plg", "plg_segbce", "plg_rl")
@@ -36,9 +35,14 @@ def clamp_prob(p: torch.Tensor) -> torch.Tensor:
     return p.clamp(PROB_EPS, 1.0 - PROB_EPS)
 
 
+def bce_terms(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """-(y·log p + (1-y)·log(1-p)) per element; callers clamp p away from 0 and 1."""
+    return -(y * torch.log(p) + (1.0 - y) * torch.log1p(-p))
+
+
 def bce(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean of -(y·log p + (1-y)·log(1-p)); callers clamp p away from 0 and 1."""
-    return -(y * torch.log(p) + (1.0 - y) * torch.log1p(-p)).mean()
+    """Mean-reduced BCE (nn.BCELoss of the reference)."""
+    return bce_terms(p, y).mean()
 
 
 def smooth(y: torch.Tensor, factor: float) -> torch.Tensor:
@@ -64,9 +68,15 @@ def basic_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossCo
 
 
 def category_richness(seg: torch.Tensor) -> torch.Tensor:
-    """Eq. 6, CR [B, T]: cr_t = Σ_c Ŷ_tc / Σ_c ŷ^v_c, 0 for videos without visual labels."""
+    """Eq. 6, CR [B, T]: cr_t = Σ_c Ŷ_tc / Σ_c ŷ^v_c; 0 where undefined (see has_visual_labels)."""
     n_classes = seg.amax(dim=1).sum(dim=-1, keepdim=True)
     return torch.where(n_classes > 0, seg.sum(dim=-1) / n_classes.clamp_min(1.0), 0.0)
+
+
+def has_visual_labels(seg: torch.Tensor) -> torch.Tensor:
+    """[B] bool: videos with at least one visual pseudo label. CR is 0/0 for the others, so they
+    have no CR term (masked out of its mean, not given a target of 0 no prediction can reach)."""
+    return seg.flatten(1).amax(dim=1) > 0
 
 
 def segment_richness(seg: torch.Tensor) -> torch.Tensor:
@@ -74,35 +84,40 @@ def segment_richness(seg: torch.Tensor) -> torch.Tensor:
     return seg.mean(dim=1)
 
 
-def predicted_richness(
-    frame_v: torch.Tensor, pv: torch.Tensor, eps: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """ĉr_t = Σ_c P^v_tc / Σ_c p^v_c and ŝr_c = Σ_t P^v_tc / T, both clamped to [ε, 1-ε].
+def predicted_richness(frame_v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prediction's richness, computed the way the label's is (method.md, Eq. 6-8).
 
-    The denominator is floored at ε only to keep a fully underflowed p^v from giving 0/0.
+    ĉr_t = Σ_c P^v_tc / Σ_c max_t P^v_tc (the label's video level is its max over segments, so
+    the prediction's is too) and ŝr_c = Σ_t P^v_tc / T. Both lie in [0, 1] by construction;
+    they are clamped to [ε, 1-ε] for BCE, and the denominator is floored at ε so that a fully
+    underflowed P^v gives no 0/0. (Dividing by the attention-pooled p^v instead, a weighted
+    mean over segments, lets ĉr exceed 1, and BCE then collapses training.)
     """
-    cr = frame_v.sum(dim=-1) / pv.sum(dim=-1, keepdim=True).clamp_min(eps)
+    cr = frame_v.sum(dim=-1) / frame_v.amax(dim=1).sum(dim=-1, keepdim=True).clamp_min(eps)
     sr = frame_v.mean(dim=1)
     return cr.clamp(eps, 1.0 - eps), sr.clamp(eps, 1.0 - eps)
 
 
-def distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """D of L_RL, mean-reduced."""
+def pointwise_distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """D of L_RL per element (no reduction): bce, l1 or mse."""
     if kind == "bce":
-        return bce(pred, target)
+        return bce_terms(pred, target)
     if kind == "l1":
-        return F.l1_loss(pred, target)
+        return (pred - target).abs()
     if kind == "mse":
-        return F.mse_loss(pred, target)
+        return (pred - target).square()
     raise ValueError(f"unknown richness distance {kind!r}; expected one of {DISTANCES}")
 
 
 def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
-    """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR)."""
-    _, _, pv, frame_prob = outputs
-    cr_hat, sr_hat = predicted_richness(frame_prob[:, :, 1, :], pv, cfg.rl_eps)
-    return (distance(cr_hat, category_richness(seg), cfg.rl_distance)
-            + distance(sr_hat, segment_richness(seg), cfg.rl_distance))
+    """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR), each mean-reduced; the CR mean runs over the
+    segments of videos that have visual pseudo labels only."""
+    cr_hat, sr_hat = predicted_richness(outputs[3][:, :, 1, :], cfg.rl_eps)
+    cr_terms = pointwise_distance(cr_hat, category_richness(seg), cfg.rl_distance)
+    labelled = has_visual_labels(seg)[:, None].expand_as(cr_terms)
+    cr_loss = torch.where(labelled, cr_terms, 0.0).sum() / labelled.sum().clamp_min(1)
+    sr_loss = pointwise_distance(sr_hat, segment_richness(seg), cfg.rl_distance).mean()
+    return cr_loss + sr_loss
 
 
 def compute_loss(
