@@ -6,6 +6,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 
 from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, validate_config
+from vplan_core.plan import label_seeds, seed_groups, seed_label
 from vplan_core.shards import all_video_ids, shard_names
 
 validate_config(config)
@@ -89,6 +90,8 @@ else:
     check_inputs()
     N_VIDEOS = len(all_video_ids(ANNOTATIONS))
 SHARDS = shard_names(N_VIDEOS, SHARD_SIZE)
+# Training jobs: every row for every group of seeds (train.seeds, train.seeds_per_job at a time).
+SEED_GROUPS = [seed_label(group) for group in seed_groups(config["train"]["seeds"], config["train"].get("seeds_per_job"))]
 # The device is a resource, not a param: moving to a GPU must not invalidate results.
 GPU = 1 if config["train"]["device"].startswith("cuda") else 0
 
@@ -98,7 +101,7 @@ wildcard_constraints:
     feature="|".join(FEATURES),
     split="|".join(SPLITS),
     row="|".join(ROWS),
-    labels="plg|pld",
+    seeds=r"\d+(-\d+)*",
 
 
 def repo_path(relative):
@@ -168,25 +171,51 @@ def clip_inputs(wildcards=None):
 
 
 def train_settings(row):
-    settings = {key: value for key, value in config["train"].items() if key != "device"}
-    settings["loss"] = ROWS[row][0]
-    if ROWS[row][0] in ("plg_segbce", "plg_rl"):
-        settings.update(rl_lambda=config["rl"]["lambda"])
-    if ROWS[row][0] == "plg_rl":
-        settings.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
-    return settings
+    """The training settings of a row: the trainer's, and only the loss constants its loss uses."""
+    kind = ROWS[row][0]
+    train = config["train"]
+    settings = {key: value for key, value in train.items()
+                if key not in ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")}
+    loss = {"kind": kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
+    if kind == "han":
+        loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))
+    if kind in ("plg_segbce", "plg_rl"):
+        loss.update(rl_lambda=config["rl"]["lambda"])
+    if kind == "plg_rl":
+        loss.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
+    return {**settings, "loss": loss}
+
+
+def model_dir(row, seeds):
+    """The folder of one training job: seed_<s>/{model.pt, history.json, test_pred.npz}."""
+    return f"{RESULTS}/models/{row}/seeds_{seeds}"
+
+
+def pld_dir(seeds):
+    """The folder of one PLD job: seed_<s>/{train,val}.npz."""
+    return f"{RESULTS}/labels/pld/seeds_{seeds}"
+
+
+def job_seeds(wildcards):
+    return label_seeds(wildcards.seeds)
 
 
 def row_label_input(wildcards):
     source = ROWS[wildcards.row][1]
-    return {} if source is None else {"labels": f"{RESULTS}/labels/{source}/train.npz"}
+    if source is None:
+        return {}
+    return {"labels": f"{RESULTS}/labels/plg/train.npz" if source == "plg" else pld_dir(wildcards.seeds)}
+
+
+def row_evaluations(rows):
+    return expand(f"{RESULTS}/eval/{{row}}/seeds_{{seeds}}.json", row=rows, seeds=SEED_GROUPS)
 
 
 def report_outputs():
     """The report; without frames (rows 2-5 skipped) row 1's evaluation, the manifest summary
     and a note saying which rows were skipped and why."""
     if SKIPPED_ROWS:
-        return [f"{RESULTS}/eval/row1_han.json", f"{RESULTS}/manifest_summary.json",
+        return [*row_evaluations(["row1_han"]), f"{RESULTS}/manifest_summary.json",
                 f"{RESULTS}/eval/skipped_rows.json"]
     report_dir = f"{RESULTS}/report"
     return [f"{report_dir}/report.md", f"{report_dir}/report.json"]

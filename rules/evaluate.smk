@@ -1,19 +1,21 @@
 # Evaluation exactly as the community's reference code (docs: metric.md), and pseudo-label
-# quality against the dense visual ground truth of val (the paper's Tables I and II).
+# quality against the dense visual ground truth of val (the paper's Tables I and II); per group
+# of seeds, each seed scored on its own.
 
 
 rule evaluate_row:
     input:
-        pred=f"{RESULTS}/models/{{row}}/test_pred.npz",
+        model=model_dir("{row}", "{seeds}"),
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/eval/{{row}}.json",
+        f"{RESULTS}/eval/{{row}}/seeds_{{seeds}}.json",
     params:
+        seeds=job_seeds,
         annotations=annotation_dir,
     log:
-        f"{LOGS}/eval/{{row}}.log",
+        f"{LOGS}/eval/{{row}}/seeds_{{seeds}}.log",
     benchmark:
-        f"{BENCH}/eval/{{row}}.tsv"
+        f"{BENCH}/eval/{{row}}/seeds_{{seeds}}.tsv"
     conda:
         ENV_TRAIN
     script:
@@ -23,16 +25,17 @@ rule evaluate_row:
 rule label_quality:
     input:
         plg=f"{RESULTS}/labels/plg/val.npz",
-        pld=f"{RESULTS}/labels/pld/val.npz",
+        pld=pld_dir("{seeds}"),
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/eval/label_quality.json",
+        f"{RESULTS}/eval/label_quality/seeds_{{seeds}}.json",
     params:
+        seeds=job_seeds,
         annotations=annotation_dir,
     log:
-        f"{LOGS}/eval/label_quality.log",
+        f"{LOGS}/eval/label_quality/seeds_{{seeds}}.log",
     benchmark:
-        f"{BENCH}/eval/label_quality.tsv"
+        f"{BENCH}/eval/label_quality/seeds_{{seeds}}.tsv"
     conda:
         ENV_TRAIN
     script:

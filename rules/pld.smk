@@ -1,25 +1,28 @@
-# PLD (Eq. 10-11): the stage-1 model (row 4) scores every PLG label by its forward loss; within
-# each video's visual classes, segments whose loss exceeds alpha x the mean of the K smallest are
-# flipped. The refined labels feed row 5 (train split) and the label-quality table (val split).
+# PLD (Eq. 10-11): each seed's stage-1 model (row 4) scores every PLG label by its forward loss;
+# within each video's visual classes, segments whose loss exceeds alpha x the mean of the K
+# smallest are flipped. The refined labels feed that seed's row 5 (train split) and the
+# label-quality table (val split); the seeds of a group are scored as one batched model.
 
 
 rule pld_labels:
     input:
         unpack(lambda wildcards: han_feature_inputs()),
-        model=f"{RESULTS}/models/{PLD_SOURCE_ROW}/model.pt",
-        labels=f"{RESULTS}/labels/plg/{{split}}.npz",
+        model=model_dir(PLD_SOURCE_ROW, "{seeds}"),
+        train_labels=f"{RESULTS}/labels/plg/train.npz",
+        val_labels=f"{RESULTS}/labels/plg/val.npz",
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/labels/pld/{{split}}.npz",
+        directory(pld_dir("{seeds}")),
     params:
         k=config["pld"]["k"],
         alpha=config["pld"]["alpha"],
+        seeds=job_seeds,
         annotations=annotation_dir,
     threads: 2
     log:
-        f"{LOGS}/pld/{{split}}.log",
+        f"{LOGS}/pld/seeds_{{seeds}}.log",
     benchmark:
-        f"{BENCH}/pld/{{split}}.tsv"
+        f"{BENCH}/pld/seeds_{{seeds}}.tsv"
     resources:
         mem_mb=16000,
         gpu=GPU,

@@ -1,13 +1,13 @@
-# The report: the ablation table in the paper's layout, the pseudo-label quality tables, per-class
-# visual F1 of rows 1 and 5, GT-vs-prediction timelines. `snakemake --report` bundles it as HTML.
+# The report: the ablation table in the paper's layout and the pseudo-label quality tables, every
+# cell as mean ± std over the seeds, per-class visual F1 of rows 1 and 5, GT-vs-prediction
+# timelines. `snakemake --report` bundles it as HTML.
 
 
 rule report:
     input:
-        evals=expand(f"{RESULTS}/eval/{{row}}.json", row=ROWS),
-        preds=expand(f"{RESULTS}/models/{{row}}/test_pred.npz", row=["row1_han", "row5_vplan"]),
-        histories=expand(f"{RESULTS}/models/{{row}}/history.json", row=ROWS),
-        quality=f"{RESULTS}/eval/label_quality.json",
+        evals=row_evaluations(ROWS),
+        models=expand(model_dir("{row}", "{seeds}"), row=ROWS, seeds=SEED_GROUPS),
+        quality=expand(f"{RESULTS}/eval/label_quality/seeds_{{seeds}}.json", seeds=SEED_GROUPS),
         manifest=f"{RESULTS}/manifest_summary.json",
         annotations=annotation_files(),
         template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),
@@ -17,6 +17,8 @@ rule report:
         per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", category="Figures", labels={"figure": "per-class visual F1"}),
         timelines=report(f"{RESULTS}/report/timelines.png", category="Figures", labels={"figure": "timelines"}),
     params:
+        rows=list(ROWS),
+        seed_groups=SEED_GROUPS,
         annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],
         dataset=DATASET,

@@ -1,5 +1,6 @@
 # Training of the ablation rows (Table III): one rule, the row's loss and label source are
-# configuration (vplan_core.ablation.ROWS). Row 5 trains on the PLD-refined labels.
+# configuration (vplan_core.ablation.ROWS). Each job trains one group of seeds as one batched
+# model; row 5 trains each seed on the PLD labels of that seed's row-4 model.
 
 
 rule train_row:
@@ -8,17 +9,18 @@ rule train_row:
         unpack(lambda wildcards: han_feature_inputs()),
         annotations=annotation_files(),
     output:
-        model=f"{RESULTS}/models/{{row}}/model.pt",
-        history=f"{RESULTS}/models/{{row}}/history.json",
-        test_pred=f"{RESULTS}/models/{{row}}/test_pred.npz",
+        directory(model_dir("{row}", "{seeds}")),
     params:
         settings=lambda wildcards: train_settings(wildcards.row),
+        seeds=job_seeds,
+        row=lambda wildcards: wildcards.row,
+        resume=lambda wildcards: f"{model_dir(wildcards.row, wildcards.seeds)}.resume.pt",
         annotations=annotation_dir,
     threads: 2
     log:
-        f"{LOGS}/train/{{row}}.log",
+        f"{LOGS}/train/{{row}}/seeds_{{seeds}}.log",
     benchmark:
-        f"{BENCH}/train/{{row}}.tsv"
+        f"{BENCH}/train/{{row}}/seeds_{{seeds}}.tsv"
     resources:
         mem_mb=16000,
         runtime=120,

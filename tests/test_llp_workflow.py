@@ -59,7 +59,7 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
     jobs, seconds = dry_run(tmp_path, config)
     shards = math.ceil(N_LLP / config["dataset"]["shard_size"])
     assert shards == 40
-    expected_rows = 5 if videos else 1
+    expected_rows = 5 if videos else 1  # each row one job: its five seeds train batched
     assert jobs["train_row"] == expected_rows and jobs["evaluate_row"] == expected_rows
     if official:
         assert jobs["probe_official_shard"] == shards
@@ -70,7 +70,8 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
         assert jobs["extract_features"] == 4 * shards
     assert jobs.get("probe_shard", 0) == (shards if videos else 0)
     if videos:
-        assert jobs["report"] == 1 and jobs["pld_labels"] == 2 and "skipped_rows" not in jobs
+        # one PLD job for both splits and all five seeds (one seed group)
+        assert jobs["report"] == 1 and jobs["pld_labels"] == 1 and "skipped_rows" not in jobs
     else:
         assert jobs["skipped_rows"] == 1 and not {"report", "plg_labels", "pld_labels"} & set(jobs)
     assert seconds < 30, f"dry run of the full LLP DAG took {seconds:.1f} s"
@@ -135,11 +136,15 @@ def test_official_features_end_to_end(tmp_path):
     assert summary["total"] == 64
     assert summary["by_status"] == {"used": 62, "skipped": 1, "missing": 1}
     assert summary["by_reason"] == {"skipped/incomplete official features": 1, "missing/no official features": 1}
-    scores = json.loads((results / "eval/row1_han.json").read_text())
-    assert scores["videos"] == {"evaluated": 12, "in_split": 12}
-    for level in ("segment_level", "event_level"):
-        assert all(0.0 <= v <= 100.0 for v in scores[level].values())
-    history = json.loads((results / "models/row1_han/history.json").read_text())
+    group = "seeds_0-1-2-3-4"  # config/llp.yaml's five seeds, one batched job
+    evaluation = json.loads((results / f"eval/row1_han/{group}.json").read_text())
+    assert evaluation["seeds"] == [0, 1, 2, 3, 4]
+    for scores in evaluation["per_seed"]:
+        assert scores["videos"] == {"evaluated": 12, "in_split": 12}
+        for level in ("segment_level", "event_level"):
+            assert all(0.0 <= v <= 100.0 for v in scores[level].values())
+    history = json.loads((results / f"models/row1_han/{group}/seed_3/history.json").read_text())
+    assert history["seed"] == 3
     assert history["videos"]["train"] == {"used": 39, "missing": 1}
     assert history["videos"]["val"] == {"used": 11, "missing": 1}
     note = json.loads((results / "eval/skipped_rows.json").read_text())

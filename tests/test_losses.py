@@ -1,5 +1,6 @@
 """Losses of rows ①-④ against hand computations (docs/method.md Eq. 2, 5-9)."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -119,14 +120,14 @@ def test_han_loss_by_hand_and_smoothing_constants():
     y = torch.zeros(1, C)
     y[0, [DOG, SPEECH]] = 1
     out = constant_outputs(0.8, 0.6, 0.3, 0.5, 0.5)
-    got = compute_loss("han", out, y, None, LossConfig()).item()
+    got = compute_loss(out, y, None, LossConfig("han")).item()
     # audio target 1.0·y + 0·0.5 = y; visual 0.9·y + 0.05 -> 0.95 / 0.05
     expected = ((2 * bce_hand(0.8, 1) + 23 * bce_hand(0.8, 0))
                 + (2 * bce_hand(0.6, 1) + 23 * bce_hand(0.6, 0))
                 + (2 * bce_hand(0.3, 0.95) + 23 * bce_hand(0.3, 0.05))) / C
     assert got == pytest.approx(expected, rel=1e-5)
     swapped = LossConfig(smoothing_audio=0.9, smoothing_visual=1.0)
-    assert compute_loss("han", out, y, None, swapped).item() != pytest.approx(expected, rel=1e-3)
+    assert compute_loss(out, y, None, replace(swapped, kind="han")).item() != pytest.approx(expected, rel=1e-3)
     # mean (not sum) reduction over classes
     assert got < 3 * max(bce_hand(0.8, 0), bce_hand(0.6, 0), bce_hand(0.3, 0.05)) + 1e-6
 
@@ -135,7 +136,7 @@ def test_probabilities_are_clamped():
     y = torch.zeros(1, C)
     y[0, 0] = 1
     out = constant_outputs(0.0, 0.0, 0.0, 0.5, 0.5)
-    got = compute_loss("han", out, y, None, LossConfig()).item()
+    got = compute_loss(out, y, None, LossConfig("han")).item()
     lo = 1e-7
     expected = (bce_hand(lo, 1) / C) + (bce_hand(lo, 1) / C) + (bce_hand(lo, 0.95) + 24 * bce_hand(lo, 0.05)) / C
     assert got == pytest.approx(expected, rel=1e-4)
@@ -150,11 +151,11 @@ def test_plg_losses_by_hand():
     cfg = LossConfig()
     basic = ((4 * bce_hand(0.7, 1) + 21 * bce_hand(0.7, 0)) + (4 * bce_hand(0.6, 1) + 21 * bce_hand(0.6, 0))
              + (3 * bce_hand(r, 1) + 22 * bce_hand(r, 0))) / C  # visual target ŷ^v, no smoothing
-    assert compute_loss("plg", out, y, seg, cfg).item() == pytest.approx(basic, rel=1e-5)
+    assert compute_loss(out, y, seg, replace(cfg, kind="plg")).item() == pytest.approx(basic, rel=1e-5)
 
     n_pos = int(seg.sum())
     seg_bce = (n_pos * bce_hand(q, 1) + (4 * C - n_pos) * bce_hand(q, 0)) / (4 * C)
-    got = compute_loss("plg_segbce", out, y, seg, cfg).item()
+    got = compute_loss(out, y, seg, replace(cfg, kind="plg_segbce")).item()
     assert got == pytest.approx(basic + 0.5 * seg_bce, rel=1e-5)
 
     # constant P^v = q: ĉr_t = C·q / (C·q) = 1 (clamped to 1 - ε) for all t; ŝr_c = q
@@ -163,11 +164,11 @@ def test_plg_losses_by_hand():
     sr = {DOG: 1.0, ROOSTER: 0.5, SPEECH: 0.25}
     l_cr = sum(bce_hand(cr_hat, c) for c in cr) / 4
     l_sr = sum(bce_hand(q, sr.get(c, 0.0)) for c in range(C)) / C
-    got = compute_loss("plg_rl", out, y, seg, cfg).item()
+    got = compute_loss(out, y, seg, replace(cfg, kind="plg_rl")).item()
     assert got == pytest.approx(basic + 0.5 * (l_cr + l_sr), rel=1e-5)
 
     l1 = sum(abs(cr_hat - c) for c in cr) / 4 + sum(abs(q - sr.get(c, 0.0)) for c in range(C)) / C
-    got = compute_loss("plg_rl", out, y, seg, LossConfig(rl_distance="l1", rl_lambda=2.0)).item()
+    got = compute_loss(out, y, seg, LossConfig("plg_rl", rl_distance="l1", rl_lambda=2.0)).item()
     assert got == pytest.approx(basic + 2.0 * l1, rel=1e-5)
 
 
@@ -175,11 +176,11 @@ def test_unknown_kind_and_missing_labels():
     out = constant_outputs(0.5, 0.5, 0.5, 0.5, 0.5)
     y = torch.zeros(1, C)
     with pytest.raises(ValueError):
-        compute_loss("nope", out, y, None, LossConfig())
+        LossConfig("nope")
     with pytest.raises(ValueError):
-        compute_loss("plg_rl", out, y, None, LossConfig())
+        compute_loss(out, y, None, LossConfig("plg_rl"))
     with pytest.raises(ValueError):
-        compute_loss("plg_rl", out, y, fig2_labels(), LossConfig(rl_distance="kl"))
+        LossConfig("plg_rl", rl_distance="kl")
 
 
 @pytest.mark.parametrize("kind", LOSS_KINDS)
@@ -191,7 +192,7 @@ def test_gradients_reach_every_used_parameter(kind):
     y[:, 0] = 1
     seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
     out = model(torch.randn(b, 10, 8), torch.randn(b, 80, 12), torch.randn(b, 10, 6))
-    loss = compute_loss(kind, out, y, seg, LossConfig())
+    loss = compute_loss(out, y, seg, LossConfig(kind))
     loss.backward()
     assert torch.isfinite(loss)
     for name, param in model.named_parameters():
@@ -208,7 +209,7 @@ def test_richness_term_only_drives_the_visual_frames():
     pv = torch.full((1, C), 0.5, requires_grad=True)
     out = (torch.full((1, C), 0.5), torch.full((1, C), 0.5), pv, frame)
     cfg = LossConfig()
-    rl = compute_loss("plg_rl", out, seg.amax(1), seg, cfg) - compute_loss("plg", out, seg.amax(1), seg, cfg)
+    rl = compute_loss(out, seg.amax(1), seg, replace(cfg, kind="plg_rl")) - compute_loss(out, seg.amax(1), seg, replace(cfg, kind="plg"))
     rl.backward()
     assert torch.all(frame.grad[:, :, 0] == 0)
     assert frame.grad[:, :, 1].abs().sum() > 0

@@ -18,7 +18,10 @@ from vplan_core.parse import events_from_probs, window_count
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
-    from vplan_core.training import Features, TrainConfig, build_model, save_checkpoint
+    from vplan_core.checkpoints import save_checkpoint
+    from vplan_core.dataset import Features
+    from vplan_core.losses import LossConfig
+    from vplan_core.training import TrainConfig, initial_model
 
     root = tmp_path_factory.mktemp("parse")
     video = root / "clip.mp4"
@@ -28,10 +31,10 @@ def tiny(tmp_path_factory):
     config["features"]["r2plus1d"].update(size=32)
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    train_config = TrainConfig(loss="han", d_model=16)
+    train_config = TrainConfig(loss=LossConfig("han"), d_model=16)
     feats = Features(["x"], np.zeros((1, 10, 128), np.float32), np.zeros((1, 80, 512), np.float32),
                      np.zeros((1, 10, 512), np.float32))
-    model = build_model(train_config, feats.audio, feats.visual_2d, feats.visual_3d, len(CLASSES))
+    model = initial_model(train_config, feats.to_tensors("cpu"), len(CLASSES), seed=0)
     checkpoint = root / "model.pt"
     save_checkpoint(checkpoint, model, train_config, {})
     return root, video, config_path, checkpoint

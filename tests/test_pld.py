@@ -85,3 +85,14 @@ def test_invalid_k():
     loss, labels = example()
     with pytest.raises(ValueError):
         denoise(loss, labels, k=0)
+
+
+def test_denoise_over_a_seed_axis_equals_each_seed_alone():
+    """PLD of a seed batch: [S, N, T, C] forward losses against one [N, T, C] PLG label set."""
+    rng = np.random.default_rng(3)
+    labels = (rng.random((6, 10, 25)) < 0.3).astype(np.uint8)
+    probs = rng.random((3, 6, 10, 25))
+    batched = denoise(forward_loss_matrix(probs, labels), labels, k=3, alpha=2.0)
+    assert batched.shape == (3, 6, 10, 25)
+    for s in range(3):
+        np.testing.assert_array_equal(batched[s], denoise(forward_loss_matrix(probs[s], labels), labels, k=3, alpha=2.0))

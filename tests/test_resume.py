@@ -16,8 +16,10 @@ import torch
 
 from tests.paths import REPO
 from tests.test_training import make_features
-from vplan_core.training import Features, TrainConfig, load_checkpoint, predict, save_checkpoint, train
-
+from vplan_core.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.dataset import Features
+from vplan_core.prediction import predict
+from vplan_core.training import TrainConfig, train
 
 
 def resume_data():
@@ -32,8 +34,8 @@ def resume_data():
     return train_f, y, seg, val_f, gt_a, gt_v
 
 
-CONFIG = dict(loss="plg_rl", epochs=5, batch_size=64, d_model=32, lr=1e-3, lr_step=2, lr_gamma=0.5,
-              dropout=0.1, seed=3)
+CONFIG = dict(loss={"kind": "plg_rl"}, epochs=5, batch_size=64, d_model=32, lr=1e-3, lr_step=2,
+              lr_gamma=0.5, dropout=0.1, seeds=[3, 4])
 
 
 def config(**kw) -> TrainConfig:
@@ -50,14 +52,17 @@ def strip(history):
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
 
-def assert_same_result(a, b, val_features):
-    assert strip(a.history) == strip(b.history)
-    assert (a.best_epoch, a.best_score) == (b.best_epoch, b.best_score)
-    for key, value in a.model.state_dict().items():
-        assert torch.equal(value, b.model.state_dict()[key]), key
-    pa, pb = predict(a.model, val_features), predict(b.model, val_features)
-    for key in pa:
-        np.testing.assert_array_equal(pa[key], pb[key])
+def assert_same_result(results_a, results_b, val_features):
+    """Every seed: the same history, best epoch, weights and predictions (bitwise)."""
+    assert [a.seed for a in results_a] == [b.seed for b in results_b]
+    for a, b in zip(results_a, results_b):
+        assert strip(a.history) == strip(b.history)
+        assert (a.best_epoch, a.best_score) == (b.best_epoch, b.best_score)
+        for key, value in a.model.state_dict().items():
+            assert torch.equal(value, b.model.state_dict()[key]), key
+        pa, pb = predict(a.model, val_features), predict(b.model, val_features)
+        for key in pa:
+            np.testing.assert_array_equal(pa[key], pb[key])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +91,7 @@ def test_resume_after_a_stop_equals_the_uninterrupted_run(data, uninterrupted, t
     with pytest.raises(Stop):
         run(config(), data, resume_path=state, log=stop_after(3))
     saved = torch.load(state, weights_only=True)
-    assert saved["epoch"] == 3 and len(saved["history"]) == 3
+    assert saved["epoch"] == 3 and [len(h) for h in saved["histories"]] == [3, 3]
     lines = []
     resumed = run(config(), data, resume_path=state, log=lines.append)
     assert lines[0] == f"resuming after epoch 3 from {state}"
@@ -153,18 +158,19 @@ def test_nan_loss_stops_with_epoch_and_batch_and_saves_nothing(data, tmp_path):
     train_f, *rest = data
     bad = Features(train_f.video_ids, train_f.audio.copy(), train_f.visual_2d, train_f.visual_3d)
     bad.audio[20:] = np.inf  # rows of later batches: the first batches are finite
-    model_path, state = tmp_path / "model.pt", tmp_path / "resume.pt"
-    with pytest.raises(RuntimeError, match=r"non-finite training loss at epoch 1, batch \d+ \(of 3; loss 'plg_rl'\)"):
-        run(config(), (bad, *rest), checkpoint_path=model_path, resume_path=state)
-    assert not model_path.exists() and not state.exists()  # no NaN model left for later steps
+    state = tmp_path / "resume.pt"
+    with pytest.raises(RuntimeError,
+                       match=r"non-finite training loss at epoch 1, batch \d+ \(of 3; loss 'plg_rl'; seed 3\)"):
+        run(config(), (bad, *rest), resume_path=state)
+    assert not state.exists()  # no NaN state left for later steps
 
 
 def test_failed_checkpoint_save_keeps_the_previous_checkpoint(uninterrupted, data, tmp_path):
     path = tmp_path / "model.pt"
-    save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": 1})
+    save_checkpoint(path, uninterrupted[0].model, config(), {"best_epoch": 1})
     before = path.read_bytes()
     with pytest.raises(Exception, match="pickle"):  # fails in the middle of torch.save
-        save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": lambda: 2})
+        save_checkpoint(path, uninterrupted[0].model, config(), {"best_epoch": lambda: 2})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # the partial tmp file is gone
     model, payload = load_checkpoint(path)
@@ -175,8 +181,9 @@ KILLED_SAVE = textwrap.dedent("""
     import os, signal, sys, threading, time
     from pathlib import Path
     import torch
+    from vplan_core.checkpoints import save_checkpoint
     from vplan_core.models import HAN
-    from vplan_core.training import TrainConfig, save_checkpoint
+    from vplan_core.training import TrainConfig
     path = Path(sys.argv[1])
     def kill_when_writing():
         while not any(p.name.startswith(".model.pt.") for p in path.parent.iterdir()):
@@ -190,7 +197,7 @@ KILLED_SAVE = textwrap.dedent("""
 
 def test_checkpoint_killed_while_saving_keeps_the_previous_one(uninterrupted, tmp_path):
     path = tmp_path / "model.pt"
-    save_checkpoint(path, uninterrupted.model, config(), {"best_epoch": 1})
+    save_checkpoint(path, uninterrupted[0].model, config(), {"best_epoch": 1})
     before = path.read_bytes()
     proc = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(path)], cwd=REPO, timeout=120)
     assert proc.returncode == -signal.SIGKILL
@@ -212,7 +219,7 @@ def official_workdir(workdir: Path) -> Path:
         for sub, shape, _ in LAYOUT.values():
             np.save(workdir / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
     config["dataset"]["shard_size"] = 50
-    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8)
+    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1])
     return write_config(workdir, config)
 
 
@@ -227,15 +234,14 @@ def test_killed_train_job_resumes_where_it_stopped(tmp_path):
     from tests.workflow_runs import SNAKEMAKE, snakemake
 
     configfile = official_workdir(tmp_path)
-    models = tmp_path / "results/llp/models/row1_han"
-    target = "results/llp/models/row1_han/history.json"
+    target = "results/llp/models/row1_han/seeds_0-1"
+    models, state = tmp_path / target / "seed_1", tmp_path / f"{target}.resume.pt"
     snakemake(tmp_path, configfile, "--cores", "2", target)  # uninterrupted
     reference = {"history.json": (models / "history.json").read_bytes(),
                  "test_pred.npz": dict(np.load(models / "test_pred.npz"))}
-    assert not (models / "resume.pt").exists()  # removed once the outputs are written
-    shutil.rmtree(models)  # train again: this time the job is killed
+    assert not state.exists()  # removed once the outputs are written
+    shutil.rmtree(tmp_path / target)  # train again: this time the job is killed
 
-    state = models / "resume.pt"
     command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(configfile),
                "--cores", "2", target]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
@@ -253,7 +259,7 @@ def test_killed_train_job_resumes_where_it_stopped(tmp_path):
     assert epoch < 12 and not (tmp_path / target).exists()
     snakemake(tmp_path, configfile, "--unlock")
     snakemake(tmp_path, configfile, "--cores", "2", "--rerun-incomplete", target)
-    log = (tmp_path / "logs/llp/train/row1_han.log").read_text()
+    log = (tmp_path / "logs/llp/train/row1_han/seeds_0-1.log").read_text()
     assert f"resuming after epoch {epoch} from" in log
     assert not state.exists()
     done, ref = json.loads((models / "history.json").read_text()), json.loads(reference["history.json"])

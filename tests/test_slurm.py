@@ -95,16 +95,18 @@ def test_outputs_equal_local_run(runs):
     assert report_slurm["manifest"] == report_local["manifest"]
     labels = sorted(path.relative_to(local) for path in (local / "labels").rglob("*.npz"))
     assert labels == sorted(path.relative_to(slurm) for path in (slurm / "labels").rglob("*.npz"))
-    assert {path.parts[1] for path in labels} == {"plg", "pld"}  # labels/<plg|pld>/<split>.npz
+    assert {path.parts[1] for path in labels} == {"plg", "pld"}  # labels/plg/<split>.npz, labels/pld/<seeds>/...
     for relative in labels:
         with np.load(local / relative) as a, np.load(slurm / relative) as b:
             assert sorted(a.files) == sorted(b.files), relative
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{relative}:{key}")
-    for row in ("row1_han", "row5_vplan"):
-        with np.load(local / f"models/{row}/test_pred.npz") as a, np.load(slurm / f"models/{row}/test_pred.npz") as b:
+    preds = sorted(path.relative_to(local) for path in (local / "models").rglob("test_pred.npz"))
+    assert len(preds) == 5 * len(runs["config"]["train"]["seeds"])  # every row, every seed
+    for relative in preds:
+        with np.load(local / relative) as a, np.load(slurm / relative) as b:
             for key in a.files:
-                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{row}:{key}")
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{relative}:{key}")
 
 
 def test_rule_logs_where_a_local_run_puts_them(runs):

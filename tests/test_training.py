@@ -1,4 +1,4 @@
-"""Trainer: rows ①-⑤ on tiny random data, determinism, NaN detection, checkpoints."""
+"""Trainer: rows ①-⑤ on tiny random data, seeds batched, determinism, NaN detection, checkpoints."""
 import copy
 import math
 
@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from vplan_core.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.dataset import Features
+from vplan_core.losses import LossConfig
 from vplan_core.metrics import binarize
 from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.training import (
-    Features, TrainConfig, load_checkpoint, predict, save_checkpoint, train,
-)
+from vplan_core.prediction import predict
+from vplan_core.training import TrainConfig, train
 
 C, T = 25, 10
 
@@ -37,15 +39,38 @@ def data():
     return train_f, y, seg, val_f, gt_a, gt_v
 
 
-def tiny(**kw) -> TrainConfig:
+def tiny(loss: str = "plg_rl", **kw) -> TrainConfig:
     torch.set_num_threads(1)
-    return TrainConfig(**{"epochs": 2, "batch_size": 16, "d_model": 32, "lr": 1e-3, **kw})
+    return TrainConfig(**{"loss": LossConfig(loss), "epochs": 2, "batch_size": 16, "d_model": 32,
+                          "lr": 1e-3, **kw})
 
 
 def run(config, data, seg=None, **kw):
     train_f, y, default_seg, val_f, gt_a, gt_v = data
     return train(config, train_f, y, default_seg if seg is None else seg, val_f, gt_a, gt_v,
                  log=lambda _: None, **kw)
+
+
+def run_one(config, data, **kw):
+    (result,) = run(config, data, **kw)
+    return result
+
+
+def strip(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def numbers(history) -> dict:
+    """Every number of a history except the timings, by path (epoch/key/level/metric)."""
+    flat = {}
+    for h in strip(history):
+        for key, value in h.items():
+            if isinstance(value, dict):
+                flat.update({(h["epoch"], key, level, name): v
+                             for level, metrics in value.items() for name, v in metrics.items()})
+            else:
+                flat[(h["epoch"], key)] = value
+    return flat
 
 
 def check_history(result, epochs=2):
@@ -62,74 +87,96 @@ def check_history(result, epochs=2):
 
 @pytest.mark.parametrize("loss", ["han", "plg", "plg_segbce", "plg_rl"])
 def test_rows_1_to_4_train(data, loss):
-    result = run(tiny(loss=loss), data, seg=None if loss != "han" else data[2])
-    check_history(result)
+    check_history(run_one(tiny(loss), data))
 
 
 def test_row_1_ignores_segment_labels(data):
-    a = run(tiny(loss="han"), data)
-    b = run(tiny(loss="han"), data, seg=np.zeros_like(data[2]))
+    a = run_one(tiny("han"), data)
+    b = run_one(tiny("han"), data, seg=np.zeros_like(data[2]))
     assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
 
 
-def test_row_5_trains_on_pld_labels(data):
+def test_row_5_trains_each_seed_on_its_own_pld_labels(data):
+    """Row ⑤ of seed s trains on the labels PLD made with seed s's stage-1 model."""
     train_f, _, seg, *_ = data
-    stage1 = run(tiny(loss="plg_rl", epochs=1), data)
-    visual = predict(stage1.model, train_f)["visual_prob"]
-    refined = denoise(forward_loss_matrix(visual, seg), seg)
-    assert refined.shape == seg.shape and refined.dtype == np.uint8
-    check_history(run(tiny(loss="plg_rl"), data, seg=refined))
+    stage1 = run(tiny(epochs=1, seeds=(0, 1)), data)
+    refined = np.stack([denoise(forward_loss_matrix(predict(r.model, train_f)["visual_prob"], seg), seg)
+                        for r in stage1])
+    assert refined.shape == (2, *seg.shape) and refined.dtype == np.uint8
+    stage2 = run(tiny(seeds=(0, 1)), data, seg=refined)
+    for result in stage2:
+        check_history(result)
+    alone = run_one(tiny(seeds=(1,)), data, seg=refined[1:])
+    assert numbers(alone.history) == pytest.approx(numbers(stage2[1].history), abs=1e-5)
+    with pytest.raises(ValueError, match="for 2 seeds"):
+        run(tiny(seeds=(0, 1)), data, seg=refined[:1])
 
 
 def test_lr_schedule_and_missing_labels(data):
-    result = run(tiny(loss="han", epochs=3, lr_step=2, lr_gamma=0.5), data)
+    result = run_one(tiny("han", epochs=3, lr_step=2, lr_gamma=0.5), data)
     assert [h["lr"] for h in result.history] == pytest.approx([1e-3, 1e-3, 5e-4])
     train_f, y, _, val_f, gt_a, gt_v = data
     with pytest.raises(ValueError):
-        train(tiny(loss="plg"), train_f, y, None, val_f, gt_a, gt_v, log=lambda _: None)
+        train(tiny("plg"), train_f, y, None, val_f, gt_a, gt_v, log=lambda _: None)
     with pytest.raises(ValueError):
-        TrainConfig(loss="bogus")
+        LossConfig("bogus")
     with pytest.raises(ValueError):
-        TrainConfig(rl_distance="kl")
+        LossConfig(rl_distance="kl")
+    with pytest.raises(ValueError, match="distinct"):
+        TrainConfig(seeds=(1, 1))
 
 
 def test_deterministic_on_cpu(data):
-    a, b = run(tiny(), data), run(tiny(), data)
-    strip = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]  # noqa: E731
+    a, b = run_one(tiny(), data), run_one(tiny(), data)
     assert strip(a.history) == strip(b.history)
     pa, pb = predict(a.model, data[3]), predict(b.model, data[3])
     for key in ("video_prob", "audio_prob", "visual_prob"):
         np.testing.assert_array_equal(pa[key], pb[key])
-    assert run(tiny(seed=1), data).history[0]["train_loss"] != a.history[0]["train_loss"]
+    assert run_one(tiny(seeds=(1,)), data).history[0]["train_loss"] != a.history[0]["train_loss"]
 
 
-def test_nan_loss_names_epoch_and_batch(data):
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_a_seed_trains_alike_alone_and_batched(data, dropout):
+    """Every seed of a batched run equals the run of that seed alone (CPU, 1e-5): its own
+    initialisation, data order, dropout noise, model selection and history. With dropout the
+    masks come from each seed's own generator, so this holds with dropout on too."""
+    batched = run(tiny(seeds=(0, 1, 2), dropout=dropout, epochs=3), data)
+    assert [r.seed for r in batched] == [0, 1, 2]
+    alone = run_one(tiny(seeds=(1,), dropout=dropout, epochs=3), data)
+    one = batched[1]
+    assert (one.best_epoch, one.best_score) == (alone.best_epoch, alone.best_score)
+    assert numbers(one.history) == pytest.approx(numbers(alone.history), abs=1e-5)
+    for name, value in alone.model.state_dict().items():
+        torch.testing.assert_close(one.model.state_dict()[name], value, atol=1e-5, rtol=0)
+    # and the seeds are different models
+    assert not torch.equal(batched[0].model.fc_prob.weight, batched[1].model.fc_prob.weight)
+
+
+def test_nan_loss_names_epoch_batch_and_seed(data):
     train_f, *rest = data
     bad = Features(train_f.video_ids, train_f.audio.copy(), train_f.visual_2d, train_f.visual_3d)
     bad.audio[:] = np.nan
-    with pytest.raises(RuntimeError, match=r"epoch 1, batch 1\b"):
-        run(tiny(), (bad, *rest))
+    with pytest.raises(RuntimeError, match=r"epoch 1, batch 1\b.*seed 4"):
+        run((tiny(seeds=(4, 5))), (bad, *rest))
 
 
 def test_predict_shapes(data):
-    result = run(tiny(epochs=1), data)
-    pred = predict(result.model, data[3], batch_size=5)
+    result = run_one(tiny(epochs=1), data)
+    pred = predict(result.model, data[3], chunk=5)
     assert pred["video_prob"].shape == (24, C)
     assert pred["audio_prob"].shape == pred["visual_prob"].shape == (24, T, C)
     assert all(p.dtype == np.float32 for p in pred.values())
+    np.testing.assert_allclose(predict(result.model, data[3])["visual_prob"], pred["visual_prob"], atol=1e-6)
 
 
 def test_checkpoint_round_trip(data, tmp_path):
     path = tmp_path / "ckpt" / "model.pt"
-    result = run(tiny(), data, checkpoint_path=path)
-    saved, payload = load_checkpoint(path)  # written by train() at the best epoch
-    assert payload["extra"]["best_epoch"] == result.best_epoch
-    np.testing.assert_array_equal(predict(saved, data[3])["visual_prob"],
-                                  predict(result.model, data[3])["visual_prob"])
-
-    save_checkpoint(path, result.model, tiny(), {"note": "again"})
+    config = tiny()
+    result = run_one(config, data)
+    save_checkpoint(path, result.model, config, {"best_epoch": result.best_epoch})
     loaded, payload = load_checkpoint(path)
-    assert payload["train_config"]["d_model"] == 32 and payload["extra"] == {"note": "again"}
+    assert payload["extra"] == {"best_epoch": result.best_epoch}
+    assert TrainConfig(**payload["train_config"]) == config
     assert payload["model_kwargs"]["audio_dim"] == 16
     assert not loaded.training
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no tmp file left behind
@@ -146,7 +193,7 @@ def test_standardized_inputs_are_scale_invariant_and_survive_checkpoints(data, t
     def scaled(f: Features) -> Features:
         return Features(f.video_ids, f.audio * 1e-2 + 5.0, f.visual_2d * 1e-2, f.visual_3d * 1e-2)
 
-    result = run(tiny(standardize_inputs=True), data)
+    result = run_one(tiny(standardize_inputs=True), data)
     rescaled = copy.deepcopy(result.model)
     rescaled.fit_input_statistics(*scaled(train_f).to_tensors("cpu"))
     np.testing.assert_allclose(predict(rescaled, scaled(val_f))["visual_prob"],
@@ -157,7 +204,7 @@ def test_standardized_inputs_are_scale_invariant_and_survive_checkpoints(data, t
     loaded, _ = load_checkpoint(path)
     np.testing.assert_array_equal(predict(loaded, scaled(val_f))["visual_prob"],
                                   predict(rescaled, scaled(val_f))["visual_prob"])
-    assert not hasattr(run(tiny(), data).model, "audio_mean")
+    assert not hasattr(run_one(tiny(), data).model, "audio_mean")
 
 
 def prototype_world(n: int, seed: int) -> tuple[Features, np.ndarray, np.ndarray, np.ndarray]:
@@ -195,9 +242,9 @@ def test_row4_with_bce_richness_keeps_predicting_positives():
     torch.set_num_threads(1)
     train_f, y, _, seg = prototype_world(256, 0)  # clean visual pseudo labels
     val_f, _, gt_a, gt_v = prototype_world(64, 1)
-    config = TrainConfig(loss="plg_rl", rl_distance="bce", epochs=15, batch_size=16, d_model=32,
-                         lr=3e-3, lr_step=1000)
-    result = train(config, train_f, y, seg, val_f, gt_a, gt_v, log=lambda _: None)
+    config = TrainConfig(loss=LossConfig("plg_rl", rl_distance="bce"), epochs=15, batch_size=16,
+                         d_model=32, lr=3e-3, lr_step=1000)
+    (result,) = train(config, train_f, y, seg, val_f, gt_a, gt_v, log=lambda _: None)
     pred = predict(result.model, val_f)
     so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"])
     assert so_v.sum() > 0.5 * gt_v.sum() and so_a.sum() > 0.5 * gt_a.sum()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workflow_runs import REPO, planned_jobs, snakemake, tiny_demo_config, write_config
+from tests.workflow_runs import REPO, planned_jobs, planned_wildcards, snakemake, tiny_demo_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +36,16 @@ def test_outputs_and_report(tiny_run):
     assert report["manifest"]["by_status"] == {"used": 18, "skipped": 0, "missing": 0}
     for name in ("report.md", "per_class_visual_f1.png", "timelines.png"):
         assert (results / "report" / name).stat().st_size > 0
-    pred = np.load(results / "models/row5_vplan/test_pred.npz")
-    assert pred["visual_prob"].shape == (4, 10, 25)
+    for seed in (0, 1):  # both seeds of the tiny config, trained as one batched job
+        pred = np.load(results / f"models/row5_vplan/seeds_0-1/seed_{seed}/test_pred.npz")
+        assert pred["visual_prob"].shape == (4, 10, 25)
+        assert (results / f"labels/pld/seeds_0-1/seed_{seed}/train.npz").is_file()
+    row5 = report["ablation"]["row5_vplan"]
+    assert [entry["seed"] for entry in row5["per_seed"]] == [0, 1]
+    values = [entry["segment_level"]["visual"] for entry in row5["per_seed"]]
+    assert row5["segment_level"]["visual"] == pytest.approx(np.mean(values))
+    assert row5["std"]["segment_level"]["visual"] == pytest.approx(np.std(values, ddof=1))
+    assert set(report["label_quality"]["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
     assert "①" in (results / "report/report.md").read_text()
@@ -48,22 +56,27 @@ def test_second_run_does_nothing(tiny_run):
     assert planned_jobs(workdir, configfile) == {}
 
 
-# Jobs downstream of new PLG labels: rows 2-5 retrain, PLD reruns, then evaluation and report.
-AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "pld_labels": 2, "evaluate_row": 4, "label_quality": 1,
+# Jobs downstream of new PLG labels: rows 2-5 retrain, PLD reruns, then evaluation and report
+# (one job per row and seed group: the tiny config trains seeds 0 and 1 together).
+AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "pld_labels": 1, "evaluate_row": 4, "label_quality": 1,
                 "report": 1, "all": 1}
-AFTER_PLD = {"pld_labels": 2, "train_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
-ALL_TRAINING = {"train_row": 5, "pld_labels": 2, "evaluate_row": 5, "label_quality": 1, "report": 1, "all": 1}
+AFTER_PLD = {"pld_labels": 1, "train_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
+ALL_TRAINING = {"train_row": 5, "pld_labels": 1, "evaluate_row": 5, "label_quality": 1, "report": 1, "all": 1}
 SHARDS = 3  # 18 tiny videos, 8 a shard
 
 RERUN_MATRIX = [
     ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("plg.prompt", "P4", {"clip_text_embeddings": 1, **AFTER_LABELS}),
     ("plg.tau", 0.05, AFTER_LABELS),
-    ("rl.lambda", 0.25, {"train_row": 3, "pld_labels": 2, "evaluate_row": 3, "label_quality": 1, "report": 1, "all": 1}),
+    ("rl.lambda", 0.25, {"train_row": 3, "pld_labels": 1, "evaluate_row": 3, "label_quality": 1, "report": 1, "all": 1}),
+    ("rl.distance", "l1", {"train_row": 2, "pld_labels": 1, "evaluate_row": 2, "label_quality": 1, "report": 1, "all": 1}),
     ("pld.k", 3, AFTER_PLD),
     ("pld.alpha", 5.0, AFTER_PLD),
     ("train.lr", 1.0e-4, ALL_TRAINING),
-    ("train.seed", 1, ALL_TRAINING),
+    ("train.seeds", [1, 2], ALL_TRAINING),
+    ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1
+    ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "evaluate_row", "label_quality")
+                                else n for key, n in ALL_TRAINING.items()}),
 ]
 
 
@@ -75,6 +88,23 @@ def test_rerun_matrix(tiny_run, key, value, expected):
     section, name = key.split(".")
     changed[section][name] = value
     assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
+
+
+@pytest.mark.parametrize("seeds, per_job, planned", [
+    ([0, 1, 2, 3], 2, {"2-3"}),  # a whole new group: seeds 0-1 keep their jobs
+    ([0, 1, 2], None, {"0-1-2"}),  # one group of all seeds (the default): the group is new
+    ([0, 1], 1, {"0", "1"}),
+])
+def test_a_seed_list_change_reruns_only_the_changed_seed_groups(tiny_run, seeds, per_job, planned):
+    workdir, config, _ = tiny_run
+    changed = copy.deepcopy(config)
+    changed["train"]["seeds"] = seeds
+    if per_job:
+        changed["train"]["seeds_per_job"] = per_job
+    configfile = write_config(workdir, changed, f"seeds-{len(seeds)}-{per_job}.yaml")
+    for rule in ("train_row", "evaluate_row"):
+        assert planned_wildcards(workdir, configfile, rule, "seeds") == planned
+    assert planned_wildcards(workdir, configfile, "pld_labels", "seeds") == planned
 
 
 def test_editing_the_report_template_reruns_only_the_report(tiny_run):

@@ -28,7 +28,7 @@ def tiny_demo_config(name: str = "tiny") -> dict:
     config["features"]["r2plus1d"].update(size=32)
     config["features"]["clip"].update(checkpoint=f"resources/{name}/clip/vplan-demo-clip.pt",
                                       config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
-    config["train"].update(epochs=2, d_model=32, lr_step=1)
+    config["train"].update(epochs=2, d_model=32, lr_step=1, seeds=[0, 1])
     config["report"]["timeline_clips"] = 2
     return config
 
@@ -46,6 +46,19 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+def planned_wildcards(workdir: Path, configfile: Path, rule: str, wildcard: str) -> set[str]:
+    """The values of one wildcard over the jobs of `rule` that a dry run would execute."""
+    result = snakemake(workdir, configfile, "--dry-run")
+    values, in_rule = set(), False
+    for line in (result.stdout + result.stderr).splitlines():
+        if re.match(r"^(local)?rule \w+:$", line):
+            in_rule = line.split()[-1] == f"{rule}:"
+        elif in_rule and line.strip().startswith("wildcards:"):
+            pairs = dict(item.split("=", 1) for item in line.split(":", 1)[1].strip().split(", "))
+            values.add(pairs[wildcard])
+    return values
 
 
 def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:

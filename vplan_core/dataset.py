@@ -10,12 +10,35 @@ from pathlib import Path
 
 import numpy as np
 
+import torch
+
 from vplan_core import atomic
 from vplan_core.features.store import available_ids, load_features
 from vplan_core.llp import Split, load_split
-from vplan_core.training import Features
 
 HAN_FEATURES = ("vggish", "cnn2d", "r2plus1d")
+Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Features:
+    """HAN inputs of one split, row order = video_ids: audio [N,10,A], visual_2d [N,80,D2],
+    visual_3d [N,10,D3] (float32 numpy)."""
+
+    video_ids: list[str]
+    audio: np.ndarray
+    visual_2d: np.ndarray
+    visual_3d: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.video_ids)
+        for name in ("audio", "visual_2d", "visual_3d"):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows for {n} videos")
+
+    def to_tensors(self, device: str | torch.device) -> Tensors:
+        return tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
+                     for a in (self.audio, self.visual_2d, self.visual_3d))
 
 
 @dataclass

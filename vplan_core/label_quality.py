@@ -43,3 +43,16 @@ def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[s
     """
     return {"segment_f": float(100 * np.mean(segment_f(gt_visual, segment_labels))),
             "event_f": float(100 * np.mean(event_f(gt_visual, segment_labels)))}
+
+
+def label_quality(split, segment_labels: dict[str, np.ndarray]) -> dict:
+    """Tables I and II for one split (with dense visual GT): the weak video label used as the
+    visual label ("video_label", video level only) and each named set of segment labels."""
+    gt = split.gt_visual
+    return {
+        "videos": len(split.video_ids),
+        "video_level": {"video_label": video_level_precision_recall(split.weak_labels, gt),
+                        **{name: video_level_precision_recall(labels.max(axis=1), gt)
+                           for name, labels in segment_labels.items()}},
+        "segment_event": {name: segment_event_f(labels, gt) for name, labels in segment_labels.items()},
+    }

@@ -21,13 +21,24 @@ Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Constants of the losses; defaults are method.md's."""
+    """Which loss (a row's kind) and its constants; defaults are method.md's."""
 
+    kind: str = "plg_rl"
     rl_lambda: float = 0.5
     rl_distance: str = "bce"
     rl_eps: float = 1.0e-6
     smoothing_audio: float = 1.0
     smoothing_visual: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSS_KINDS:
+            raise ValueError(f"unknown loss {self.kind!r}; expected one of {LOSS_KINDS}")
+        if self.rl_distance not in DISTANCES:
+            raise ValueError(f"unknown richness distance {self.rl_distance!r}; expected one of {DISTANCES}")
+
+    @property
+    def needs_segment_labels(self) -> bool:
+        return self.kind != "han"
 
 
 def clamp_prob(p: torch.Tensor) -> torch.Tensor:
@@ -120,24 +131,17 @@ def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig) -> torch
     return cr_loss + sr_loss
 
 
-def compute_loss(
-    kind: str,
-    outputs: Outputs,
-    video_labels: torch.Tensor,
-    segment_labels: torch.Tensor | None,
-    cfg: LossConfig,
-) -> torch.Tensor:
+def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
+                 cfg: LossConfig) -> torch.Tensor:
     """The trainer's one entry point: the loss of row ① "han", ② "plg", ③ "plg_segbce", ④ "plg_rl"."""
-    if kind == "han":
+    if cfg.kind == "han":
         return han_loss(outputs, video_labels, cfg)
-    if kind not in LOSS_KINDS:
-        raise ValueError(f"unknown loss {kind!r}; expected one of {LOSS_KINDS}")
     if segment_labels is None:
-        raise ValueError(f"loss {kind!r} needs segment pseudo labels")
+        raise ValueError(f"loss {cfg.kind!r} needs segment pseudo labels")
     loss = basic_loss(outputs, video_labels, segment_labels, cfg)
-    if kind == "plg_segbce":
+    if cfg.kind == "plg_segbce":
         frame_v = clamp_prob(outputs[3][:, :, 1, :])
         loss = loss + cfg.rl_lambda * bce(frame_v, segment_labels)
-    elif kind == "plg_rl":
+    elif cfg.kind == "plg_rl":
         loss = loss + cfg.rl_lambda * richness_loss(outputs, segment_labels, cfg)
     return loss

@@ -52,10 +52,10 @@ def window_count(duration_s: float) -> int:
 
 
 def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
-    """HAN features (training.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
+    """HAN features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
     visual_3d [n,10,512]."""
     from vplan_core.features import extract
-    from vplan_core.training import Features
+    from vplan_core.dataset import Features
 
     arrays = {}
     for feature, name in HAN_INPUTS.items():
@@ -140,7 +140,8 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     import torch
     import yaml
 
-    from vplan_core.training import load_checkpoint, predict
+    from vplan_core.checkpoints import load_checkpoint
+    from vplan_core.prediction import predict
     from vplan_core.video import probe
 
     video, config_path = Path(video), Path(config_path)
@@ -181,7 +182,7 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, metavar="VIDEO.mp4", help="a video of any length")
     parser.add_argument("--checkpoint", required=True, type=Path, metavar="MODEL",
-                        help="a trained HAN model.pt (results/<dataset>/models/<row>/model.pt)")
+                        help="a trained HAN model.pt (results/<dataset>/models/<row>/seeds_<seeds>/seed_<s>/model.pt)")
     parser.add_argument("--config", required=True, type=Path, metavar="CONFIG",
                         help="the workflow config the model was trained with (extractor settings)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: beside the video)")

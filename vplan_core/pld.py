@@ -2,7 +2,8 @@
 
 A segment whose BCE against its pseudo label is far above the class's most trustworthy
 (smallest) losses is taken as mislabelled and flipped. Only classes in the video-level visual
-pseudo label ŷ^v are touched. Arrays are [N, T, C]; labels uint8.
+pseudo label ŷ^v are touched. Arrays are [..., T, C] (e.g. [N, T, C], or [S, N, T, C] for the
+seeds of a batch); labels uint8.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def denoise(
     k: int = DEFAULT_K,
     alpha: float = DEFAULT_ALPHA,
 ) -> np.ndarray:
-    """Refined labels Ŷ' = Ŷ XOR b (Eq. 10-11), uint8 [N, T, C].
+    """Refined labels Ŷ' = Ŷ XOR b (Eq. 10-11), uint8 of the labels' shape.
 
     Eq. 10: M̃ = M ⊙ ŷ^v with ŷ^v = max_t Ŷ. Eq. 11, for each (video, class) with ŷ^v = 1:
     θ = α · mean of the K smallest M̃[:, c] over time, b = 1(M̃ > θ). K is clipped to T (with
@@ -36,10 +37,10 @@ def denoise(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     labels = np.asarray(segment_labels).astype(np.uint8)
-    yv = labels.max(axis=1, keepdims=True).astype(bool)  # [N, 1, C]
+    yv = labels.max(axis=-2, keepdims=True).astype(bool)  # [..., 1, C]
     masked = np.where(yv, np.asarray(loss_matrix, dtype=np.float64), 0.0)
-    kk = min(k, masked.shape[1])
-    smallest = np.partition(masked, kk - 1, axis=1)[:, :kk, :]
-    theta = alpha * smallest.mean(axis=1, keepdims=True)
+    kk = min(k, masked.shape[-2])
+    smallest = np.partition(masked, kk - 1, axis=-2)[..., :kk, :]
+    theta = alpha * smallest.mean(axis=-2, keepdims=True)
     flip = (masked > theta) & yv
     return labels ^ flip.astype(np.uint8)

@@ -1,5 +1,8 @@
 """The run's report: the ablation table in the paper's layout, pseudo-label quality tables
-(Tables I and II), per-class visual F1 of rows 1 and 5, and GT-vs-prediction timelines."""
+(Tables I and II), per-class visual F1 of rows 1 and 5, and GT-vs-prediction timelines.
+
+Every number is a mean over the seeds with its standard deviation (sample std, ddof = 1; 0 for
+one seed); report.json keeps each seed's numbers as well (seed_summary)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,19 +21,61 @@ from vplan_core.metrics import binarize  # noqa: E402
 METRIC_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
 
 
-def _fmt(values) -> str:
-    return " / ".join(f"{v:.1f}" for v in values)
+def _mean_std(values: list) -> tuple:
+    """Mean and std over seeds of equally shaped nested dicts of numbers."""
+    if isinstance(values[0], dict):
+        pairs = {key: _mean_std([v[key] for v in values]) for key in values[0]}
+        return {k: m for k, (m, _) in pairs.items()}, {k: sd for k, (_, sd) in pairs.items()}
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
-def ablation_table(evals: dict[str, dict]) -> str:
-    """Markdown: one row per ablation row, segment and event level A / V / AV / Type@AV / Event@AV."""
-    lines = ["| row | segment A / V / AV / Type@AV / Event@AV | event A / V / AV / Type@AV / Event@AV |",
-             "|---|---|---|"]
-    for row, scores in evals.items():
-        seg = [scores["segment_level"][k] for k in METRIC_KEYS]
-        evt = [scores["event_level"][k] for k in METRIC_KEYS]
-        lines.append(f"| {ROW_TITLES[row]} | {_fmt(seg)} | {_fmt(evt)} |")
-    return "\n".join(lines)
+def seed_summary(per_seed: list[dict], seeds: list[int]) -> dict:
+    """{...the mean over seeds, in the layout of one seed's dict, "std": the same layout,
+    "per_seed": [{"seed": s, ...that seed's dict}]}."""
+    mean, std = _mean_std(per_seed)
+    return {**mean, "std": std, "per_seed": [{"seed": seed, **entry} for seed, entry in zip(seeds, per_seed)]}
+
+
+def _cell(summary: dict, *keys: str) -> str:
+    mean, std = summary, summary["std"]
+    for key in keys:
+        mean, std = mean[key], std[key]
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def ablation_summary(evals: dict[str, list[dict]]) -> dict[str, dict]:
+    """Row -> seed_summary of its metrics; evals: row -> the evaluate_row files of its seed groups."""
+    out = {}
+    for row, files in evals.items():
+        seeds = [seed for f in files for seed in f["seeds"]]
+        per_seed = [{level: scores[level] for level in ("segment_level", "event_level")}
+                    for f in files for scores in f["per_seed"]]
+        out[row] = {**seed_summary(per_seed, seeds), "videos": files[0]["per_seed"][0]["videos"]}
+    return out
+
+
+def ablation_table(ablation: dict[str, dict]) -> str:
+    """Markdown: one row per ablation row, segment then event level A / V / AV / Type@AV /
+    Event@AV, each cell mean ± std over seeds."""
+    names = ("A", "V", "AV", "Type@AV", "Event@AV")
+    lines = []
+    for level, title in (("segment_level", "segment level"), ("event_level", "event level")):
+        lines += [f"| row ({title}) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        lines += [f"| {ROW_TITLES[row]} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
+                  for row, summary in ablation.items()]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def quality_summary(files: list[dict]) -> dict:
+    """The label-quality files of all seed groups -> the label_quality layout with every row
+    (a label set's precision/recall, or segment/event F) as a seed_summary."""
+    seeds = [seed for f in files for seed in f["seeds"]]
+    per_seed = [q for f in files for q in f["per_seed"]]
+    return {"videos": per_seed[0]["videos"],
+            **{part: {name: seed_summary([q[part][name] for q in per_seed], seeds) for name in per_seed[0][part]}
+               for part in ("video_level", "segment_event")}}
 
 
 def quality_tables(quality: dict) -> tuple[str, str]:
@@ -38,10 +83,10 @@ def quality_tables(quality: dict) -> tuple[str, str]:
     names = {"video_label": "video label as visual label", "plg": "PLG", "pld": "PLG + PLD"}
     table1 = ["| visual label | precision | recall |", "|---|---|---|"]
     for key, pr in quality["video_level"].items():
-        table1.append(f"| {names[key]} | {pr['precision']:.2f} | {pr['recall']:.2f} |")
+        table1.append(f"| {names[key]} | {_cell(pr, 'precision')} | {_cell(pr, 'recall')} |")
     table2 = ["| visual label | segment-level F | event-level F |", "|---|---|---|"]
     for key, f in quality["segment_event"].items():
-        table2.append(f"| {names[key]} | {f['segment_f']:.2f} | {f['event_f']:.2f} |")
+        table2.append(f"| {names[key]} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
     return "\n".join(table1), "\n".join(table2)
 
 
@@ -60,11 +105,14 @@ def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
 
 
 def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path) -> None:
+    """f1_by_row: row -> [seeds, classes]; bars are the mean over seeds, whiskers one std."""
     fig, ax = plt.subplots(figsize=(12, 4))
     width = 0.8 / len(f1_by_row)
     x = np.arange(len(CLASSES))
     for i, (row, f1) in enumerate(f1_by_row.items()):
-        ax.bar(x + i * width, np.nan_to_num(f1), width, label=ROW_TITLES[row])
+        f1 = np.nan_to_num(np.asarray(f1, dtype=np.float64))
+        std = f1.std(axis=0, ddof=1) if len(f1) > 1 else None
+        ax.bar(x + i * width, f1.mean(axis=0), width, yerr=std, label=ROW_TITLES[row], capsize=1.5)
     ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, CLASSES, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("segment-level visual F1 (%)")
     ax.set_ylim(0, 100)

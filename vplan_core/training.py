@@ -1,173 +1,151 @@
-"""Trainer for HAN with the losses of rows ①-⑤ (docs/method.md), prediction and checkpoints.
+"""Trainer for HAN with the losses of rows ①-⑤ (docs/method.md): all seeds of a row at once.
 
-All features go to the device once as tensors and batches are gathered there by index: no
-per-video file reads and no DataLoader, which is what bounds the reference loop (platform.md).
-Rows are configurations: ① loss="han", ② "plg", ③ "plg_segbce", ④ "plg_rl", ⑤ "plg_rl" trained
-on PLD-refined segment labels. The same code runs on CPU and CUDA.
+The seeds of a run train as one SeedBatch (models/seed_batch.py): one batched forward and
+backward per step for all of them, while each seed keeps its own initialisation, data order,
+dropout noise, model selection on val and history, so each seed ends where a run of it alone
+would. All features go to the device once and batches are gathered there by index: no
+per-video file reads and no DataLoader, which is what bounds the reference loop
+(platform.md); losses stay on the device until the end of the epoch. Rows are configurations
+(vplan_core.ablation); the same code runs on CPU and CUDA.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
+import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vplan_core import atomic
-from vplan_core.losses import DISTANCES, LOSS_KINDS, LossConfig, compute_loss
+from vplan_core import resume
+from vplan_core.dataset import Features, Tensors
+from vplan_core.losses import LossConfig, compute_loss
 from vplan_core.metrics import avvp_metrics, binarize
 from vplan_core.models import HAN
+from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.prediction import predict_seeds
 
-Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-ArrayLike = np.ndarray | torch.Tensor
 
-
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """One training run. Defaults: method.md "Training defaults" and Eq. 2/9."""
+    """One training run of one row, for every seed in `seeds`. Defaults: method.md
+    "Training defaults"; `loss` says which loss (the row) and its constants."""
 
-    loss: str = "plg_rl"
+    loss: LossConfig = field(default_factory=LossConfig)
+    seeds: tuple[int, ...] = (0,)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 3.0e-4
     lr_step: int = 10
     lr_gamma: float = 0.1
-    rl_lambda: float = 0.5
-    rl_distance: str = "bce"
-    rl_eps: float = 1.0e-6
-    smoothing_audio: float = 1.0
-    smoothing_visual: float = 0.9
-    seed: int = 0
     device: str = "cpu"
     d_model: int = 512  # the feed-forward width follows it (both 512 in the reference)
     dropout: float = 0.1
-    standardize_inputs: bool = False  # see HAN: for random-weight backbones (the demo)
+    standardize_inputs: bool = False  # see HAN: for random-weight backbones
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSS_KINDS:
-            raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSS_KINDS}")
-        if self.rl_distance not in DISTANCES:
-            raise ValueError(f"unknown rl_distance {self.rl_distance!r}; expected one of {DISTANCES}")
-
-    def loss_config(self) -> LossConfig:
-        return LossConfig(rl_lambda=self.rl_lambda, rl_distance=self.rl_distance,
-                          rl_eps=self.rl_eps, smoothing_audio=self.smoothing_audio,
-                          smoothing_visual=self.smoothing_visual)
+        # plain dicts and lists as they come from a workflow's params or a checkpoint payload
+        if isinstance(self.loss, dict):
+            object.__setattr__(self, "loss", LossConfig(**self.loss))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct integers, one at least; got {list(self.seeds)}")
 
 
 @dataclass
-class Features:
-    """HAN inputs of one split, row order = video_ids: audio [N,10,A], visual_2d [N,80,D2],
-    visual_3d [N,10,D3] (float32 numpy)."""
-
-    video_ids: list[str]
-    audio: np.ndarray
-    visual_2d: np.ndarray
-    visual_3d: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.video_ids)
-        for name in ("audio", "visual_2d", "visual_3d"):
-            if getattr(self, name).shape[0] != n:
-                raise ValueError(f"{name} has {getattr(self, name).shape[0]} rows for {n} videos")
-
-    def to_tensors(self, device: str | torch.device) -> Tensors:
-        return tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
-                     for a in (self.audio, self.visual_2d, self.visual_3d))
-
-
-@dataclass
-class TrainResult:
+class SeedResult:
+    seed: int
     model: HAN  # the best epoch's weights, on CPU, eval mode
     best_epoch: int
     best_score: float  # val segment-level Type@AV of best_epoch
-    history: list[dict] = field(default_factory=list)
+    history: list[dict]
 
 
-def build_model(config: TrainConfig, audio: ArrayLike, visual_2d: ArrayLike, visual_3d: ArrayLike,
-                num_classes: int) -> HAN:
-    """HAN sized by the feature arrays (numpy or torch; the demo uses smaller backbones)."""
-    return HAN(
-        audio_dim=audio.shape[-1],
-        visual_2d_dim=visual_2d.shape[-1],
-        visual_3d_dim=visual_3d.shape[-1],
-        d_model=config.d_model,
-        num_classes=num_classes,
-        frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
-        dim_feedforward=config.d_model,
-        dropout=config.dropout,
-        standardize_inputs=config.standardize_inputs,
-    )
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of one random stream of a training seed, apart from its other streams."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{stream}".encode()).digest()[:8], "little") >> 1
 
 
-def train_one_epoch(
-    model: HAN,
-    optimizer: torch.optim.Optimizer,
-    inputs: Tensors,
-    video_labels: torch.Tensor,
-    segment_labels: torch.Tensor | None,
-    config: TrainConfig,
-    generator: torch.Generator,
-    epoch: int,
-) -> float:
-    """One pass in a seeded random order; returns the mean batch loss.
+def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: int) -> HAN:
+    """HAN sized by the feature tensors, initialised from `seed` alone (the global generator is
+    left as it was)."""
+    audio, visual_2d, visual_3d = inputs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = HAN(audio_dim=audio.shape[-1], visual_2d_dim=visual_2d.shape[-1],
+                    visual_3d_dim=visual_3d.shape[-1], d_model=config.d_model, num_classes=num_classes,
+                    frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
+                    dim_feedforward=config.d_model, dropout=config.dropout,
+                    standardize_inputs=config.standardize_inputs)
+    if config.standardize_inputs:
+        model.fit_input_statistics(*(x.cpu() for x in inputs))
+    return model
 
-    Losses stay on the device and are checked once at the end of the epoch (no per-step sync);
-    a non-finite loss raises RuntimeError naming the first bad epoch and batch.
+
+def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
+                cfg: LossConfig) -> torch.Tensor:
+    """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each)."""
+    def one_seed(outputs, video_labels, segment_labels):
+        return compute_loss(outputs, video_labels, segment_labels, cfg)
+
+    in_dims = (0, 0, None if segment_labels is None else 0)
+    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels)
+
+
+def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors,
+                    video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
+                    config: TrainConfig, order_generators: list[torch.Generator],
+                    noise_generators: list[torch.Generator], epoch: int) -> list[float]:
+    """One pass, each seed in its own random order; returns each seed's mean batch loss.
+
+    segment_labels is [S, N, T, C] (each seed its own labels). A non-finite loss raises
+    RuntimeError naming the first bad epoch, batch and seed.
     """
-    model.train()
-    loss_cfg = config.loss_config()
-    n = video_labels.shape[0]
-    order = torch.randperm(n, generator=generator).to(video_labels.device)
+    n, device = video_labels.shape[0], video_labels.device
+    orders = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
+    seed_rows = torch.arange(len(order_generators), device=device)[:, None]
     losses = []
     for start in range(0, n, config.batch_size):
-        idx = order[start:start + config.batch_size]
-        outputs = model(*(x[idx] for x in inputs))
-        seg = None if segment_labels is None else segment_labels[idx]
-        loss = compute_loss(config.loss, outputs, video_labels[idx], seg, loss_cfg)
+        idx = orders[:, start:start + config.batch_size]  # [S, B]
+        size = batch.noise_size(idx.shape[1], inputs[0].shape[1])
+        noise = (torch.stack([torch.rand(size, generator=g, device=device) for g in noise_generators])
+                 if size else None)
+        outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
+        seg = None if segment_labels is None else segment_labels[seed_rows, idx]
+        loss = seed_losses(outputs, video_labels[idx], seg, config.loss)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         optimizer.step()
         losses.append(loss.detach())
-    losses_t = torch.stack(losses)
+    losses_t = torch.stack(losses)  # [steps, S]
     finite = torch.isfinite(losses_t)
     if not bool(finite.all()):
-        batch = int((~finite).nonzero()[0, 0]) + 1
-        raise RuntimeError(f"non-finite training loss at epoch {epoch}, batch {batch} "
-                           f"(of {len(losses)}; loss {config.loss!r})")
-    return float(losses_t.mean())
+        step, seed = (int(i) for i in (~finite).nonzero()[0])
+        raise RuntimeError(f"non-finite training loss at epoch {epoch}, batch {step + 1} (of {len(losses)}; "
+                           f"loss {config.loss.kind!r}; seed {config.seeds[seed]})")
+    return losses_t.mean(dim=0).tolist()
 
 
-@torch.inference_mode()
-def _predict_tensors(model: HAN, inputs: Tensors, batch_size: int) -> dict[str, np.ndarray]:
-    model.eval()
-    chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
-    n = inputs[0].shape[0]
-    for start in range(0, n, batch_size):
-        video_prob, _, _, frame_prob = model(*(x[start:start + batch_size] for x in inputs))
-        chunks.append((video_prob, frame_prob))
-    video_prob = torch.cat([c[0] for c in chunks]).float().cpu().numpy()
-    frame_prob = torch.cat([c[1] for c in chunks]).float().cpu().numpy()
-    return {"video_prob": video_prob, "audio_prob": np.ascontiguousarray(frame_prob[:, :, 0]),
-            "visual_prob": np.ascontiguousarray(frame_prob[:, :, 1])}
+def evaluate_seeds(batch: SeedBatch, inputs: Tensors, gt_audio: np.ndarray, gt_visual: np.ndarray) -> list[dict]:
+    """avvp_metrics of every seed's gated 0.5-threshold predictions (metric.md §3)."""
+    pred = predict_seeds(batch, inputs)
+    return [avvp_metrics(gt_audio, gt_visual, *binarize(pred["audio_prob"][s], pred["visual_prob"][s],
+                                                        pred["video_prob"][s]))
+            for s in range(batch.num_seeds)]
 
 
-def predict(model: HAN, features: Features, device: str = "cpu", batch_size: int = 256) -> dict[str, np.ndarray]:
-    """video_prob [N,C], audio_prob [N,T,C], visual_prob [N,T,C], float32 numpy (moves model
-    to device)."""
-    model.to(device)
-    return _predict_tensors(model, features.to_tensors(device), batch_size)
-
-
-def evaluate(model: HAN, inputs: Tensors, gt_audio: np.ndarray, gt_visual: np.ndarray) -> dict:
-    """avvp_metrics of the gated 0.5-threshold predictions (metric.md §3)."""
-    pred = _predict_tensors(model, inputs, batch_size=256)
-    so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"])
-    return avvp_metrics(gt_audio, gt_visual, so_a, so_v)
+def _per_seed_labels(labels: np.ndarray, n_seeds: int, device: torch.device) -> torch.Tensor:
+    """[S, N, T, C]: one label set for all seeds ([N, T, C], expanded without a copy) or one per seed."""
+    tensor = torch.as_tensor(np.asarray(labels, dtype=np.float32), device=device)
+    if tensor.ndim == 3:
+        return tensor.expand(n_seeds, *tensor.shape)
+    if tensor.ndim != 4 or tensor.shape[0] != n_seeds:
+        raise ValueError(f"segment labels of shape {tuple(tensor.shape)} for {n_seeds} seeds; "
+                         "expected [N, T, C] or [S, N, T, C]")
+    return tensor
 
 
 def train(
@@ -178,136 +156,83 @@ def train(
     val_features: Features,
     val_gt_audio: np.ndarray,
     val_gt_visual: np.ndarray,
-    checkpoint_path: str | Path | None = None,
     log: Callable[[str], None] = print,
     resume_path: str | Path | None = None,
-) -> TrainResult:
-    """Adam + StepLR; keeps the epoch with the best val segment-level Type@AV (ties: the later,
-    as the reference's ``>=``). Saves that epoch to checkpoint_path whenever it improves.
+) -> list[SeedResult]:
+    """Adam + StepLR for every seed of config.seeds; each seed keeps the epoch with its best val
+    segment-level Type@AV (ties: the later, as the reference's ``>=``).
 
-    resume_path: the whole training state (model, optimizer, scheduler, random generators,
-    history, best epoch) is saved there atomically after every epoch; when the file exists at
-    the start, training continues after its epoch, and the result equals that of an
-    uninterrupted run (CPU; bitwise). A state written for other settings (device and epochs
-    aside) or other data is ignored, with a log line, and training starts from epoch 1.
+    segment_labels: [N, T, C] shared by all seeds, or [S, N, T, C] one set per seed (row ⑤,
+    whose PLD labels come from each seed's own stage-1 model); None for row ①.
+    resume_path: the whole training state is saved there atomically after every epoch; when
+    the file exists at the start (same settings and data), training continues after its epoch
+    and ends where an uninterrupted run ends (CPU; bitwise).
     """
-    if config.loss != "han" and segment_labels is None:
-        raise ValueError(f"loss {config.loss!r} needs segment pseudo labels")
+    if config.loss.needs_segment_labels and segment_labels is None:
+        raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
     device = torch.device(config.device)
+    n_seeds = len(config.seeds)
     inputs = train_features.to_tensors(device)
-    torch.manual_seed(config.seed)
-    model = build_model(config, *inputs, num_classes=video_labels.shape[1]).to(device)
-    if config.standardize_inputs:
-        model.fit_input_statistics(*inputs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    batch = SeedBatch([initial_model(config, inputs, video_labels.shape[-1], seed)
+                       for seed in config.seeds]).to(device)
+    optimizer = torch.optim.Adam(batch.params.values(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
-    generator = torch.Generator().manual_seed(config.seed)
-
+    order_generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
+    noise_generators = [torch.Generator(device).manual_seed(stream_seed(seed, "dropout")) for seed in config.seeds]
     val_inputs = val_features.to_tensors(device)
     y = torch.as_tensor(np.asarray(video_labels, dtype=np.float32), device=device)
-    seg = (None if config.loss == "han"
-           else torch.as_tensor(np.asarray(segment_labels, dtype=np.float32), device=device))
+    seg = None if not config.loss.needs_segment_labels else _per_seed_labels(segment_labels, n_seeds, device)
 
-    best_score, best_epoch, best_state = -float("inf"), 0, None
-    history: list[dict] = []
+    best_scores, best_epochs = [-math.inf] * n_seeds, [0] * n_seeds
+    best_state, histories = batch.state(), [[] for _ in config.seeds]
     first_epoch = 1
-    fingerprint = (_fingerprint(config, train_features, video_labels, segment_labels, val_features,
-                                val_gt_audio, val_gt_visual) if resume_path is not None else None)
-    if resume_path is not None and Path(resume_path).is_file():
-        state = torch.load(resume_path, map_location=device, weights_only=True)
-        if state.get("fingerprint") != fingerprint:
-            log(f"{resume_path}: saved for other settings or data; training from epoch 1")
-        else:
-            model.load_state_dict(state["model"])
+    fingerprint = None
+    if resume_path is not None:
+        fingerprint = resume.fingerprint(config, train_features, video_labels,
+                                         None if seg is None else segment_labels,
+                                         val_features, val_gt_audio, val_gt_visual)
+        state = resume.load_state(resume_path, device, fingerprint, log)
+        if state is not None:
+            batch.load_state(state["batch"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            if device.type == "cuda" and state["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(state["cuda_rng"], device)
-            best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
-            history = list(state["history"])
+            for generator, saved in zip(order_generators + noise_generators, state["generators"]):
+                generator.set_state(saved)
+            best_scores, best_epochs = state["best_scores"], state["best_epochs"]
+            best_state, histories = state["best_state"], state["histories"]
             first_epoch = state["epoch"] + 1
             log(f"resuming after epoch {state['epoch']} from {resume_path}")
+
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss = train_one_epoch(model, optimizer, inputs, y, seg, config, generator, epoch)
+        train_losses = train_one_epoch(batch, optimizer, inputs, y, seg, config, order_generators,
+                                       noise_generators, epoch)
         scheduler.step()
-        metrics = evaluate(model, val_inputs, val_gt_audio, val_gt_visual)
-        score = metrics["segment_level"]["type_at_av"]
+        metrics = evaluate_seeds(batch, val_inputs, val_gt_audio, val_gt_visual)
         seconds = time.perf_counter() - started
-        history.append({"epoch": epoch, "train_loss": train_loss, "lr": lr,
-                        "val_metrics": metrics, "seconds": seconds})
-        improved = score >= best_score
+        improved = []
+        for s, (loss, m) in enumerate(zip(train_losses, metrics)):
+            score = m["segment_level"]["type_at_av"]
+            histories[s].append({"epoch": epoch, "train_loss": loss, "lr": lr, "val_metrics": m, "seconds": seconds})
+            if score >= best_scores[s]:
+                best_scores[s], best_epochs[s] = score, epoch
+                improved.append(s)
         if improved:
-            best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, model, config,
-                                {"best_epoch": epoch, "best_val_type_at_av": score})
+            for name, value in batch.state().items():
+                best_state[name][improved] = value[improved]
         if resume_path is not None:
-            _save_training_state(resume_path, {
-                "fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+            resume.save_state(resume_path, {
+                "fingerprint": fingerprint, "epoch": epoch, "batch": batch.state(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
-                "history": history})
-        log(f"epoch {epoch}/{config.epochs} loss {train_loss:.4f} lr {lr:.1e} "
-            f"val Type@AV {score:.2f}{' *' if improved else ''} ({seconds:.1f} s)")
+                "generators": [g.get_state() for g in order_generators + noise_generators],
+                "best_scores": best_scores, "best_epochs": best_epochs, "best_state": best_state,
+                "histories": histories})
+        scores = " ".join(f"{m['segment_level']['type_at_av']:.2f}{'*' if s in improved else ''}"
+                          for s, m in enumerate(metrics))
+        log(f"epoch {epoch}/{config.epochs} loss {' '.join(f'{v:.4f}' for v in train_losses)} "
+            f"lr {lr:.1e} val Type@AV {scores} ({seconds:.1f} s)")
 
-    model.load_state_dict(best_state)
-    return TrainResult(model=model.cpu().eval(), best_epoch=best_epoch,
-                       best_score=best_score, history=history)
-
-
-def _fingerprint(config: TrainConfig, train_features: Features, video_labels: np.ndarray,
-                 segment_labels: np.ndarray | None, val_features: Features,
-                 val_gt_audio: np.ndarray, val_gt_visual: np.ndarray) -> dict:
-    """What a resumed run must share with the stopped one: the settings (device and epochs
-    may differ) and the data (ids and labels hashed; features by shape, float64 sum and a hash
-    of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features)."""
-    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs")}
-    digest = hashlib.sha256()
-    for ids in (train_features.video_ids, val_features.video_ids):
-        digest.update("\n".join(ids).encode() + b"\0")
-    for array in (video_labels, segment_labels, val_gt_audio, val_gt_visual):
-        if array is not None:
-            array = np.ascontiguousarray(array)
-            digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
-    features = []
-    for f in (train_features, val_features):
-        for a in (f.audio, f.visual_2d, f.visual_3d):
-            sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
-            features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
-                             hashlib.sha256(sample.tobytes()).hexdigest()])
-    return {"format": 1, "settings": settings, "labels_sha256": digest.hexdigest(), "features": features}
-
-
-def _save_training_state(path: str | Path, state: dict) -> None:
-    with atomic.replacing(Path(path), ".tmp") as tmp:
-        torch.save(state, tmp)
-
-
-def save_checkpoint(path: str | Path, model: HAN, config: TrainConfig, extra: dict) -> None:
-    """Atomic (tmp file beside, then os.replace). extra must hold plain Python values, so the
-    file loads with torch.load(weights_only=True)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "model_kwargs": dict(model.init_kwargs),
-        "train_config": asdict(config),
-        "extra": extra,
-    }
-    with atomic.replacing(path, ".tmp") as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[HAN, dict]:
-    """(model in eval mode on device, the whole payload)."""
-    payload = torch.load(path, map_location=device, weights_only=True)
-    model = HAN(**payload["model_kwargs"])
-    model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval(), payload
+    return [SeedResult(seed=seed, model=batch.model(s, best_state), best_epoch=best_epochs[s],
+                       best_score=best_scores[s], history=histories[s])
+            for s, seed in enumerate(config.seeds)]

@@ -1,16 +1,18 @@
-"""Score one row's test predictions exactly as the reference AVVP evaluation."""
-import numpy as np
-
+"""Score each seed's test predictions of one row exactly as the reference AVVP evaluation."""
 from vplan_core import atomic
 from vplan_core.llp import load_split
 from vplan_core.logs import job_log
 from vplan_core.metrics import evaluate_predictions
+from vplan_core.seed_outputs import load_predictions
 
 with job_log(snakemake.log[0]):
-    split = load_split(snakemake.params.annotations, "test")
-    with np.load(snakemake.input.pred) as pred:
-        scores = evaluate_predictions(dict(pred), split, allow_missing=True)
-        evaluated = len(pred["video_ids"])
-    scores["videos"] = {"evaluated": evaluated, "in_split": len(split.video_ids)}
-    atomic.write_json(snakemake.output[0], scores)
-    print(scores)
+    p = snakemake.params
+    split = load_split(p.annotations, "test")
+    per_seed = []
+    for seed in p.seeds:
+        pred = load_predictions(snakemake.input.model, seed)
+        scores = evaluate_predictions(pred, split, allow_missing=True)
+        scores["videos"] = {"evaluated": len(pred["video_ids"]), "in_split": len(split.video_ids)}
+        per_seed.append(scores)
+        print(f"seed {seed}: {scores}")
+    atomic.write_json(snakemake.output[0], {"seeds": p.seeds, "per_seed": per_seed})

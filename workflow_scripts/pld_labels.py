@@ -1,22 +1,26 @@
-"""PLD (Eq. 10-11): refine one split's PLG labels with the stage-1 model's forward loss."""
+"""PLD (Eq. 10-11): refine the train and val PLG labels with each seed's stage-1 model, batched."""
 import numpy as np
 import torch
 
-from vplan_core.dataset import HAN_FEATURES, load_labels, load_split_data, save_labels
+from vplan_core.dataset import HAN_FEATURES, load_labels, load_split_data
 from vplan_core.logs import job_log, torch_device
+from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.training import load_checkpoint, predict
+from vplan_core.prediction import predict_seeds
+from vplan_core.seed_outputs import load_models, save_seed_labels
 
 with job_log(snakemake.log[0]):
+    p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     device = torch_device(snakemake.resources.gpu)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
-    data = load_split_data(snakemake.params.annotations, snakemake.wildcards.split, stores)
-    ids = data.split.video_ids
-    labels = load_labels(snakemake.input.labels, ids)
-    model, _ = load_checkpoint(snakemake.input.model, device=device)
-    visual_prob = predict(model, data.features, device=device)["visual_prob"]
-    refined = denoise(forward_loss_matrix(visual_prob, labels), labels,
-                      k=snakemake.params.k, alpha=snakemake.params.alpha)
-    save_labels(snakemake.output[0], ids, refined)
-    print(f"{len(ids)} videos, {int(np.sum(refined != labels))} segment labels flipped")
+    batch = SeedBatch(load_models(snakemake.input.model, p.seeds)).to(device)
+    for split, plg in (("train", snakemake.input.train_labels), ("val", snakemake.input.val_labels)):
+        data = load_split_data(p.annotations, split, stores)
+        ids = data.split.video_ids
+        labels = load_labels(plg, ids)
+        visual_prob = predict_seeds(batch, data.features.to_tensors(device))["visual_prob"]  # [S, N, T, C]
+        refined = denoise(forward_loss_matrix(visual_prob, labels), labels, k=p.k, alpha=p.alpha)
+        save_seed_labels(snakemake.output[0], split, p.seeds, ids, refined)
+        flipped = ", ".join(f"seed {seed}: {int(np.sum(refined[s] != labels))}" for s, seed in enumerate(p.seeds))
+        print(f"{split}: {len(ids)} videos, segment labels flipped ({flipped})")

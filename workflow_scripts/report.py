@@ -1,5 +1,6 @@
-"""Assemble the report (markdown + json + figures) from the evaluation files."""
+"""Assemble the report (markdown + json + figures) from the evaluation and training files."""
 import json
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,11 @@ from vplan_core import atomic
 from vplan_core.ablation import ROW_TITLES
 from vplan_core.llp import load_split
 from vplan_core.logs import job_log
-from vplan_core.report import (ablation_table, per_class_visual_f1, plot_per_class, plot_timelines,
-                               quality_tables, render_markdown, timeline_videos)
+from vplan_core.plan import label_seeds
+from vplan_core.report import (ablation_summary, ablation_table, per_class_visual_f1, plot_per_class,
+                               plot_timelines, quality_summary, quality_tables, render_markdown,
+                               timeline_videos)
+from vplan_core.seed_outputs import load_predictions, read_histories
 
 
 def read_json(path):
@@ -18,22 +22,39 @@ def read_json(path):
 
 with job_log(snakemake.log[0]):
     inp, p = snakemake.input, snakemake.params
-    evals = {Path(path).stem: read_json(path) for path in inp.evals}
-    histories = {row: read_json(path) for row, path in zip(evals, inp.histories)}
-    quality, manifest = read_json(inp.quality), read_json(inp.manifest)
+    jobs = list(product(p.rows, p.seed_groups))  # the order of the evals and models inputs
+    evals = {row: [] for row in p.rows}
+    histories, model_dirs = {row: [] for row in p.rows}, {row: [] for row in p.rows}
+    for (row, group), eval_file, model_dir in zip(jobs, inp.evals, inp.models):
+        evals[row].append(read_json(eval_file))
+        histories[row] += read_histories(model_dir, label_seeds(group))
+        model_dirs[row].append((model_dir, label_seeds(group)))
+    ablation = ablation_summary(evals)
+    quality = quality_summary([read_json(path) for path in inp.quality])
     test = load_split(p.annotations, "test")
-    preds = {Path(path).parent.name: dict(np.load(path)) for path in inp.preds}
-    f1 = {row: per_class_visual_f1(pred, test) for row, pred in preds.items()}
+    f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
+                         for d, seeds in model_dirs[row] for seed in seeds])
+          for row in ("row1_han", "row5_vplan")}
     plot_per_class(f1, snakemake.output.per_class)
-    plot_timelines(preds["row5_vplan"], test, timeline_videos(test, p.timeline_clips), snakemake.output.timelines,
-                   ROW_TITLES["row5_vplan"])
+    first_dir, first_seeds = model_dirs["row5_vplan"][0]
+    plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
+                   snakemake.output.timelines, f"{ROW_TITLES['row5_vplan']}, seed {first_seeds[0]}")
     table1, table2 = quality_tables(quality)
-    training = "; ".join(f"{row}: best epoch {h['best_epoch']}, {h['seconds']:.0f} s" for row, h in histories.items())
+    training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
+                      "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],
+                      "seconds": sorted({round(h["seconds"], 1) for h in hs})}
+                for row, hs in histories.items()}
+    n_seeds = len(next(iter(training.values()))["seeds"])
+    summary = "; ".join(f"{row}: best epochs {t['best_epoch']}, {'+'.join(f'{s:.0f}' for s in t['seconds'])} s"
+                        for row, t in training.items())
     Path(snakemake.output.markdown).write_text(render_markdown(
-        inp.template, dataset=p.dataset, ablation_table=ablation_table(evals), training=training,
-        table1=table1, table2=table2, manifest="```\n" + json.dumps(manifest, indent=2) + "\n```",
-        data_note=f"Test videos evaluated: {next(iter(evals.values()))['videos']}."))
+        inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
+        table1=table1, table2=table2, manifest="```\n" + json.dumps(read_json(inp.manifest), indent=2) + "\n```",
+        data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
+                  f"std (sample, ddof 1) over {n_seeds} seed(s): {training['row1_han']['seeds']}."))
     atomic.write_json(snakemake.output.json, {
-        "dataset": p.dataset, "ablation": evals, "label_quality": quality, "manifest": manifest,
-        "per_class_visual_f1": {row: [None if np.isnan(v) else float(v) for v in f] for row, f in f1.items()},
-        "training": {row: {k: h[k] for k in ("best_epoch", "best_val_type_at_av", "seconds")} for row, h in histories.items()}})
+        "dataset": p.dataset, "seeds": training["row1_han"]["seeds"], "ablation": ablation,
+        "label_quality": quality, "manifest": read_json(inp.manifest),
+        "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]
+                                for row, f in f1.items()},
+        "training": training})

@@ -8,35 +8,83 @@ batch-first (the reference permutes to sequence-first); parameters and outputs a
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
+class DropoutTape:
+    """Dropout whose masks are read from a given tensor of uniform noise, site after site.
+
+    A forward pass consumes the noise in a fixed order, so the caller decides where the
+    randomness comes from: in a seed batch (models/seed_batch.py) each seed's noise is drawn
+    from that seed's own generator, and a seed gets the same masks whether it trains alone or
+    beside others. keep = noise >= p, scaled by 1/(1-p), the distribution of nn.Dropout.
+    """
+
+    def __init__(self, noise: torch.Tensor, p: float):
+        self.noise, self.p, self.used = noise, p, 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.numel()
+        keep = self.noise[self.used:self.used + n].view(x.shape) >= self.p
+        self.used += n
+        return x * keep.to(x.dtype) / (1.0 - self.p)
+
+
+def no_dropout(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
 class HANLayer(nn.Module):
-    """Hybrid attention: cross-modal + self attention, then a feed-forward block."""
+    """Hybrid attention: cross-modal + self attention, then a feed-forward block.
+
+    The two nn.MultiheadAttention modules hold the reference's parameters (names and init);
+    the attention itself is computed here so that its dropout, like every other dropout of the
+    layer, reads the caller's noise tape.
+    """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 512, dropout: float = 0.1):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.cm_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.dropout = nn.Dropout(dropout)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout11 = nn.Dropout(dropout)
-        self.dropout12 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.nhead = nhead
 
-    def forward(self, src_q: torch.Tensor, src_v: torch.Tensor) -> torch.Tensor:
+    def noise_size(self, batch: int, t_q: int, t_kv: int) -> int:
+        """Uniform numbers one forward consumes: two attention maps, three d-wide and one
+        feed-forward-wide activation."""
+        d, ff = self.linear2.out_features, self.linear1.out_features
+        return batch * (self.nhead * t_q * (t_kv + t_q) + t_q * (3 * d + ff))
+
+    def _attention(self, attn: nn.MultiheadAttention, query: torch.Tensor, source: torch.Tensor,
+                   drop) -> torch.Tensor:
+        """Scaled dot-product attention of nn.MultiheadAttention (batch first, no masks)."""
+        b, t_q, d = query.shape
+        h = self.nhead
+        w_q, w_k, w_v = attn.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = attn.in_proj_bias.chunk(3)
+
+        def heads(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(b, x.shape[1], h, d // h).transpose(1, 2)
+
+        q, k, v = heads(F.linear(query, w_q, b_q)), heads(F.linear(source, w_k, b_k)), heads(F.linear(source, w_v, b_v))
+        weights = drop(torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // h), dim=-1))
+        out = (weights @ v).transpose(1, 2).reshape(b, t_q, d)
+        return attn.out_proj(out)
+
+    def forward(self, src_q: torch.Tensor, src_v: torch.Tensor, drop=no_dropout) -> torch.Tensor:
         """src_q attends to itself and to src_v; both [B, T, d]."""
-        src1 = self.cm_attn(src_q, src_v, src_v, need_weights=False)[0]
-        src2 = self.self_attn(src_q, src_q, src_q, need_weights=False)[0]
-        src_q = self.norm1(src_q + self.dropout11(src1) + self.dropout12(src2))
-        src2 = self.linear2(self.dropout(F.relu(self.linear1(src_q))))
-        return self.norm2(src_q + self.dropout2(src2))
+        src1 = self._attention(self.cm_attn, src_q, src_v, drop)
+        src2 = self._attention(self.self_attn, src_q, src_q, drop)
+        src_q = self.norm1(src_q + drop(src1) + drop(src2))
+        src2 = self.linear2(drop(F.relu(self.linear1(src_q))))
+        return self.norm2(src_q + drop(src2))
 
 
 class Encoder(nn.Module):
@@ -50,13 +98,18 @@ class Encoder(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
 
-    def forward(self, src_a: torch.Tensor, src_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def noise_size(self, batch: int, t_a: int, t_v: int) -> int:
+        return sum(layer.noise_size(batch, t_a, t_v) + layer.noise_size(batch, t_v, t_a)
+                   for layer in self.layers)
+
+    def forward(self, src_a: torch.Tensor, src_v: torch.Tensor, drop=no_dropout
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         out_a, out_v = src_a, src_v
         for layer in self.layers:
             # As in the reference: every layer reads the encoder's inputs, not the previous
             # layer's outputs (identical for the single layer HAN uses).
-            out_a = layer(src_a, src_v)
-            out_v = layer(src_v, src_a)
+            out_a = layer(src_a, src_v, drop)
+            out_v = layer(src_v, src_a, drop)
         return out_a, out_v
 
 
@@ -96,6 +149,7 @@ class HAN(nn.Module):
                 self.register_buffer(f"{name}_mean", torch.zeros(dim))
                 self.register_buffer(f"{name}_std", torch.ones(dim))
         self.frames_per_segment = frames_per_segment
+        self.dropout_p = dropout
         self.fc_prob = nn.Linear(d_model, num_classes)
         self.fc_frame_att = nn.Linear(d_model, num_classes)
         self.fc_av_att = nn.Linear(d_model, num_classes)
@@ -115,9 +169,23 @@ class HAN(nn.Module):
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
             getattr(self, f"{name}_std").copy_(flat.std(0) + 1e-6)
 
+    def noise_size(self, batch: int, segments: int = 10) -> int:
+        """How many uniform numbers one training forward of `batch` videos consumes."""
+        if not self.dropout_p:
+            return 0
+        return self.hat_encoder.noise_size(batch, segments, segments)
+
     def forward(
-        self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor
+        self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """noise: the uniform numbers dropout reads in training mode ([noise_size(B)]); drawn
+        from the global generator when not given. No dropout in eval mode."""
+        drop = no_dropout
+        if self.training and self.dropout_p:
+            if noise is None:
+                noise = torch.rand(self.noise_size(audio.shape[0], audio.shape[1]), device=audio.device)
+            drop = DropoutTape(noise, self.dropout_p)
         if self.standardize_inputs:
             audio = (audio - self.audio_mean) / self.audio_std
             visual_2d = (visual_2d - self.visual_2d_mean) / self.visual_2d_std
@@ -129,7 +197,9 @@ class HAN(nn.Module):
         vid_s = vid_s.reshape(b, n // self.frames_per_segment, self.frames_per_segment, d).mean(2)
         vid_st = self.fc_st(visual_3d)
         x2 = self.fc_fusion(torch.cat((vid_s, vid_st), dim=-1))
-        x1, x2 = self.hat_encoder(x1, x2)
+        x1, x2 = self.hat_encoder(x1, x2, drop)
+        if isinstance(drop, DropoutTape) and drop.used != noise.shape[-1]:
+            raise ValueError(f"dropout noise of {noise.shape[-1]} numbers for a forward that uses {drop.used}")
 
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
         frame_prob = torch.sigmoid(self.fc_prob(x))

@@ -1,0 +1,70 @@
+"""The files of one job of seeds: a folder with one sub-folder per seed (vplan_core.plan).
+
+A training job writes, for every seed s of its group, what a run of that seed alone would
+write: seed_<s>/model.pt (checkpoints.py), seed_<s>/history.json (settings, videos, best epoch,
+every epoch's loss and val metrics) and seed_<s>/test_pred.npz (PRED.npz, architecture.md).
+A PLD job writes seed_<s>/<split>.npz (labels npz). Readers take the folder and its seeds.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vplan_core import atomic
+from vplan_core.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.dataset import load_labels, save_labels, save_predictions
+from vplan_core.models import HAN
+from vplan_core.plan import seed_dir
+
+MODEL, HISTORY, TEST_PRED = "model.pt", "history.json", "test_pred.npz"
+
+
+def seed_file(job_dir: str | Path, seed: int, name: str) -> Path:
+    return Path(job_dir) / seed_dir(seed) / name
+
+
+def save_training_outputs(job_dir: str | Path, results, config, test_filenames: list[str],
+                          test_pred: dict[str, np.ndarray], history: dict) -> None:
+    """Per seed: checkpoint, history (`history` plus the seed's own epochs) and test predictions.
+
+    results: the trainer's SeedResults; test_pred: predict_seeds of their models ([S, ...]).
+    """
+    for s, result in enumerate(results):
+        extra = {"seed": result.seed, "best_epoch": result.best_epoch, "best_val_type_at_av": result.best_score}
+        save_checkpoint(seed_file(job_dir, result.seed, MODEL), result.model, config,
+                        {**extra, "videos": history.get("videos")})
+        save_predictions(seed_file(job_dir, result.seed, TEST_PRED), test_filenames,
+                         {key: value[s] for key, value in test_pred.items()})
+        atomic.write_json(seed_file(job_dir, result.seed, HISTORY),
+                          {**history, **extra, "epochs": result.history})
+
+
+def load_models(job_dir: str | Path, seeds: list[int], device: str = "cpu") -> list[HAN]:
+    return [load_checkpoint(seed_file(job_dir, seed, MODEL), device=device)[0] for seed in seeds]
+
+
+def read_histories(job_dir: str | Path, seeds: list[int]) -> list[dict]:
+    return [json.loads(seed_file(job_dir, seed, HISTORY).read_text()) for seed in seeds]
+
+
+def load_predictions(job_dir: str | Path, seed: int) -> dict[str, np.ndarray]:
+    with np.load(seed_file(job_dir, seed, TEST_PRED)) as pred:
+        return dict(pred)
+
+
+def save_seed_labels(job_dir: str | Path, split: str, seeds: list[int], video_ids: list[str],
+                     labels: np.ndarray) -> None:
+    """labels [S, N, T, C]: seed s's labels of `split` to seed_<s>/<split>.npz."""
+    for s, seed in enumerate(seeds):
+        save_labels(seed_file(job_dir, seed, f"{split}.npz"), video_ids, labels[s])
+
+
+def load_seed_labels(source: str | Path, split: str, seeds: list[int], video_ids: list[str]) -> np.ndarray:
+    """Segment labels of `split` for training `seeds`: [N, T, C] from a labels npz shared by all
+    seeds (PLG), or [S, N, T, C] from a PLD job's folder (each seed its own)."""
+    source = Path(source)
+    if source.is_file():
+        return load_labels(source, video_ids)
+    return np.stack([load_labels(seed_file(source, seed, f"{split}.npz"), video_ids) for seed in seeds])
