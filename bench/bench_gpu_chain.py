@@ -1,28 +1,39 @@
-"""The whole VPLAN chain, vplan trainer vs. a plain eager loop, on LLP-sized random data.
+"""The whole VPLAN chain on LLP-sized random features: the plain eager loop vs the vplan trainer.
 
-Chain: stage 1 (Eq. 9, 30 epochs, val eval on 649 videos each epoch) -> PLD pass over the 10,000
-training videos -> stage 2 (30 epochs on the refined labels, val eval each epoch) -> test eval
-on 1,200 videos. "vplan" is vplan_core.training (batch 32, features resident on the device,
-vectorised eval); "eager" is the reference's loop shape with every feature already on the
-device (batch 16, one Python step per batch, evaluation one video at a time as its batch-1
-loader). NOT YET MEASURED ON A GPU: only smoke-tested on CPU with --scale small.
+Chain (method.md): stage 1 = row ④ (Eq. 9), --epochs epochs with a val pass (649 videos) after
+each -> PLD over the 10,000 training videos -> stage 2 = row ⑤ on the refined labels, same
+schedule -> test prediction (1,200 videos) and the ten metrics. Official shapes (10×128,
+80×2048, 10×512), d_model 512, batch 32. Ways, side by side in one run, for each S in --seeds:
+  plain          the trainer as vplan had it before seed batching: one seed at a time, an
+                 eager nn.Module HAN, Python step per batch, vectorised val; S seeds = S runs
+                 one after another. --plain-epochs < --epochs times that many epochs a stage
+                 and scales the stage times linearly (marked "extrapolated").
+  vplan          vplan_core.training.train: the S seeds as one SeedBatch (vmap), eager.
+  vplan+compile  the same with train.compile (torch.compile of the step; on GPUs).
+Targets (issue "Several seeds for the price of one"): one seed <= 60 s on one H200, five seeds
+<= 2x one seed. Print versions first; the whole default run is sized for a 10-minute command.
 
-    python bench/bench_gpu_chain.py --device cuda                   # LLP sizes, both loops
-    .venv/bin/python bench/bench_gpu_chain.py --device cpu --scale small   # smoke test
+    python bench/bench_gpu_chain.py --device cuda                                   # H200
+    .venv/bin/python bench/bench_gpu_chain.py --device cpu --scale small --seeds 1,2   # smoke test
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import platform
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from vplan_core.losses import compute_loss
+from vplan_core.dataset import Features
+from vplan_core.losses import LossConfig, compute_loss
 from vplan_core.metrics import avvp_metrics, binarize
+from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.training import Features, TrainConfig, build_model, predict, train
+from vplan_core.prediction import predict, predict_seeds
+from vplan_core.training import TrainConfig, initial_model, train
 
 SCALES = {  # train, val, test videos; epochs per stage
     "llp": (10_000, 649, 1_200, 30),
@@ -31,7 +42,7 @@ SCALES = {  # train, val, test videos; epochs per stage
 
 
 def random_split(n: int, rng: np.random.Generator) -> tuple[Features, np.ndarray, np.ndarray, np.ndarray]:
-    """Features, weak labels, PLG-like segment labels and dense GT, official shapes."""
+    """Features, weak labels, PLG-like segment labels and dense GT [2, n, T, C], official shapes."""
     f = Features([f"v{i:010d}" for i in range(n)],
                  rng.standard_normal((n, 10, 128), dtype=np.float32),
                  rng.standard_normal((n, 80, 2048), dtype=np.float32),
@@ -43,91 +54,87 @@ def random_split(n: int, rng: np.random.Generator) -> tuple[Features, np.ndarray
 
 
 class Timer:
+    """Wall seconds of named phases, the device synchronised before and after each."""
+
     def __init__(self, device: torch.device):
         self.device, self.seconds = device, {}
 
     def __call__(self, name: str, fn: Callable, *args, **kwargs):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        sync(self.device)
         started = time.perf_counter()
         out = fn(*args, **kwargs)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.seconds[name] = time.perf_counter() - started
+        sync(self.device)
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
         return out
 
 
-# ---- vplan trainer ----
-def vplan_chain(config: TrainConfig, data: dict, timer: Timer) -> dict:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def scores(pred: dict, gt: np.ndarray) -> dict:
+    return avvp_metrics(gt[0], gt[1], *binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"]))
+
+
+# ---- the vplan trainer: S seeds as one batch ----
+def vplan_chain(config: TrainConfig, data: dict, timer: Timer) -> None:
     (tr, y, seg, _), (va, _, _, gva), (te, _, _, gte) = data["train"], data["val"], data["test"]
     quiet = lambda _: None  # noqa: E731
     stage1 = timer("stage 1", train, config, tr, y, seg, va, gva[0], gva[1], log=quiet)
-    refined = timer("PLD pass", lambda: denoise(forward_loss_matrix(
-        predict(stage1.model, tr, device=config.device)["visual_prob"], seg), seg))
+
+    def pld():
+        batch = SeedBatch([r.model for r in stage1]).to(config.device)
+        visual = predict_seeds(batch, tr.to_tensors(config.device))["visual_prob"]
+        return denoise(forward_loss_matrix(visual, seg), seg)
+
+    refined = timer("PLD", pld)
     stage2 = timer("stage 2", train, config, tr, y, refined, va, gva[0], gva[1], log=quiet)
 
-    def test_eval():
-        p = predict(stage2.model, te, device=config.device)
-        return avvp_metrics(gte[0], gte[1], *binarize(p["audio_prob"], p["visual_prob"], p["video_prob"]))
-    return timer("test eval", test_eval)
+    def test():
+        batch = SeedBatch([r.model for r in stage2]).to(config.device)
+        pred = predict_seeds(batch, te.to_tensors(config.device))
+        return [scores({k: v[s] for k, v in pred.items()}, gte) for s in range(batch.num_seeds)]
+
+    timer("test", test)
 
 
-# ---- plain eager loop ----
-def eager_predict(model, inputs) -> dict[str, np.ndarray]:
-    """One video per forward pass, results copied to the host each time (the reference eval)."""
-    model.eval()
-    video, frame = [], []
-    with torch.no_grad():
-        for i in range(inputs[0].shape[0]):
-            out = model(*(x[i:i + 1] for x in inputs))
-            video.append(out[0].cpu().numpy())
-            frame.append(out[3].cpu().numpy())
-    frame_np = np.concatenate(frame)
-    return {"video_prob": np.concatenate(video), "audio_prob": frame_np[:, :, 0],
-            "visual_prob": frame_np[:, :, 1]}
-
-
-def eager_eval(model, inputs, gt) -> dict:
-    p = eager_predict(model, inputs)
-    return avvp_metrics(gt[0], gt[1], *binarize(p["audio_prob"], p["visual_prob"], p["video_prob"]))
-
-
-def eager_train(config: TrainConfig, inputs, y, seg, val_inputs, gt_val) -> torch.nn.Module:
-    torch.manual_seed(config.seed)
-    model = build_model(config, *inputs, num_classes=25).to(config.device)
+# ---- the plain loop: one eager nn.Module per seed, as vplan trained before seed batching ----
+def plain_train(config: TrainConfig, seed: int, inputs, y, seg, val: Features, gt_val, epochs: int):
+    model = initial_model(config, inputs, 25, seed).to(config.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
-    loss_cfg, best_f = config.loss_config(), -1.0
-    for _ in range(config.epochs):
+    generator, best_score, best = torch.Generator().manual_seed(seed), -1.0, None
+    for _ in range(epochs):
         model.train()
-        order = torch.randperm(len(y), device=config.device)
-        for start in range(0, len(y), 16):
-            idx = order[start:start + 16]
-            loss = compute_loss(config.loss, model(*(x[idx] for x in inputs)), y[idx], seg[idx], loss_cfg)
-            optimizer.zero_grad()
+        order = torch.randperm(len(y), generator=generator).to(config.device)
+        for start in range(0, len(y), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            loss = compute_loss(model(*(x[idx] for x in inputs)), y[idx], seg[idx], config.loss)
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         scheduler.step()
-        score = eager_eval(model, val_inputs, gt_val)["segment_level"]["type_at_av"]
-        if score >= best_f:
-            best_f = score
-            best = {k: v.clone() for k, v in model.state_dict().items()}
+        score = scores(predict(model, val, device=config.device), gt_val)["segment_level"]["type_at_av"]
+        if score >= best_score:
+            best_score, best = score, copy.deepcopy(model.state_dict())
     model.load_state_dict(best)
-    return model
+    return model.eval()
 
 
-def eager_chain(config: TrainConfig, data: dict, timer: Timer) -> dict:
+def plain_chain(config: TrainConfig, data: dict, timer: Timer, epochs: int) -> None:
     dev = config.device
     (tr, y, seg, _), (va, _, _, gva), (te, _, _, gte) = data["train"], data["val"], data["test"]
-    inputs, val_inputs = tr.to_tensors(dev), va.to_tensors(dev)
+    inputs = tr.to_tensors(dev)
     y_t = torch.as_tensor(y, dtype=torch.float32, device=dev)
-    seg_t = torch.as_tensor(seg, dtype=torch.float32, device=dev)
-    m1 = timer("stage 1", eager_train, config, inputs, y_t, seg_t, val_inputs, gva)
-    refined = timer("PLD pass", lambda: denoise(forward_loss_matrix(
-        eager_predict(m1, inputs)["visual_prob"], seg), seg))
-    seg2 = torch.as_tensor(refined, dtype=torch.float32, device=dev)
-    m2 = timer("stage 2", eager_train, config, inputs, y_t, seg2, val_inputs, gva)
-    return timer("test eval", eager_eval, m2, te.to_tensors(dev), gte)
+    for seed in config.seeds:  # separate runs, one after another
+        seg_t = torch.as_tensor(seg, dtype=torch.float32, device=dev)
+        m1 = timer("stage 1", plain_train, config, seed, inputs, y_t, seg_t, va, gva, epochs)
+        refined = timer("PLD", lambda: denoise(forward_loss_matrix(
+            predict(m1, tr, device=dev)["visual_prob"], seg), seg))
+        seg2 = torch.as_tensor(refined, dtype=torch.float32, device=dev)
+        m2 = timer("stage 2", plain_train, config, seed, inputs, y_t, seg2, va, gva, epochs)
+        timer("test", lambda: scores(predict(m2, te, device=dev), gte))
 
 
 def main() -> None:
@@ -135,31 +142,55 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--scale", choices=sorted(SCALES), default="llp")
     ap.add_argument("--epochs", type=int, help="per stage (default: the scale's)")
+    ap.add_argument("--plain-epochs", type=int, default=3,
+                    help="epochs a stage the plain loop really runs (times scaled to --epochs)")
+    ap.add_argument("--seeds", default="1,5", help="comma-separated seed counts S")
+    ap.add_argument("--ways", default="plain,vplan,vplan+compile")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--skip-eager", action="store_true")
     args = ap.parse_args()
 
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    n_train, n_val, n_test, epochs = SCALES[args.scale]
+    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
+          f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu ({args.threads} threads)'}")
+    n_train, n_val, n_test, default_epochs = SCALES[args.scale]
+    epochs = args.epochs or default_epochs
+    plain_epochs = min(args.plain_epochs, epochs)
     rng = np.random.default_rng(0)
     data = {name: random_split(n, rng) for name, n in (("train", n_train), ("val", n_val), ("test", n_test))}
-    config = TrainConfig(loss="plg_rl", epochs=args.epochs or epochs, device=args.device)
-    device = torch.device(args.device)
+    print(f"{n_train} train / {n_val} val / {n_test} test videos, {epochs} epochs a stage, batch 32, d 512\n")
 
-    timers = {"vplan (batch 32)": Timer(device)}
-    vplan_chain(config, data, timers["vplan (batch 32)"])
-    if not args.skip_eager:
-        timers["eager (batch 16)"] = Timer(device)
-        eager_chain(config, data, timers["eager (batch 16)"])
+    rows = []
+    for n_seeds in (int(s) for s in args.seeds.split(",")):
+        for way in args.ways.split(","):
+            config = TrainConfig(loss=LossConfig("plg_rl"), seeds=range(n_seeds), epochs=epochs,
+                                 device=args.device, compile=way == "vplan+compile")
+            timer = Timer(device)
+            started = time.perf_counter()
+            if way == "plain":
+                plain_chain(config, data, timer, plain_epochs)
+                scale = epochs / plain_epochs
+                for stage in ("stage 1", "stage 2"):
+                    timer.seconds[stage] *= scale
+                note = f"extrapolated from {plain_epochs} epochs" if plain_epochs < epochs else "measured"
+            else:
+                vplan_chain(config, data, timer)
+                note = "measured"
+            rows.append((way, n_seeds, timer.seconds, sum(timer.seconds.values()), note,
+                         time.perf_counter() - started))
+            print(f"{way} S={n_seeds}: {sum(timer.seconds.values()):.1f} s ({note})", flush=True)
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} threads)"
-    print(f"{name}: {n_train} train / {n_val} val / {n_test} test videos, {config.epochs} epochs a stage\n")
-    stages = list(next(iter(timers.values())).seconds)
-    print("| loop | " + " | ".join(stages) + " | total (s) |")
-    print("|---|" + "---|" * (len(stages) + 1))
-    for loop, timer in timers.items():
-        cells = " | ".join(f"{timer.seconds[s]:.1f}" for s in stages)
-        print(f"| {loop} | {cells} | {sum(timer.seconds.values()):.1f} |")
+    phases = ["stage 1", "PLD", "stage 2", "test"]
+    print("\n| way | S | " + " | ".join(phases) + " | chain (s) | | wall of this row (s) |")
+    print("|---|---|" + "---|" * (len(phases) + 3))
+    for way, n_seeds, seconds, total, note, wall in rows:
+        cells = " | ".join(f"{seconds.get(p, 0.0):.1f}" for p in phases)
+        print(f"| {way} | {n_seeds} | {cells} | {total:.1f} | {note} | {wall:.1f} |")
+    totals = {(way, s): total for way, s, _, total, _, _ in rows}
+    for way in args.ways.split(","):
+        counts = sorted(s for w, s in totals if w == way)
+        if len(counts) > 1:
+            print(f"{way}: S={counts[-1]} / S={counts[0]} = {totals[(way, counts[-1])] / totals[(way, counts[0])]:.2f}")
 
 
 if __name__ == "__main__":

@@ -249,3 +249,12 @@ def test_row4_with_bce_richness_keeps_predicting_positives():
     so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"])
     assert so_v.sum() > 0.5 * gt_v.sum() and so_a.sum() > 0.5 * gt_a.sum()
     assert result.best_score > 50.0
+
+
+@pytest.mark.slow
+def test_compiled_step_trains_like_the_eager_one(data):
+    """train.compile (torch.compile of the step, meant for GPUs) changes speed, not results:
+    the same losses and metrics as the eager step up to float reordering."""
+    eager = run_one(tiny(epochs=1, dropout=0.1), data)
+    compiled = run_one(tiny(epochs=1, dropout=0.1, compile=True), data)
+    assert numbers(compiled.history) == pytest.approx(numbers(eager.history), abs=1e-4)

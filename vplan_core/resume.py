@@ -20,10 +20,10 @@ from vplan_core.dataset import Features
 def fingerprint(config, train_features: Features, video_labels: np.ndarray,
                 segment_labels: np.ndarray | None, val_features: Features,
                 val_gt_audio: np.ndarray, val_gt_visual: np.ndarray) -> dict:
-    """What a resumed run must share with the stopped one: the settings and the data (ids and
-    labels hashed; features by shape, float64 sum and a hash of up to 64 evenly spaced videos:
-    one pass and no copy of gigabytes of features)."""
-    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs")}
+    """What a resumed run must share with the stopped one: the settings (device, epochs and
+    compilation may differ) and the data (ids and labels hashed; features by shape, float64 sum
+    and a hash of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features)."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs", "compile")}
     digest = hashlib.sha256()
     for ids in (train_features.video_ids, val_features.video_ids):
         digest.update("\n".join(ids).encode() + b"\0")

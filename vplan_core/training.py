@@ -45,6 +45,7 @@ class TrainConfig:
     d_model: int = 512  # the feed-forward width follows it (both 512 in the reference)
     dropout: float = 0.1
     standardize_inputs: bool = False  # see HAN: for random-weight backbones
+    compile: bool = False  # torch.compile the step (pays on a GPU, where launches dominate)
 
     def __post_init__(self) -> None:
         # plain dicts and lists as they come from a workflow's params or a checkpoint payload
@@ -95,27 +96,37 @@ def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tenso
     return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels)
 
 
+def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_labels: torch.Tensor,
+                 segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
+                 loss_config: LossConfig) -> torch.Tensor:
+    """[S] losses of one step: seed s's batch idx[s] gathered on the device, forward, its loss.
+    The unit that torch.compile fuses when config.compile is set."""
+    outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
+    seed_rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
+    seg = None if segment_labels is None else segment_labels[seed_rows, idx]
+    return seed_losses(outputs, video_labels[idx], seg, loss_config)
+
+
 def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors,
                     video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                     config: TrainConfig, order_generators: list[torch.Generator],
-                    noise_generators: list[torch.Generator], epoch: int) -> list[float]:
+                    noise_generators: list[torch.Generator], epoch: int,
+                    step_losses: Callable = batch_losses) -> list[float]:
     """One pass, each seed in its own random order; returns each seed's mean batch loss.
 
-    segment_labels is [S, N, T, C] (each seed its own labels). A non-finite loss raises
-    RuntimeError naming the first bad epoch, batch and seed.
+    segment_labels is [S, N, T, C] (each seed its own labels). Nothing waits for the device
+    until the end of the epoch, where a non-finite loss raises RuntimeError naming the first
+    bad epoch, batch and seed.
     """
     n, device = video_labels.shape[0], video_labels.device
     orders = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
-    seed_rows = torch.arange(len(order_generators), device=device)[:, None]
     losses = []
     for start in range(0, n, config.batch_size):
         idx = orders[:, start:start + config.batch_size]  # [S, B]
         size = batch.noise_size(idx.shape[1], inputs[0].shape[1])
         noise = (torch.stack([torch.rand(size, generator=g, device=device) for g in noise_generators])
                  if size else None)
-        outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
-        seg = None if segment_labels is None else segment_labels[seed_rows, idx]
-        loss = seed_losses(outputs, video_labels[idx], seg, config.loss)
+        loss = step_losses(batch, inputs, idx, video_labels, segment_labels, noise, config.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
@@ -175,7 +186,8 @@ def train(
     inputs = train_features.to_tensors(device)
     batch = SeedBatch([initial_model(config, inputs, video_labels.shape[-1], seed)
                        for seed in config.seeds]).to(device)
-    optimizer = torch.optim.Adam(batch.params.values(), lr=config.lr)
+    optimizer = torch.optim.Adam(batch.params.values(), lr=config.lr, fused=device.type == "cuda")
+    step_losses = torch.compile(batch_losses, dynamic=False) if config.compile else batch_losses
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     order_generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     noise_generators = [torch.Generator(device).manual_seed(stream_seed(seed, "dropout")) for seed in config.seeds]
@@ -207,7 +219,7 @@ def train(
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_losses = train_one_epoch(batch, optimizer, inputs, y, seg, config, order_generators,
-                                       noise_generators, epoch)
+                                       noise_generators, epoch, step_losses)
         scheduler.step()
         metrics = evaluate_seeds(batch, val_inputs, val_gt_audio, val_gt_visual)
         seconds = time.perf_counter() - started
