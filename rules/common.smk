@@ -5,11 +5,11 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing the package
 
 from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
-from vplan_core.config import ConfigError, validate_config
+from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.plan import label_seeds, seed_groups, seed_label
 from vplan_core.shards import all_video_ids, shard_names
 
-validate_config(config)
+validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
 
 DATASET = config["dataset"]["name"]
 DEMO = "demo" in config  # the demo section makes the workflow generate its own data set

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.workflow_runs import REPO
-from vplan_core.config import ConfigError, validate_config
+from vplan_core.config import ConfigError, apply_command_line, validate_config
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -45,3 +45,31 @@ def test_errors_name_the_key(path, value, expected):
 def test_yaml_reads_1e_minus_4_as_a_string():
     assert yaml.safe_load("lr: 1e-4")["lr"] == "1e-4"
     assert yaml.safe_load("lr: 1.0e-4")["lr"] == 1.0e-4
+
+
+def test_command_line_values_get_the_schema_types():
+    """Snakemake gives nested --config values as strings: those become the schema's types."""
+    config = copy.deepcopy(DEMO)
+    overrides = {"pld": {"alpha": "7.5", "k": "3"}, "train": {"seeds": ["4", "5"], "lr": "1e-4",
+                                                                "standardize_inputs": "false"}}
+    for section, values in overrides.items():
+        config[section].update(values)
+    given = apply_command_line(config, overrides)
+    assert {"pld.alpha", "pld.k", "train.seeds", "train.lr"} <= given
+    assert config["pld"] == {"k": 3, "alpha": 7.5}
+    assert config["train"]["seeds"] == [4, 5] and config["train"]["lr"] == 1.0e-4  # float(): no YAML pitfall
+    assert config["train"]["standardize_inputs"] is False
+    validate_config(config, command_line=given)
+
+
+def test_config_file_strings_keep_their_type_errors():
+    config = broken("train.lr", "1e-4")  # from a file: not in the overrides
+    config["pld"]["alpha"] = "7.5"
+    given = apply_command_line(config, {"pld": {"alpha": "7.5"}})
+    assert config["train"]["lr"] == "1e-4" and config["pld"]["alpha"] == 7.5
+    with pytest.raises(ConfigError, match=r"'train.lr': '1e-4' is a string.*write 1.0e-4"):
+        validate_config(config, command_line=given)
+    config["pld"]["alpha"] = "seven"
+    given = apply_command_line(config, {"pld": {"alpha": "seven"}})
+    with pytest.raises(ConfigError, match=r"'pld.alpha': 'seven' \(given with --config\) is not a number"):
+        validate_config(config, command_line=given)

@@ -90,6 +90,28 @@ def test_rerun_matrix(tiny_run, key, value, expected):
     assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
 
 
+COMMAND_LINE = ["pld.alpha", "pld.k", "plg.tau", "rl.lambda", "train.lr", "train.seeds"]
+
+
+@pytest.mark.parametrize("key, value, expected", [row for row in RERUN_MATRIX if row[0] in COMMAND_LINE],
+                         ids=[f"{row[0]}={row[1]}" for row in RERUN_MATRIX if row[0] in COMMAND_LINE])
+def test_rerun_matrix_from_the_command_line(tiny_run, key, value, expected):
+    """`--config 'pld={alpha: 7.5}'` (Snakemake passes nested values as strings) is typed by the
+    schema and replans exactly what the same change in the config file does."""
+    workdir, _, configfile = tiny_run
+    section, name = key.split(".")
+    assert planned_jobs(workdir, configfile, "--config", f"{section}={{{name}: {value}}}") == expected
+
+
+def test_command_line_overrides_keep_and_check_types(tiny_run):
+    workdir, _, configfile = tiny_run
+    assert planned_jobs(workdir, configfile, "--config", "pld={alpha: 10.0}") == {}  # the file's value
+    assert planned_jobs(workdir, configfile, "--config", "train={seeds: [0, 1]}") == {}
+    result = snakemake(workdir, configfile, "--dry-run", "--config", "pld={alpha: ten}", check=False)
+    assert result.returncode != 0
+    assert "config key 'pld.alpha': 'ten' (given with --config) is not a number" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("seeds, per_job, planned", [
     ([0, 1, 2, 3], 2, {"2-3"}),  # a whole new group: seeds 0-1 keep their jobs
     ([0, 1, 2], None, {"0-1-2"}),  # one group of all seeds (the default): the group is new

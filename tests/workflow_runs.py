@@ -61,9 +61,9 @@ def planned_wildcards(workdir: Path, configfile: Path, rule: str, wildcard: str)
     return values
 
 
-def planned_jobs(workdir: Path, configfile: Path) -> dict[str, int]:
+def planned_jobs(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs a dry run would execute (parsed from Snakemake's job stats table)."""
-    result = snakemake(workdir, configfile, "--dry-run")
+    result = snakemake(workdir, configfile, "--dry-run", *args)
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
         return {}

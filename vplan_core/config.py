@@ -2,6 +2,11 @@
 
 jsonschema's own messages name neither the dotted key nor the YAML pitfall behind the most common
 mistake (``1e-4`` is read as a string), so errors are rewritten here to name both.
+
+Values given on the command line (``snakemake --config 'pld={alpha: 7.5}'``) arrive as strings
+when nested (Snakemake parses them with YAML's BaseLoader), so those, and only those, are first
+given the type the schema asks for (apply_command_line); a config file's value keeps its type,
+so its type errors are still reported.
 """
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ def _key(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
     key, value, schema = _key(error), error.instance, error.schema
+    if error.validator == "type" and key in command_line:
+        return f"config key '{key}': {value!r} (given with --config) is not a {schema['type']}"
     if error.validator == "type" and isinstance(value, str) and schema.get("type") in ("number", "integer"):
         return (f"config key '{key}': {value!r} is a string, expected a {schema['type']} "
                 "(YAML reads 1e-4 as a string: write 1.0e-4)")
@@ -37,10 +44,64 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{key}': {error.message}"
 
 
-def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    """Raise ConfigError listing every schema violation, each naming its key."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH, command_line: set[str] = frozenset()) -> None:
+    """Raise ConfigError listing every schema violation, each naming its key.
+
+    command_line: the dotted keys given with --config (their errors say so).
+    """
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e, command_line) for e in errors))
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/"):
+        node = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return {**_resolve(node, root), **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _typed(value: str, schema: dict) -> object:
+    """A command-line string as the schema's scalar type; unchanged when it does not parse."""
+    kind = schema.get("type")
+    try:
+        if kind == "number":
+            return float(value)
+        if kind == "integer":
+            return int(value)
+    except ValueError:
+        return value
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def apply_command_line(config: dict, overrides: dict, schema_path: Path = SCHEMA_PATH) -> set[str]:
+    """Give the strings that `overrides` (Snakemake's --config values, already merged into
+    config) put into config the types the schema asks for. Returns the dotted keys given."""
+    root = load_schema(schema_path)
+    given: set[str] = set()
+
+    def walk(node: dict, over: dict, schema: dict, prefix: str) -> None:
+        properties = _resolve(schema, root).get("properties", {})
+        for key, value in over.items():
+            path, sub = f"{prefix}{key}", _resolve(properties.get(key, {}), root)
+            given.add(path)
+            if isinstance(value, dict) and isinstance(node.get(key), dict):
+                walk(node[key], value, sub, f"{path}.")
+            elif isinstance(value, str):
+                node[key] = _typed(value, sub)
+            elif isinstance(value, list) and sub.get("type") == "array":
+                items = _resolve(sub.get("items", {}), root)
+                node[key] = [_typed(v, items) if isinstance(v, str) else v for v in value]
+
+    walk(config, overrides or {}, root, "")
+    return given
