@@ -80,6 +80,11 @@ def check_inputs():
     problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
                  f"where there is network and set the key to the local file)"
                  for key, (path, url) in weight_paths().items() if not Path(path).is_file()]
+    clip = config["features"]["clip"]
+    if "features.clip.checkpoint" in weight_paths() and Path(clip["checkpoint"]).is_file():
+        from vplan_core.features.clip import check_checkpoint  # its form and architecture
+
+        problems += check_checkpoint(clip["checkpoint"], clip["model_name"], clip.get("config_file"))
     if problems:
         raise ConfigError("missing inputs:\n  " + "\n  ".join(problems))
 

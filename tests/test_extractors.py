@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torchvision
 
 from tests.media import Audio, write_video
 from vplan_core.features import vggish
+from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
 from vplan_core.features.extract import _batched, extract_shard
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import apply_weights, init_random, sha256_file
@@ -115,20 +117,73 @@ def test_weights_file_errors(tmp_path):
         apply_weights(torch.nn.Linear(2, 2), "random:abc", "features.vggish.weights", "url")
 
 
-@pytest.mark.parametrize("suffix", [".pth", ".npz"])
-def test_pca_postprocessor_from_numpy_files(tmp_path, suffix):
-    # torchvggish's PCA file pickles numpy arrays; Google's release is an .npz.
+@pytest.mark.parametrize("form", ["pth", "pth legacy", "npz"])
+def test_pca_postprocessor_from_numpy_files(tmp_path, form):
+    # torchvggish's PCA file (2019) pickles numpy arrays with torch.save, in the zip or the
+    # legacy format (which one cannot be checked offline: both load); Google's is an .npz.
     params = {"pca_eigen_vectors": np.eye(128, dtype=np.float32),
               "pca_means": np.zeros(128, dtype=np.float32)}
-    path = tmp_path / f"pca{suffix}"
-    if suffix == ".npz":
+    path = tmp_path / ("vggish_pca_params.npz" if form == "npz" else "vggish_pca_params-970ea276.pth")
+    if form == "npz":
         np.savez(path, **params)
     else:
-        torch.save(params, path)
+        torch.save(params, path, _use_new_zipfile_serialization=form == "pth")
     post = vggish.Postprocessor.from_file(path, "features.vggish.pca_params")
     x = torch.tensor([[-3.0, 0.0, 1.0] + [2.5] * 125])
     out = post(x)
     assert out[0, :3].tolist() == [0.0, 128.0, 191.0] and out[0, 3] == 255.0
+
+
+# ---------------------------------------------------------------- published weight files
+# (backbone, legacy torch.save format) for the files README "Real LLP" names. Which format each
+# published file is in cannot be checked offline; both load through the same torch.load, so the
+# legacy one is shown on the smaller files. VGGish's zip form: test_state_dict_round_trip_...
+PUBLISHED_FORMS = [("resnet152", False),  # resnet152-394f9c45.pth
+                   ("r2plus1d_18", False), ("r2plus1d_18", True),  # r2plus1d_18-91a641e6.pth
+                   ("vggish", True)]  # vggish-10086976.pth
+
+
+def _backbone(name: str) -> torch.nn.Module:
+    if name == "vggish":
+        return vggish.VGGish()
+    if name == "r2plus1d_18":
+        return torchvision.models.video.r2plus1d_18(weights=None)
+    return getattr(torchvision.models, name)(weights=None)
+
+
+@pytest.fixture(scope="module")
+def published_files(tmp_path_factory):
+    """Each published file written once as its publisher did: torch.save(model.state_dict())
+    of the torchvision / torchvggish model (seeded random values)."""
+    folder = tmp_path_factory.mktemp("published")
+    files = {}
+    for name in dict.fromkeys(n for n, _ in PUBLISHED_FORMS):
+        source = _backbone(name)
+        init_random(source, 11)
+        state = source.state_dict()
+        for backbone, legacy in PUBLISHED_FORMS:
+            if backbone == name:
+                path = folder / f"{name}{'-legacy' if legacy else ''}.pth"
+                torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+                files[name, legacy] = path, state
+    return files
+
+
+@pytest.mark.parametrize("name, legacy", PUBLISHED_FORMS,
+                         ids=[f"{n}{' legacy' if legacy else ''}" for n, legacy in PUBLISHED_FORMS])
+def test_published_weight_files_load(published_files, name, legacy):
+    path, state = published_files[name, legacy]
+    if name == "vggish":
+        model = vggish.VGGish()
+        label, _ = apply_weights(model, str(path), "features.vggish.weights", vggish.WEIGHTS_URL)
+    elif name == "r2plus1d_18":
+        model, label, _ = build_r2plus1d(str(path))
+    else:
+        model, label, _ = build_2d_backbone(name, str(path))
+    assert label == str(path.resolve())
+    loaded = model.state_dict()
+    assert set(state) - set(loaded) <= {"fc.weight", "fc.bias"}  # the classifier is removed
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if k in loaded)
 
 
 # ---------------------------------------------------------------- CNN extractors

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torchvision
 import yaml
 
 from tests.test_llp import LLP_DIR
@@ -35,12 +37,15 @@ def llp_config(tmp_path: Path, annotations: Path = LLP_DIR, videos: bool = True,
     if official:
         for sub, _, _ in LAYOUT.values():
             (tmp_path / "official_features" / sub).mkdir(exist_ok=True)
-    weights = tmp_path / "weights"  # placeholders: the dry run only checks that the files exist
-    weights.mkdir(exist_ok=True)
+    weights = tmp_path / "weights"  # placeholders: the dry run checks that the files exist and
+    weights.mkdir(exist_ok=True)    # that the CLIP one is a CLIP checkpoint (a tiny open_clip one)
     for section, key in (("vggish", "weights"), ("vggish", "pca_params"), ("cnn2d", "weights"),
                          ("r2plus1d", "weights"), ("clip", "checkpoint")):
         path = weights / Path(config["features"][section][key]).name
-        path.touch()
+        if section == "clip":
+            torch.save({"visual.proj": torch.zeros(2, 2), "token_embedding.weight": torch.zeros(3, 2)}, path)
+        else:
+            path.touch()
         config["features"][section][key] = str(path)
     return config
 
@@ -86,6 +91,20 @@ def test_missing_weight_file_is_reported_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "features.cnn2d.weights" in text and str(missing) in text
     assert "download.pytorch.org/models/resnet152" in text
+
+
+def test_unusable_clip_checkpoint_is_reported_before_any_job(tmp_path):
+    """A ResNet state dict where the CLIP checkpoint belongs (each rejected form: test_clip_checkpoints)."""
+    config = llp_config(tmp_path)
+    wrong = tmp_path / "weights/resnet18-f37072fd.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), wrong)
+    config["features"]["clip"]["checkpoint"] = str(wrong)
+    result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats" not in text
+    assert f"config key 'features.clip.checkpoint' = {str(wrong)!r}" in text
+    assert "a torch zip state dict that is no CLIP checkpoint (122 tensors, e.g. conv1.weight" in text
+    assert "OpenAI's TorchScript release" in text  # what would be accepted
 
 
 def test_official_only_needs_no_cnn_weights(tmp_path):

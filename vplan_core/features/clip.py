@@ -1,11 +1,17 @@
 """CLIP image and text embeddings through open_clip, one code path for real and demo models.
 
-A real CLIP is an open_clip architecture name plus a local checkpoint file (e.g. "ViT-B-32" and
-the OpenAI ViT-B-32 weights saved to disk); the demo CLIP is the same, with its architecture
-registered from a JSON config first. Nothing is downloaded: these machines reach no model hub.
+A real CLIP is an open_clip architecture name plus a local checkpoint file in any form that
+clip_checkpoints recognises (OpenAI's TorchScript release, open_clip / hub files, transformers
+CLIPModel files); the demo CLIP is the same, with its architecture registered from a JSON
+config first. Nothing is downloaded: these machines reach no model hub. The architecture is
+always the named one (it also fixes the tokenizer and the preprocess), so a file that does not
+hold it is an error naming both config keys; only the activation can come from the checkpoint
+(OpenAI's models are QuickGELU, as open_clip's load_openai_model builds them).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +20,61 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vplan_core.features.weights import RANDOM_PREFIX
+from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, ClipCheckpoint,
+                                                  inspect_checkpoint, read_tensors,
+                                                  to_open_clip_names)
+from vplan_core.features.weights import RANDOM_PREFIX, check_state_dict
 
+MODEL_KEY = "features.clip.model_name"
 PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                 "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
+
+
+@contextlib.contextmanager
+def _no_random_init_warning():
+    """open_clip warns "initialized randomly" for a model whose weights vplan loads next."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _create(model_name: str, quick_gelu: bool | None, device: str):
+    """(untrained model, preprocess); quick_gelu None keeps the architecture's activation."""
+    kwargs = {} if quick_gelu is None else {"quick_gelu": quick_gelu}
+    with _no_random_init_warning():
+        model, _, preprocess = open_clip.create_model_and_transforms(model_name, device=device,
+                                                                     **kwargs)
+    return model, preprocess
+
+
+def _check_fit(model: torch.nn.Module, state: dict, checkpoint: ClipCheckpoint,
+               model_name: str) -> None:
+    try:
+        check_state_dict(model, state, CONFIG_KEY, checkpoint.path)
+    except ValueError as exc:
+        raise CheckpointError(f"{exc} (the {checkpoint.form} file does not hold the "
+                              f"architecture that '{MODEL_KEY}' names: {model_name!r})") from exc
+
+
+def _load_file(model_name: str, checkpoint: ClipCheckpoint, device: str):
+    if checkpoint.form == "open_clip":
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=str(checkpoint.path), device=device)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"config key '{CONFIG_KEY}' = {str(checkpoint.path)!r}: open_clip cannot load "
+                f"this {checkpoint.container} state dict into {model_name!r} ('{MODEL_KEY}'): "
+                f"{str(exc)[:800]}") from exc
+        return model, preprocess
+    model, preprocess = _create(model_name, checkpoint.quick_gelu, device)
+    state = to_open_clip_names(checkpoint, read_tensors(checkpoint))
+    _check_fit(model, state, checkpoint, model_name)
+    model.load_state_dict(state)
+    return model, preprocess
 
 
 def load_clip(model_name: str, checkpoint: str | None, config_file: str | None = None,
@@ -25,25 +82,58 @@ def load_clip(model_name: str, checkpoint: str | None, config_file: str | None =
     """(model in eval mode, preprocess, tokenizer) from an architecture name and a local checkpoint.
 
     config_file registers an extra architecture (its file name, minus .json, is the model
-    name). checkpoint is a file open_clip can load (.pt/.pth/.bin/.safetensors, a state dict
-    or {"state_dict": ...}) or "random:<seed>" for a seeded, untrained model (tests only).
+    name). checkpoint is a file in a form clip_checkpoints.FORMS names, or "random:<seed>"
+    for a seeded, untrained model (tests only). FileNotFoundError when the file is absent,
+    CheckpointError (a ValueError) when it is no usable CLIP checkpoint for model_name.
     """
     if config_file is not None:
         open_clip.add_model_config(config_file)
     checkpoint = str(checkpoint or "")
     if checkpoint.startswith(RANDOM_PREFIX):
         torch.manual_seed(int(checkpoint[len(RANDOM_PREFIX):]))
-        pretrained = None
+        model, _, preprocess = open_clip.create_model_and_transforms(model_name, device=device)
     elif checkpoint and Path(checkpoint).is_file():
-        pretrained = checkpoint
+        model, preprocess = _load_file(model_name, inspect_checkpoint(checkpoint), device)
     else:
         raise FileNotFoundError(
             f"CLIP checkpoint for {model_name!r} not found: {checkpoint!r}. Pretrained weights "
             f"are published by {PUBLISHED_AT}; download them where there is network and point "
             f"the checkpoint setting at the file (the demo workflow trains its own model).")
-    model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained,
-                                                                 device=device)
     return model.eval(), preprocess, open_clip.get_tokenizer(model_name)
+
+
+def check_checkpoint(path: str | Path, model_name: str, config_file: str | None = None
+                     ) -> list[str]:
+    """Problems with a CLIP checkpoint file, found without reading its tensor data.
+
+    For the forms vplan maps itself (OpenAI TorchScript, transformers) every name and shape is
+    compared with the named architecture, built on the meta device (no memory, no init). An
+    open_clip state dict is only recognised here: open_clip's loader adapts some of them
+    (resized position embeddings, older text-tower names), so it alone decides at load time.
+    """
+    try:
+        checkpoint = inspect_checkpoint(path)
+        if checkpoint.form != "open_clip":
+            if config_file is not None:
+                open_clip.add_model_config(config_file)
+            with torch.device("meta"):
+                model, _ = _create(model_name, checkpoint.quick_gelu, "meta")
+            _check_fit(model, to_open_clip_names(checkpoint, checkpoint.layout), checkpoint,
+                       model_name)
+    except CheckpointError as exc:
+        return [str(exc)]
+    except RuntimeError as exc:  # open_clip: no such architecture
+        return [f"config key '{MODEL_KEY}' = {model_name!r}: {exc}"]
+    return []
+
+
+def provenance(checkpoint: str, model: torch.nn.Module) -> dict:
+    """The checkpoint's form and container, and the activation the loaded model computes."""
+    activations = sorted({type(m).__name__ for m in model.modules()} & {"GELU", "QuickGELU"})
+    if checkpoint.startswith(RANDOM_PREFIX):
+        return {"form": "random", "container": None, "activation": activations}
+    found = inspect_checkpoint(checkpoint)
+    return {"form": found.form, "container": found.container, "activation": activations}
 
 
 @torch.no_grad()

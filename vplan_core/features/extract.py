@@ -8,7 +8,8 @@ Workflow scripts call extract_shard(feature, rows, out_store, settings). Setting
   r2plus1d: size (112 px), fps (8), clip_len (8): the 80 frames as 10 clips of 8.
   vggish:   audio_rate (must be 16000), pca (False), pca_params (path, needed when pca),
             example_hop_s (1.0).
-  clip:     model_name, checkpoint, config_file, size (224 px).
+  clip:     model_name, checkpoint (a form clip_checkpoints.FORMS names, recorded in the
+            store's checkpoint_format attr), config_file, size (224 px).
 Decoding runs in a DataLoader so that on a GPU node worker processes decode the next videos
 while the model runs; on CPU num_workers=0 decodes inline. Inputs of several videos are
 batched together for the backbone. A video that fails to decode, or has no audio for VGGish,
@@ -21,7 +22,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ class _Extractor:
     weights: str
     weights_sha256: str
     sampling: dict
+    attrs: dict = field(default_factory=dict)  # feature-specific provenance
 
 
 # ---------------------------------------------------------------- decoding (worker side)
@@ -201,7 +203,7 @@ def _clip_weights_label(checkpoint: str | None) -> tuple[str, str]:
 
 
 def _setup_clip(s: dict, device: str) -> _Extractor:
-    from .clip import encode_images, load_clip  # lazy: open_clip is a heavy import
+    from .clip import encode_images, load_clip, provenance  # lazy: open_clip is a heavy import
 
     model, preprocess, _ = load_clip(s["model_name"], s.get("checkpoint"),
                                      s.get("config_file"), device=device)
@@ -222,7 +224,8 @@ def _setup_clip(s: dict, device: str) -> _Extractor:
         model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha,
         sampling={**_common_sampling(s), "frame_size": size,
                   "frame_times": "start_s + segment + 0.5 (segment middle)",
-                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess"})
+                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess"},
+        attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})
 
 
 _SETUP = {"cnn2d": _setup_cnn2d, "r2plus1d": _setup_r2plus1d, "vggish": _setup_vggish,
@@ -263,7 +266,8 @@ def extract_shard(feature: str, manifest_rows: Sequence[ManifestRow],
     features = np.stack(outputs) if outputs else np.zeros((0, *shape), np.float32)
     write_store(out_store, features, ids, {
         "feature": feature, "model": ex.model, "weights": ex.weights,
-        "weights_sha256": ex.weights_sha256, "sampling": ex.sampling, "skipped": skipped})
+        "weights_sha256": ex.weights_sha256, "sampling": ex.sampling, "skipped": skipped,
+        **ex.attrs})
     return {"feature": feature, "store": str(out_store), "n_videos": len(rows),
             "n_written": len(ids), "skipped": skipped, "shape": shape, "model": ex.model,
             "weights": ex.weights, "seconds": round(time.perf_counter() - started, 3)}

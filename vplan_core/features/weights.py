@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,16 +48,13 @@ def _where(config_key: str, path: str | os.PathLike, published_at: str) -> str:
 
 
 def _torch_load(path: Path) -> object:
-    """torch.load without arbitrary unpickling; numpy arrays are allowed (see _NUMPY_GLOBALS)."""
-    try:
+    """torch.load without arbitrary unpickling; numpy arrays are allowed (see _NUMPY_GLOBALS).
+
+    Works for both torch.save formats: the zip one and the legacy (pre-1.6) one, in which
+    files published before 2020 (e.g. torchvggish's) may be.
+    """
+    with torch.serialization.safe_globals([(obj, name) for name, obj in _NUMPY_GLOBALS.items()]):
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        if not set(torch.serialization.get_unsafe_globals_in_checkpoint(path)) <= \
-                set(_NUMPY_GLOBALS):
-            raise
-        with torch.serialization.safe_globals([(obj, name)
-                                               for name, obj in _NUMPY_GLOBALS.items()]):
-            return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_state_dict_file(path: str | os.PathLike, config_key: str, published_at: str
@@ -79,7 +75,7 @@ def load_state_dict_file(path: str | os.PathLike, config_key: str, published_at:
         else:
             raw = _torch_load(path)
     except Exception as exc:
-        raise ValueError(f"unreadable weights file ({exc}): "
+        raise ValueError(f"unreadable weights file ({' '.join(str(exc).split())}): "
                          f"{_where(config_key, path, published_at)}") from exc
     for wrapper in ("state_dict", "model"):
         if isinstance(raw, Mapping) and isinstance(raw.get(wrapper), Mapping):
