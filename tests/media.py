@@ -71,7 +71,7 @@ def frame_times(seconds: float, fps: float, vfr: bool = False) -> list[float]:
     return times
 
 
-def write_video(path: Path, *, seconds: float = 10.0, fps: int = 25, width: int = 64,
+def write_video(path: Path, *, seconds: float = 10.0, fps: int | Fraction = 25, width: int = 64,
                 height: int = 48, codec: str = "libx264", vfr: bool = False, gray: bool = False,
                 audio: Audio | None = None, video: bool = True, faststart: bool = False
                 ) -> list[float]:

@@ -77,4 +77,28 @@ def test_events_rule():
     got = {(e["modality"], e["class"], e["onset"], e["offset"], e["confidence"]) for e in events}
     assert got == {("audio", CLASSES[3], 8.0, 13.0, 0.8), ("visual", CLASSES[3], 11.0, 13.0, 0.6),
                    ("audio-visual", CLASSES[3], 11.0, 13.0, 0.6), ("visual", CLASSES[7], 15.0, 16.5, 0.9)}
-    assert [window_count(d) for d in (0.5, 10.0, 10.2, 30.0)] == [1, 1, 2, 3]
+    assert [window_count(d) for d in (0.5, 10.0, 10.2, 10.5, 10.6, 30.0, 30.4)] == [1, 1, 1, 1, 2, 3, 3]
+
+
+def test_a_real_llp_clip_is_one_window_with_nothing_in_its_slack(tiny, tmp_path):
+    """A real LLP clip: YouTube H.264 320x240 at 29.92 fps with AAC at 44.1 kHz, 10.03 s long in its
+    container. It is one 10-s window, and no event starts (or runs) past 10 s."""
+    from fractions import Fraction
+
+    from vplan_core.video import probe
+
+    _, _, config_path, checkpoint = tiny
+    video = tmp_path / "llp_clip.mp4"
+    write_video(video, seconds=10.03, fps=Fraction(748, 25), width=320, height=240,
+                audio=Audio(channels=2, rate=44100))
+    info = probe(video)
+    assert 10.0 < info.duration_s < 10.1 and window_count(info.duration_s) == 1
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(config_path),
+                 "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "llp_clip.events.json").read_text())
+    assert result["windows"] == 1
+    assert all(e["onset"] < 10.0 and e["offset"] <= 10.0 for e in result["events"])
+    # whatever the model says: with every segment on, the events end at 10 s, not in the slack
+    on = np.ones((1, 10, 25), np.float32)
+    events = events_from_probs(on, on, np.ones((1, 25), np.float32), duration_s=info.duration_s)
+    assert {(e["onset"], e["offset"]) for e in events} == {(0.0, 10.0)}

@@ -6,8 +6,10 @@ written as JSON events plus a PNG timeline. Paths in CONFIG are read relative to
 directory (run it where the workflow ran, e.g. the repository root for the demo).
 
 Clips of any length: the video is cut into consecutive 10-s windows [10w, 10w + 10),
-w = 0 .. n-1 with n = max(1, ceil(duration / 10)); each window is sampled exactly like an LLP
-clip (80 frames at 8 fps, one VGGish example a second). The last window is padded: frame times
+w = 0 .. n-1 with n = max(1, ceil((duration - SLACK_S) / 10)); each window is sampled exactly
+like an LLP clip (80 frames at 8 fps, one VGGish example a second). Up to SLACK_S (0.5 s) past a
+multiple of 10 s is container rounding, not content (a real LLP clip is 10.03 s long): it is
+dropped, and no event starts in it. A longer remainder gets a last window, padded: frame times
 past the end show the last frame and missing audio is silence. Segments (1 s) that start at or
 after the end of the video are dropped, and the last event's offset is clipped to the duration.
 
@@ -32,6 +34,7 @@ from vplan_core.metrics import binarize
 # torch, the extractors and PyAV are imported where used: `vplan --help` stays fast.
 
 WINDOW_S = 10
+SLACK_S = 0.5  # LLP's 10-s clips last 10.0-10.1 s in their containers
 HAN_INPUTS = {"vggish": "audio", "cnn2d": "visual_2d", "r2plus1d": "visual_3d"}
 MODALITIES = ("audio", "visual", "audio-visual")
 
@@ -48,7 +51,7 @@ def extractor_settings(config: dict, feature: str) -> dict:
 
 
 def window_count(duration_s: float) -> int:
-    return max(1, math.ceil(duration_s / WINDOW_S - 1e-6))
+    return max(1, math.ceil((duration_s - SLACK_S) / WINDOW_S - 1e-6))
 
 
 def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
@@ -165,8 +168,9 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {
         "video": str(video), "duration_s": round(info.duration_s, 3), "windows": n_windows,
-        "window_rule": "consecutive 10-s windows from 0 s; the last padded (last frame repeated, "
-                       "silent audio); segments starting after the end dropped",
+        "window_rule": f"consecutive 10-s windows from 0 s; up to {SLACK_S} s past the last full "
+                       "window dropped, a longer rest padded (last frame repeated, silent audio); "
+                       "segments starting after the end dropped",
         "checkpoint": str(checkpoint), "config": str(config_path),
         "threshold": "segment prob >= 0.5 and video-level prob >= 0.5",
         "events": events,
