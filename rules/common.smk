@@ -6,7 +6,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 
 from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
-from vplan_core.plan import label_seeds, seed_groups, seed_label
+from vplan_core.plan import feature_sources, label_seeds, seed_groups, seed_label
 from vplan_core.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -25,27 +25,31 @@ ENV_EXTRACT = "../envs/extract.yaml"
 ENV_TRAIN = "../envs/train.yaml"
 ENV_REPORT = "../envs/report.yaml"
 
-# Where the features come from (one DAG, selected by the config):
+# Where the features come from (one DAG, selected by the config; vplan_core.plan.feature_sources):
 # - videos only (and the demo): every feature is extracted from the videos;
 # - dataset.official_features: the HAN features are imported from the official .npy files
-#   (rule import_official_features) and the manifest is made from those files; CLIP (PLG,
-#   rows 2-5) still needs frames, i.e. dataset.videos as well. Without videos only row 1 runs.
+#   (rule import_official_features) and the manifest is made from those files;
+# - dataset.clip_features: the CLIP image embeddings (PLG, rows 2-5) are imported from released
+#   features (rule import_clip_features) instead of extracted from videos, unless
+#   features.clip.source is "videos". With neither videos nor CLIP features only row 1 runs.
 VIDEOS = config["dataset"].get("videos") or None
 OFFICIAL = config["dataset"].get("official_features") or None
+CLIP_FEATURES = config["dataset"].get("clip_features") or None
+try:
+    SOURCES = feature_sources(config, ROWS)
+except ValueError as error:
+    raise ConfigError(str(error)) from None
 HAS_FRAMES = DEMO or VIDEOS is not None
-IMPORTED_FEATURES = list(HAN_FEATURES) if OFFICIAL else []
-EXTRACTED_FEATURES = [f for f in FEATURES if f not in IMPORTED_FEATURES and (f != "clip" or HAS_FRAMES)]
-RUN_FEATURES = IMPORTED_FEATURES + EXTRACTED_FEATURES  # the stores the manifest accounts for
-if not HAS_FRAMES and not OFFICIAL:
-    raise ConfigError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
-                      "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
-# Rows 2-5 need CLIP pseudo labels, i.e. frames; without them only row 1 (HAN) is trained.
-RUN_ROWS = list(ROWS) if HAS_FRAMES else ["row1_han"]
-SKIPPED_ROWS = {row: "needs frames for CLIP pseudo labels (PLG): set dataset.videos"
-                for row in ROWS if row not in RUN_ROWS}
+IMPORTED_FEATURES = [f for f, key in SOURCES.imported.items() if key == "dataset.official_features"]
+CLIP_IMPORTED = "clip" in SOURCES.imported
+EXTRACTED_FEATURES = list(SOURCES.extracted)
+RUN_FEATURES = list(SOURCES.features)  # the stores the manifest accounts for
+RUN_ROWS = list(SOURCES.rows)
+SKIPPED_ROWS = SOURCES.skipped_rows
 if SKIPPED_ROWS:
-    print(f"vplan: no videos configured (dataset.videos): training {', '.join(RUN_ROWS)} only; "
-          f"{', '.join(SKIPPED_ROWS)} need frames for CLIP pseudo labels (PLG)", file=sys.stderr)
+    print(f"vplan: no CLIP image embeddings (dataset.videos or dataset.clip_features): training "
+          f"{', '.join(RUN_ROWS)} only; {', '.join(SKIPPED_ROWS)} need CLIP pseudo labels (PLG)",
+          file=sys.stderr)
 
 
 def weight_paths():
@@ -65,7 +69,9 @@ def weight_paths():
                                   "the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                                   "open_clip.list_pretrained()) or OpenAI's CLIP releases")],
     }
-    return {key: (path, url) for feature in EXTRACTED_FEATURES for key, path, url in candidates[feature]
+    # imported CLIP image embeddings still need the configured CLIP for the text side of PLG
+    needed = EXTRACTED_FEATURES + (["clip"] if CLIP_IMPORTED else [])
+    return {key: (path, url) for feature in needed for key, path, url in candidates[feature]
             if not str(path).startswith("random:")}
 
 
@@ -73,10 +79,16 @@ def check_inputs():
     """Every input path of a real run, before any job starts; each error names its config key."""
     from vplan_core.official import check_layout
 
-    paths = {"dataset.annotations": ANNOTATIONS, "dataset.videos": VIDEOS, "dataset.official_features": OFFICIAL}
+    paths = {"dataset.annotations": ANNOTATIONS, "dataset.videos": VIDEOS, "dataset.official_features": OFFICIAL,
+             "dataset.clip_features": CLIP_FEATURES}
     problems = [f"config key '{key}': path does not exist: {path}" for key, path in paths.items()
                 if path is not None and not Path(path).exists()]
     problems += check_layout(OFFICIAL) if OFFICIAL and Path(OFFICIAL).is_dir() else []
+    if CLIP_IMPORTED and Path(CLIP_FEATURES).is_dir():
+        from vplan_core.features.clip import check_clip_features  # their width against the text tower's
+
+        clip = config["features"]["clip"]
+        problems += check_clip_features(CLIP_FEATURES, clip["model_name"], clip.get("config_file"))
     problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
                  f"where there is network and set the key to the local file)"
                  for key, (path, url) in weight_paths().items() if not Path(path).is_file()]
@@ -177,7 +189,7 @@ def clip_inputs(wildcards=None):
 
 def train_settings(row):
     """The training settings of a row: the trainer's, and only the loss constants its loss uses."""
-    kind = ROWS[row][0]
+    kind = ROWS[row].loss
     train = config["train"]
     settings = {key: value for key, value in train.items()
                 if key not in ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")}
@@ -206,7 +218,7 @@ def job_seeds(wildcards):
 
 
 def row_label_input(wildcards):
-    source = ROWS[wildcards.row][1]
+    source = ROWS[wildcards.row].labels
     if source is None:
         return {}
     return {"labels": f"{RESULTS}/labels/plg/train.npz" if source == "plg" else pld_dir(wildcards.seeds)}
@@ -217,13 +229,16 @@ def row_evaluations(rows):
 
 
 def report_outputs():
-    """The report; without frames (rows 2-5 skipped) row 1's evaluation, the manifest summary
-    and a note saying which rows were skipped and why."""
-    if SKIPPED_ROWS:
-        return [*row_evaluations(["row1_han"]), f"{RESULTS}/manifest_summary.json",
-                f"{RESULTS}/eval/skipped_rows.json"]
+    """The report; it covers the rows this config can train and says which it skipped and why."""
     report_dir = f"{RESULTS}/report"
     return [f"{report_dir}/report.md", f"{report_dir}/report.json"]
+
+
+def quality_inputs():
+    """The label-quality files (PLG vs PLD on val) when PLD runs, i.e. when its stage-1 row does."""
+    if PLD_SOURCE_ROW not in RUN_ROWS:
+        return []
+    return expand(f"{RESULTS}/eval/label_quality/seeds_{{seeds}}.json", seeds=SEED_GROUPS)
 
 
 def print_manifest_summary(path):

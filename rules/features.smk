@@ -3,7 +3,8 @@
 # Each store records its model, weights (file + sha256, or "random-seed-N") and sampling.
 # With dataset.official_features the three HAN stores are imported from the official .npy files
 # instead (same store paths, so training is unchanged); the wildcard constraints (only_if) let
-# exactly one rule produce each store. skipped_rows notes the rows a config cannot train.
+# exactly one rule produce each store. Released CLIP image embeddings (dataset.clip_features)
+# become the clip store the same way (import_clip_features).
 
 rule extract_features:
     input:
@@ -54,20 +55,26 @@ rule import_official_features:
         "../workflow_scripts/import_official_features.py"
 
 
-rule skipped_rows:
+rule import_clip_features:
+    input:
+        manifest=f"{RESULTS}/manifest/shard_{{shard}}.tsv",
     output:
-        f"{RESULTS}/eval/skipped_rows.json",
+        directory(f"{RESULTS}/features/clip/shard_{{shard}}.zarr"),
+    wildcard_constraints:
+        shard=only_if(CLIP_IMPORTED, r"\d{4}"),
     params:
-        skipped=SKIPPED_ROWS,
-        run=RUN_ROWS,
+        clip_dir=CLIP_FEATURES,
+        model_name=config["features"]["clip"]["model_name"],
+        frame_rule=config["dataset"].get("clip_frame_rule", "unknown"),
     log:
-        f"{LOGS}/eval/skipped_rows.log",
+        f"{LOGS}/features/clip/shard_{{shard}}.log",
     benchmark:
-        f"{BENCH}/eval/skipped_rows.tsv"
+        f"{BENCH}/features/clip/shard_{{shard}}.tsv"
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
     conda:
-        ENV_TRAIN
+        ENV_EXTRACT
     script:
-        "../workflow_scripts/skipped_rows.py"
+        "../workflow_scripts/import_clip_features.py"

@@ -1,13 +1,14 @@
 # The report: the ablation table in the paper's layout and the pseudo-label quality tables, every
 # cell as mean ± std over the seeds, per-class visual F1 of rows 1 and 5, GT-vs-prediction
-# timelines. `snakemake --report` bundles it as HTML.
+# timelines; of the rows this config can train, with a line naming those it cannot and why.
+# `snakemake --report` bundles it as HTML.
 
 
 rule report:
     input:
-        evals=row_evaluations(ROWS),
-        models=expand(model_dir("{row}", "{seeds}"), row=ROWS, seeds=SEED_GROUPS),
-        quality=expand(f"{RESULTS}/eval/label_quality/seeds_{{seeds}}.json", seeds=SEED_GROUPS),
+        evals=row_evaluations(RUN_ROWS),
+        models=expand(model_dir("{row}", "{seeds}"), row=RUN_ROWS, seeds=SEED_GROUPS),
+        quality=quality_inputs(),
         manifest=f"{RESULTS}/manifest_summary.json",
         annotations=annotation_files(),
         template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),
@@ -17,7 +18,8 @@ rule report:
         per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", category="Figures", labels={"figure": "per-class visual F1"}),
         timelines=report(f"{RESULTS}/report/timelines.png", category="Figures", labels={"figure": "timelines"}),
     params:
-        rows=list(ROWS),
+        rows=RUN_ROWS,
+        skipped_rows=SKIPPED_ROWS,
         seed_groups=SEED_GROUPS,
         annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],

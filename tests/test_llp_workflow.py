@@ -2,7 +2,8 @@
 
 The dry runs plan the 11,849-video DAG (fake, empty video / official-feature folders) and must
 take seconds; the end-to-end run trains and evaluates row 1 on random features written in the
-official format for a subset of real LLP ids (no videos: rows 2-5 are skipped, with a note).
+official format for a subset of real LLP ids (no videos: rows 2-5 are skipped, with a note in the
+report), and with CLIP features in VALOR's format as well, all five rows without a single video.
 """
 from __future__ import annotations
 
@@ -74,11 +75,11 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
         assert "import_official_features" not in jobs and "probe_official_shard" not in jobs
         assert jobs["extract_features"] == 4 * shards
     assert jobs.get("probe_shard", 0) == (shards if videos else 0)
+    assert jobs["report"] == 1  # with whatever rows ran
     if videos:
-        # one PLD job for both splits and all five seeds (one seed group)
-        assert jobs["report"] == 1 and jobs["pld_labels"] == 1 and "skipped_rows" not in jobs
+        assert jobs["pld_labels"] == 1  # one PLD job for both splits and all five seeds (one seed group)
     else:
-        assert jobs["skipped_rows"] == 1 and not {"report", "plg_labels", "pld_labels"} & set(jobs)
+        assert not {"plg_labels", "pld_labels", "label_quality"} & set(jobs)
     assert seconds < 30, f"dry run of the full LLP DAG took {seconds:.1f} s"
 
 
@@ -166,8 +167,10 @@ def test_official_features_end_to_end(tmp_path):
     assert history["seed"] == 3
     assert history["videos"]["train"] == {"used": 39, "missing": 1}
     assert history["videos"]["val"] == {"used": 11, "missing": 1}
-    note = json.loads((results / "eval/skipped_rows.json").read_text())
-    assert note["trained"] == ["row1_han"] and len(note["skipped"]) == 4
+    report = json.loads((results / "report/report.json").read_text())
+    assert list(report["ablation"]) == ["row1_han"] and report["label_quality"] is None
+    assert set(report["skipped_rows"]) == {"row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"}
+    assert "Skipped: ⑤ + PLD + RL (VPLAN): needs CLIP pseudo labels (PLG)" in (results / "report/report.md").read_text()
     assert not (results / "models/row2_plg").exists()
     import zarr
     attrs = dict(zarr.open_group(str(results / "features/cnn2d/shard_0000.zarr"), mode="r").attrs)
@@ -189,3 +192,69 @@ def test_import_rejects_bad_files(tmp_path):
         with pytest.raises(OfficialFeatureError, match=re.escape(message)) as info:
             import_shard("vggish", rows, tmp_path / "official", tmp_path / "store.zarr")
         assert "abcdefghijk.npy" in str(info.value)
+
+
+@pytest.mark.slow
+def test_official_and_clip_features_run_all_five_rows_without_a_video(tmp_path):
+    """The features-only route: official HAN features plus CLIP image embeddings in VALOR's format
+    (<id>.npy, 10 x D, L2-normalised; D = the configured CLIP's text width). One video is gone
+    altogether, one lacks only its CLIP file: row 1 trains on it, rows 2-5 leave it out."""
+    from vplan_core.demo.clip_training import create_demo_model
+
+    keep = subset_annotations(tmp_path / "annotations")
+    ids = [name[:11] for names in keep.values() for name in names]
+    config = llp_config(tmp_path, annotations=tmp_path / "annotations", videos=False, official=True)
+    clip_dir = tmp_path / "CLIP/features"
+    clip_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    gone, no_clip = ids[3], ids[5]  # both train videos
+    for vid in ids:
+        if vid == gone:
+            continue
+        for sub, shape, _ in LAYOUT.values():
+            np.save(tmp_path / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
+        if vid != no_clip:
+            emb = rng.standard_normal((10, 128)).astype(np.float32)
+            np.save(clip_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
+    torch.manual_seed(0)
+    model, _, _ = create_demo_model()  # text tower only is used: 128-d like the features
+    checkpoint = tmp_path / "weights/clip.pt"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    config["dataset"].update(clip_features=str(clip_dir), shard_size=25,
+                             clip_frame_rule="10 frames evenly spaced over the clip (VALOR)")
+    config["features"]["clip"].update(model_name="vplan-demo-clip", checkpoint=str(checkpoint),
+                                      config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
+    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16, seeds=[0, 1])
+    snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2")
+
+    results = tmp_path / "results/llp"
+    summary = json.loads((results / "manifest_summary.json").read_text())
+    assert summary["total"] == 64 and summary["by_status"] == {"used": 63, "skipped": 0, "missing": 1}
+    assert summary["feature_skips"]["clip"]["total"] == 1
+    assert summary["feature_skips"]["clip"]["videos"][0][0] == no_clip
+    report = json.loads((results / "report/report.json").read_text())
+    assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"]
+    assert report["skipped_rows"] == {} and report["label_quality"]["video_level"]["pld"]["per_seed"]
+    histories = {row: json.loads((results / f"models/{row}/seeds_0-1/seed_0/history.json").read_text())
+                 for row in ("row1_han", "row4_plg_rl", "row5_vplan")}
+    assert histories["row1_han"]["videos"]["train"] == {"used": 39, "missing": 1}
+    for row in ("row4_plg_rl", "row5_vplan"):  # without the video that has no CLIP file
+        assert histories[row]["videos"]["train"] == {"used": 38, "missing": 2}
+    import zarr
+    attrs = dict(zarr.open_group(str(results / "features/clip/shard_0000.zarr"), mode="r").attrs)
+    assert attrs["sampling"]["source"] == str(clip_dir.resolve()) and attrs["shape"] == [10, 128]
+    assert attrs["sampling"]["frame_rule"].startswith("10 frames evenly spaced")
+    assert "vplan-demo-clip" in attrs["model"]
+
+
+def test_clip_features_of_another_width_are_refused_before_any_job(tmp_path):
+    config = llp_config(tmp_path, videos=False, official=True)
+    clip_dir = tmp_path / "CLIP/features"
+    clip_dir.mkdir(parents=True)
+    np.save(clip_dir / "abcdefghijk.npy", np.zeros((10, 768), np.float32))  # VALOR's ViT-L/14 width
+    config["dataset"]["clip_features"] = str(clip_dir)  # with llp.yaml's ViT-B-32: 512-d text
+    result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "Job stats" not in text
+    assert ("config key 'dataset.clip_features': image embeddings of width 768" in text
+            and "config key 'features.clip.model_name' = 'ViT-B-32' gives text embeddings of width 512" in text)

@@ -1,13 +1,20 @@
 """The paper's ablation rows (Table III) as trainer configurations, not code paths."""
 from __future__ import annotations
 
-# row name -> (loss kind of vplan_core.losses, source of the segment-level visual labels)
-ROWS: dict[str, tuple[str, str | None]] = {
-    "row1_han": ("han", None),
-    "row2_plg": ("plg", "plg"),
-    "row3_plg_segbce": ("plg_segbce", "plg"),
-    "row4_plg_rl": ("plg_rl", "plg"),
-    "row5_vplan": ("plg_rl", "pld"),
+from typing import NamedTuple
+
+
+class Row(NamedTuple):
+    loss: str  # the loss kind (vplan_core.losses)
+    labels: str | None  # where its segment-level visual labels come from: None, "plg" or "pld"
+
+
+ROWS: dict[str, Row] = {
+    "row1_han": Row("han", None),
+    "row2_plg": Row("plg", "plg"),
+    "row3_plg_segbce": Row("plg_segbce", "plg"),
+    "row4_plg_rl": Row("plg_rl", "plg"),
+    "row5_vplan": Row("plg_rl", "pld"),
 }
 
 # PLD refines the labels with the forward loss of the stage-1 model: row 4 (PLG + RL, Eq. 9).

@@ -60,10 +60,17 @@ def subset_split(split: Split, keep: list[int]) -> Split:
     )
 
 
-def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]]) -> SplitData:
-    """Split annotations plus HAN features (vggish, cnn2d, r2plus1d stores) in split order."""
+def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]],
+                    only: set[str] | None = None) -> SplitData:
+    """Split annotations plus HAN features (vggish, cnn2d, r2plus1d stores) in split order.
+
+    only: a further restriction, e.g. the videos that have pseudo labels (a video without its
+    CLIP features has none): they count as missing too.
+    """
     full = load_split(annotation_dir, split_name)
     present = set.intersection(*(available_ids(stores[name]) for name in HAN_FEATURES))
+    if only is not None:
+        present &= only
     keep = [i for i, vid in enumerate(full.video_ids) if vid in present]
     split = subset_split(full, keep)
     ids = split.video_ids
@@ -87,6 +94,12 @@ def save_predictions(path: str | Path, filenames: list[str], predictions: dict[s
     """PRED.npz (architecture.md): what `vplan evaluate` and the report read."""
     atomic.savez(path, video_ids=np.asarray(filenames), audio_prob=predictions["audio_prob"],
                  visual_prob=predictions["visual_prob"], video_prob=predictions["video_prob"])
+
+
+def labelled_ids(path: str | Path) -> set[str]:
+    """The videos a labels npz has labels for."""
+    with np.load(path) as data:
+        return set(data["video_ids"].tolist())
 
 
 def load_labels(path: str | Path, video_ids: list[str]) -> np.ndarray:

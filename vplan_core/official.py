@@ -9,6 +9,11 @@ Layout of `dataset.official_features: DIR` (one .npy per 11-char YouTube id):
 They are written into the same zarr stores as extraction (results/<ds>/features/<feature>/
 shard_<k>.zarr), so training does not know where its features came from.
 
+CLIP image embeddings released for LLP (`dataset.clip_features: DIR`, `DIR/<id>.npy` of shape
+[10, D], one image embedding per one-second segment, e.g. VALOR's ViT-L/14 features with
+D = 768) become the clip store the same way (import_clip_shard); D is whatever the release has,
+the same for every file, and must match the width of the configured CLIP's text embeddings.
+
 When no videos are configured the manifest is made from these files instead (status_rows):
 a video is `used` when all three files exist, `missing` ("no official features") when none
 does, and `skipped` ("incomplete official features: no res152, ...") otherwise, so the manifest
@@ -140,3 +145,71 @@ def import_shard(feature: str, manifest_rows: Sequence[ManifestRow], official_di
         "skipped": skipped})
     return {"feature": feature, "store": str(out_store), "n_written": len(ids),
             "skipped": skipped, "shape": list(shape)}
+
+
+CLIP_SEGMENTS = 10
+
+
+def first_clip_file(clip_dir: str | os.PathLike) -> Path | None:
+    """Any one <id>.npy of a CLIP feature folder (for checks before any job), or None."""
+    with os.scandir(clip_dir) as entries:
+        return next((Path(e.path) for e in entries if e.name.endswith(".npy") and e.is_file()), None)
+
+
+def clip_feature_width(path: str | os.PathLike) -> int:
+    """D of one [10, D] CLIP feature file, from its header alone."""
+    shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    if len(shape) != 2 or shape[0] != CLIP_SEGMENTS:
+        raise OfficialFeatureError(f"{path}: shape {shape}, CLIP segment features are [{CLIP_SEGMENTS}, D]")
+    return shape[1]
+
+
+def load_clip_features(path: str | os.PathLike, width: int | None) -> np.ndarray:
+    """One [10, D] file as float32 (D = width when given); OfficialFeatureError otherwise."""
+    path = Path(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not numeric")
+    if array.ndim != 2 or array.shape[0] != CLIP_SEGMENTS or (width is not None and array.shape[1] != width):
+        expected = f"[{CLIP_SEGMENTS}, {width if width is not None else 'D'}]"
+        raise OfficialFeatureError(f"{path}: shape {array.shape}, expected {expected} like the other "
+                                   "CLIP feature files")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise OfficialFeatureError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/inf values")
+    return array
+
+
+def import_clip_shard(manifest_rows: Sequence[ManifestRow], clip_dir: str | os.PathLike, out_store: str | os.PathLike,
+                      model_name: str, frame_rule: str) -> dict:
+    """The clip store of a shard from released CLIP features, with their provenance.
+
+    A used video without its file is recorded in the store's "skipped" attr ("no CLIP feature
+    file"): it still trains row 1, and rows 2-5 (which need PLG) leave it out.
+    """
+    ids, arrays, skipped = [], [], []
+    sample = first_clip_file(clip_dir)
+    if sample is None:
+        raise OfficialFeatureError(f"{clip_dir}: no <id>.npy CLIP feature files")
+    width = clip_feature_width(sample)
+    for row in manifest_rows:
+        if row["status"] != "used":
+            continue
+        path = Path(clip_dir) / f"{row['video_id']}.npy"
+        if not path.is_file():
+            skipped.append([row["video_id"], f"no CLIP feature file: {path}"])
+            continue
+        arrays.append(load_clip_features(path, width))
+        ids.append(row["video_id"])
+    features = np.stack(arrays) if arrays else np.zeros((0, CLIP_SEGMENTS, width), np.float32)
+    write_store(out_store, features, ids, {
+        "feature": "clip", "model": f"released CLIP features ({model_name}, as configured)",
+        "weights": "released pre-extracted features", "weights_sha256": "",
+        "sampling": {"source": str(Path(clip_dir).resolve()), "frame_rule": frame_rule,
+                     "segments": CLIP_SEGMENTS},
+        "skipped": skipped})
+    return {"feature": "clip", "store": str(out_store), "n_written": len(ids), "skipped": skipped,
+            "shape": [CLIP_SEGMENTS, width]}

@@ -61,6 +61,13 @@ def save_seed_labels(job_dir: str | Path, split: str, seeds: list[int], video_id
         save_labels(seed_file(job_dir, seed, f"{split}.npz"), video_ids, labels[s])
 
 
+def labels_file(source: str | Path, seeds: list[int], split: str = "train") -> Path:
+    """One labels npz of a label source (the PLG file itself, or a PLD folder's first seed's
+    file: every seed labels the same videos), e.g. to read its video ids."""
+    source = Path(source)
+    return source if source.is_file() else seed_file(source, seeds[0], f"{split}.npz")
+
+
 def load_seed_labels(source: str | Path, split: str, seeds: list[int], video_ids: list[str]) -> np.ndarray:
     """Segment labels of `split` for training `seeds`: [N, T, C] from a labels npz shared by all
     seeds (PLG), or [S, N, T, C] from a PLD job's folder (each seed its own)."""

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from vplan_core.dataset import HAN_FEATURES, load_labels, load_split_data
+from vplan_core.dataset import HAN_FEATURES, labelled_ids, load_labels, load_split_data
 from vplan_core.logs import job_log, torch_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.pld import denoise, forward_loss_matrix
@@ -16,7 +16,7 @@ with job_log(snakemake.log[0]):
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
     batch = SeedBatch(load_models(snakemake.input.model, p.seeds)).to(device)
     for split, plg in (("train", snakemake.input.train_labels), ("val", snakemake.input.val_labels)):
-        data = load_split_data(p.annotations, split, stores)
+        data = load_split_data(p.annotations, split, stores, only=labelled_ids(plg))
         ids = data.split.video_ids
         labels = load_labels(plg, ids)
         visual_prob = predict_seeds(batch, data.features.to_tensors(device))["visual_prob"]  # [S, N, T, C]

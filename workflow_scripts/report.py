@@ -30,16 +30,22 @@ with job_log(snakemake.log[0]):
         histories[row] += read_histories(model_dir, label_seeds(group))
         model_dirs[row].append((model_dir, label_seeds(group)))
     ablation = ablation_summary(evals)
-    quality = quality_summary([read_json(path) for path in inp.quality])
+    quality = quality_summary([read_json(path) for path in inp.quality]) if inp.quality else None
     test = load_split(p.annotations, "test")
+    compared = [row for row in ("row1_han", "row5_vplan") if row in p.rows]
     f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
                          for d, seeds in model_dirs[row] for seed in seeds])
-          for row in ("row1_han", "row5_vplan")}
+          for row in compared}
     plot_per_class(f1, snakemake.output.per_class)
-    first_dir, first_seeds = model_dirs["row5_vplan"][0]
+    shown = compared[-1]  # VPLAN when it ran, else HAN
+    first_dir, first_seeds = model_dirs[shown][0]
     plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
-                   snakemake.output.timelines, f"{ROW_TITLES['row5_vplan']}, seed {first_seeds[0]}")
-    table1, table2 = quality_tables(quality)
+                   snakemake.output.timelines, f"{ROW_TITLES[shown]}, seed {first_seeds[0]}")
+    if quality is not None:
+        table1, table2 = quality_tables(quality)
+    else:
+        table1 = table2 = "Not computed: no PLD labels in this run (see the skipped rows above)."
+    skipped = "".join(f"\n\nSkipped: {ROW_TITLES[row]}: {why}." for row, why in p.skipped_rows.items())
     training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
                       "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],
                       "seconds": sorted({round(h["seconds"], 1) for h in hs})}
@@ -51,10 +57,10 @@ with job_log(snakemake.log[0]):
         inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
         table1=table1, table2=table2, manifest="```\n" + json.dumps(read_json(inp.manifest), indent=2) + "\n```",
         data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
-                  f"std (sample, ddof 1) over {n_seeds} seed(s): {training['row1_han']['seeds']}."))
+                  f"std (sample, ddof 1) over {n_seeds} seed(s): {training['row1_han']['seeds']}.{skipped}"))
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": training["row1_han"]["seeds"], "ablation": ablation,
-        "label_quality": quality, "manifest": read_json(inp.manifest),
+        "skipped_rows": dict(p.skipped_rows), "label_quality": quality, "manifest": read_json(inp.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]
                                 for row, f in f1.items()},
         "training": training})

@@ -9,21 +9,24 @@ from pathlib import Path
 
 import torch
 
-from vplan_core.dataset import HAN_FEATURES, load_split_data
+from vplan_core.dataset import HAN_FEATURES, labelled_ids, load_split_data
 from vplan_core.logs import job_log, torch_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.prediction import predict_seeds
-from vplan_core.seed_outputs import load_seed_labels, save_training_outputs
+from vplan_core.seed_outputs import labels_file, load_seed_labels, save_training_outputs
 from vplan_core.training import TrainConfig, train
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
-    data = {split: load_split_data(p.annotations, split, stores) for split in ("train", "val", "test")}
+    has_labels = "labels" in snakemake.input.keys()
+    # rows 2-5 train on the videos that have pseudo labels (CLIP features) as well
+    only = {"train": labelled_ids(labels_file(snakemake.input.labels, p.seeds))} if has_labels else {}
+    data = {split: load_split_data(p.annotations, split, stores, only.get(split))
+            for split in ("train", "val", "test")}
     train_split = data["train"].split
-    labels = (load_seed_labels(snakemake.input.labels, "train", p.seeds, train_split.video_ids)
-              if "labels" in snakemake.input.keys() else None)
+    labels = load_seed_labels(snakemake.input.labels, "train", p.seeds, train_split.video_ids) if has_labels else None
     config = TrainConfig(**p.settings, seeds=p.seeds, device=torch_device(snakemake.resources.gpu))
     started = time.perf_counter()
     resume = Path(p.resume)

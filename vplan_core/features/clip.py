@@ -153,3 +153,33 @@ def encode_images(model, preprocess, frames: np.ndarray, batch_size: int = 64,
 def encode_texts(model, tokenizer, texts: list[str], device: str = "cpu") -> np.ndarray:
     """Prompts -> float32 [C, D], L2-normalised."""
     return F.normalize(model.encode_text(tokenizer(texts).to(device)).float(), dim=-1).cpu().numpy()
+
+
+def text_width(model_name: str, config_file: str | None = None) -> int:
+    """Width of the text embeddings of an open_clip architecture, from its config alone."""
+    if config_file is not None:
+        open_clip.add_model_config(config_file)
+    model_config = open_clip.get_model_config(model_name)
+    if model_config is None:
+        raise ValueError(f"config key '{MODEL_KEY}': {model_name!r} is no open_clip architecture "
+                         f"(open_clip.list_models() names them)")
+    return int(model_config["embed_dim"])
+
+
+def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None) -> list[str]:
+    """Problems with released CLIP image embeddings (dataset.clip_features) for PLG with the
+    configured CLIP's text embeddings: no files, an unreadable file, widths that differ."""
+    from vplan_core.official import OfficialFeatureError, clip_feature_width, first_clip_file
+
+    sample = first_clip_file(clip_dir)
+    if sample is None:
+        return [f"config key 'dataset.clip_features': no <id>.npy files in {clip_dir}"]
+    try:
+        image, text = clip_feature_width(sample), text_width(model_name, config_file)
+    except (OfficialFeatureError, ValueError) as exc:
+        return [f"config key 'dataset.clip_features': {exc}"]
+    if image != text:
+        return [f"config key 'dataset.clip_features': image embeddings of width {image} ({sample}), but "
+                f"config key '{MODEL_KEY}' = {model_name!r} gives text embeddings of width {text}; PLG "
+                f"compares the two (VALOR's 768-d features need ViT-L-14)"]
+    return []
