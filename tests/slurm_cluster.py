@@ -6,6 +6,11 @@ test (munged, mariadbd, slurmdbd, slurmctld, slurmd, started in that order) and 
 reverse order, even when the test fails. The system's own configuration (/etc/slurm, /etc/munge,
 /var/lib/mysql) is neither read nor changed; clients find the cluster through SLURM_CONF.
 
+A killed test run (SIGKILL, a CI timeout) cannot stop its daemons; every daemon and job carries
+its cluster's token (VPLAN_SLURM_TEST, naming the test process), so the next cluster first stops
+those of earlier clusters whose test process is gone (stop_leftovers). SIGTERM and interpreter
+exit stop a running cluster like an exception does.
+
 Works without cgroups (proctrack/linuxproc, task/none, no cgroup.conf) and with fewer CPUs or
 less memory than the jobs ask for: SlurmdParameters=config_overrides makes slurmd report the
 node as configured here, so a real-cluster profile (8 CPUs, 32 GB per job) runs unchanged.
@@ -13,6 +18,7 @@ Needs root (slurmd runs jobs as the submitting user) and the packages of .ci/ins
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -28,6 +34,7 @@ INSTALL_SCRIPT = REPO / ".ci/install-slurm.sh"
 CLUSTER_NAME = "vplan"
 ACCOUNT = "vplan"
 DB_PASSWORD = "vplan-test"  # a private MariaDB on 127.0.0.1 that lives as long as the test
+TOKEN_PREFIX = "vplan-slurm-test-"
 REQUIRED_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd",
                      "sbatch", "srun", "sacct", "sacctmgr", "sinfo", "scancel")
 
@@ -44,6 +51,56 @@ def install_packages(timeout: float = 900) -> subprocess.CompletedProcess:
 def missing_commands() -> list[str]:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     return [name for name in REQUIRED_COMMANDS if shutil.which(name, path=path) is None]
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of a running process (clock ticks since boot), or None when there is none
+    (or only a zombie): with the pid it names one process, even after the pid is reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _token_owner_alive(token: str) -> bool:
+    """Whether the test process that a cluster token names still runs."""
+    pid, start = token[len(TOKEN_PREFIX):].split("-")[:2]
+    return _process_start(int(pid)) == start
+
+
+def _tokens() -> dict[int, str]:
+    """pid -> the cluster token in its environment, for every process that has one."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for item in (entry / "environ").read_bytes().split(b"\0"):
+                if item.startswith(f"VPLAN_SLURM_TEST={TOKEN_PREFIX}".encode()):
+                    found[int(entry.name)] = item.split(b"=", 1)[1].decode()
+    return found
+
+
+def _terminate(pids: list[int], grace_s: float = 10) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_process_start(pid) for pid in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def stop_leftovers() -> list[int]:
+    """Stop the daemons and jobs of earlier test clusters whose test process is gone; returns
+    their pids. Clusters of test runs that are still going are left alone."""
+    pids = [pid for pid, token in _tokens().items()
+            if pid != os.getpid() and not _token_owner_alive(token)]
+    _terminate(pids)
+    return pids
 
 
 def _free_port() -> int:
@@ -70,7 +127,7 @@ class SlurmCluster:
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
-        self.token = f"vplan-slurm-test-{os.getpid()}-{time.time_ns()}"
+        self.token = f"{TOKEN_PREFIX}{os.getpid()}-{_process_start(os.getpid())}-{time.time_ns()}"
         self.ports = {name: _free_port() for name in ("mysql", "slurmdbd", "slurmctld", "slurmd")}
         self.paths = {name: self.root / name for name in ("munge", "db", "etc", "state", "spool", "log", "run", "bin")}
         self.slurm_conf = self.paths["etc"] / "slurm.conf"
@@ -233,7 +290,9 @@ class SlurmCluster:
         self._wait("the node to be idle in sinfo", idle, timeout=90)
 
     def start(self):
+        stop_leftovers()
         self.write_configs()
+        atexit.register(self.stop)
         try:
             self.start_munge()
             self.start_mariadb()
@@ -262,21 +321,9 @@ class SlurmCluster:
                     process.kill()
                     process.wait(timeout=10)
         self.processes.clear()
-        for pid in self._stray_pids():  # e.g. slurmstepd of a job that outlived slurmd
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def _stray_pids(self) -> list[int]:
-        """Processes carrying this cluster's token in their environment (daemons' children, jobs)."""
-        marker = f"VPLAN_SLURM_TEST={self.token}".encode()
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(entry.name))
-        return pids
+        # e.g. slurmstepd of a job that outlived slurmd
+        _terminate([pid for pid, token in _tokens().items() if token == self.token and pid != os.getpid()],
+                   grace_s=0)
 
     def logs_tail(self, lines: int = 30) -> str:
         parts = []
@@ -288,8 +335,22 @@ class SlurmCluster:
         return "\n".join(parts)
 
     def __enter__(self):
-        return self.start()
+        # SIGTERM (a CI timeout, `kill`) unwinds like an exception, so __exit__ stops the daemons
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_system_exit)
+        try:
+            return self.start()
+        except BaseException:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            raise
 
     def __exit__(self, *exc):
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            atexit.unregister(self.stop)
         return False
+
+
+def _raise_system_exit(signum, frame):
+    raise SystemExit(128 + signum)
