@@ -6,7 +6,9 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 
 from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
-from vplan_core.plan import feature_sources, label_seeds, seed_groups, seed_label
+from vplan_core.features.registry import FEATURES, HAN_FEATURES
+from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
+                             seed_label, summary_line, train_settings)
 from vplan_core.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -18,8 +20,6 @@ LOGS = f"logs/{DATASET}"
 BENCH = f"benchmarks/{DATASET}"
 ANNOTATIONS = config["dataset"]["annotations"]
 SHARD_SIZE = config["dataset"]["shard_size"]
-HAN_FEATURES = ["vggish", "cnn2d", "r2plus1d"]
-FEATURES = HAN_FEATURES + ["clip"]
 SPLITS = ["train", "val", "test"]
 ENV_EXTRACT = "../envs/extract.yaml"
 ENV_TRAIN = "../envs/train.yaml"
@@ -52,51 +52,9 @@ if SKIPPED_ROWS:
           file=sys.stderr)
 
 
-def weight_paths():
-    """config key -> (local weight file, where it is published) for the features that run here."""
-    from vplan_core.features.cnn import PUBLISHED
-    from vplan_core.features.vggish import PCA_URL, WEIGHTS_URL
-
-    feats = config["features"]
-    candidates = {
-        "vggish": [("features.vggish.weights", feats["vggish"]["weights"], WEIGHTS_URL)]
-        + ([("features.vggish.pca_params", feats["vggish"].get("pca_params", ""), PCA_URL)]
-           if feats["vggish"]["pca"] else []),
-        "cnn2d": [("features.cnn2d.weights", feats["cnn2d"]["weights"], PUBLISHED[feats["cnn2d"]["backbone"]])],
-        "r2plus1d": [("features.r2plus1d.weights", feats["r2plus1d"]["weights"], PUBLISHED["r2plus1d_18"])],
-        # the demo's CLIP is made by a rule (demo_clip); a real one is a local open_clip file
-        "clip": [] if DEMO else [("features.clip.checkpoint", feats["clip"]["checkpoint"],
-                                  "the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
-                                  "open_clip.list_pretrained()) or OpenAI's CLIP releases")],
-    }
-    # imported CLIP image embeddings still need the configured CLIP for the text side of PLG
-    needed = EXTRACTED_FEATURES + (["clip"] if CLIP_IMPORTED else [])
-    return {key: (path, url) for feature in needed for key, path, url in candidates[feature]
-            if not str(path).startswith("random:")}
-
-
 def check_inputs():
     """Every input path of a real run, before any job starts; each error names its config key."""
-    from vplan_core.official import check_layout
-
-    paths = {"dataset.annotations": ANNOTATIONS, "dataset.videos": VIDEOS, "dataset.official_features": OFFICIAL,
-             "dataset.clip_features": CLIP_FEATURES}
-    problems = [f"config key '{key}': path does not exist: {path}" for key, path in paths.items()
-                if path is not None and not Path(path).exists()]
-    problems += check_layout(OFFICIAL) if OFFICIAL and Path(OFFICIAL).is_dir() else []
-    if CLIP_IMPORTED and Path(CLIP_FEATURES).is_dir():
-        from vplan_core.features.clip import check_clip_features  # their width against the text tower's
-
-        clip = config["features"]["clip"]
-        problems += check_clip_features(CLIP_FEATURES, clip["model_name"], clip.get("config_file"))
-    problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
-                 f"where there is network and set the key to the local file)"
-                 for key, (path, url) in weight_paths().items() if not Path(path).is_file()]
-    clip = config["features"]["clip"]
-    if "features.clip.checkpoint" in weight_paths() and Path(clip["checkpoint"]).is_file():
-        from vplan_core.features.clip import check_checkpoint  # its form and architecture
-
-        problems += check_checkpoint(clip["checkpoint"], clip["model_name"], clip.get("config_file"))
+    problems = input_problems(config, SOURCES)
     if problems:
         raise ConfigError("missing inputs:\n  " + "\n  ".join(problems))
 
@@ -166,41 +124,12 @@ def han_feature_inputs():
     return {feature: feature_stores(feature) for feature in HAN_FEATURES}
 
 
-def extraction_settings(wildcards):
-    """Only the settings of this feature (and the sampling it uses) reach its jobs."""
-    sampling = config["sampling"]
-    settings = dict(config["features"][wildcards.feature])
-    if wildcards.feature == "vggish":
-        settings.update(audio_rate=sampling["audio_rate"], seconds=sampling["seconds"])
-    elif wildcards.feature == "clip":
-        settings.update(seconds=sampling["seconds"])
-    else:
-        settings.update(fps=sampling["fps"], seconds=sampling["seconds"])
-    return settings
-
-
-def clip_inputs(wildcards=None):
+def clip_inputs():
     clip = config["features"]["clip"]
     files = [clip["checkpoint"]]
     if clip.get("config_file"):
         files.append(clip["config_file"])
     return files
-
-
-def train_settings(row):
-    """The training settings of a row: the trainer's, and only the loss constants its loss uses."""
-    kind = ROWS[row].loss
-    train = config["train"]
-    settings = {key: value for key, value in train.items()
-                if key not in ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")}
-    loss = {"kind": kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
-    if kind == "han":
-        loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))
-    if kind in ("plg_segbce", "plg_rl"):
-        loss.update(rl_lambda=config["rl"]["lambda"])
-    if kind == "plg_rl":
-        loss.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
-    return {**settings, "loss": loss}
 
 
 def model_dir(row, seeds):
@@ -246,15 +175,4 @@ def print_manifest_summary(path):
     import json
 
     if Path(path).exists():
-        summary = json.loads(Path(path).read_text())
-        counts = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
-        reasons = "; ".join(f"{reason}: {n}" for reason, n in summary["by_reason"].items()) or "none"
-        line = f"vplan: {summary['total']} videos: {counts} (skip reasons: {reasons})"
-        skips = "; ".join(f"{feature}: {entry['total']} ({', '.join(f'{r}: {n}' for r, n in entry['by_reason'].items())})"
-                          for feature, entry in summary.get("feature_skips", {}).items() if entry["total"])
-        if skips:
-            line += f"; feature skips: {skips}"
-        extra = summary.get("extra", {}).get("total", 0)
-        if extra:
-            line += f"; {extra} file(s) in dataset.videos named by no split (listed in {path})"
-        print(line)
+        print(summary_line(json.loads(Path(path).read_text()), path))

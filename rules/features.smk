@@ -16,7 +16,7 @@ rule extract_features:
     wildcard_constraints:
         feature=only_if(EXTRACTED_FEATURES, "|".join(EXTRACTED_FEATURES)),
     params:
-        settings=extraction_settings,
+        settings=lambda wildcards: extraction_settings(config, wildcards.feature),
     threads: 2
     log:
         f"{LOGS}/features/{{feature}}/shard_{{shard}}.log",

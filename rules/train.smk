@@ -11,7 +11,7 @@ rule train_row:
     output:
         directory(model_dir("{row}", "{seeds}")),
     params:
-        settings=lambda wildcards: train_settings(wildcards.row),
+        settings=lambda wildcards: train_settings(config, ROWS[wildcards.row].loss),
         seeds=job_seeds,
         row=lambda wildcards: wildcards.row,
         resume=lambda wildcards: f"{model_dir(wildcards.row, wildcards.seeds)}.resume.pt",

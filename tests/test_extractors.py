@@ -9,6 +9,7 @@ import torchvision
 
 from tests.media import Audio, write_video
 from vplan_core.features import vggish
+from vplan_core.features.registry import VGGISH_WEIGHTS_URL
 from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
 from vplan_core.features.extract import _batched, extract_shard
 from vplan_core.features.store import read_store
@@ -88,7 +89,7 @@ def test_state_dict_round_trip_and_mismatch(tmp_path):
     path = tmp_path / "vggish.pth"
     torch.save(source.state_dict(), path)
     target = vggish.VGGish()
-    label, sha = apply_weights(target, str(path), "features.vggish.weights", vggish.WEIGHTS_URL)
+    label, sha = apply_weights(target, str(path), "features.vggish.weights", VGGISH_WEIGHTS_URL)
     assert label == str(path.resolve()) and sha == sha256_file(path) and len(sha) == 64
     assert torch.equal(target.embeddings[4].weight, source.embeddings[4].weight)
 
@@ -97,7 +98,7 @@ def test_state_dict_round_trip_and_mismatch(tmp_path):
     bad["embeddings.4.weight"] = torch.zeros(64, 4096)
     torch.save(bad, path)
     with pytest.raises(ValueError) as err:
-        apply_weights(target, str(path), "features.vggish.weights", vggish.WEIGHTS_URL)
+        apply_weights(target, str(path), "features.vggish.weights", VGGISH_WEIGHTS_URL)
     message = str(err.value)
     for needle in ("features.vggish.weights", str(path), "features.0.bias",
                    "embeddings.4.weight", "(64, 4096)"):
@@ -107,8 +108,8 @@ def test_state_dict_round_trip_and_mismatch(tmp_path):
 def test_weights_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         apply_weights(torch.nn.Linear(2, 2), str(tmp_path / "none.pth"), "features.vggish.weights",
-                      vggish.WEIGHTS_URL)
-    assert "features.vggish.weights" in str(err.value) and vggish.WEIGHTS_URL in str(err.value)
+                      VGGISH_WEIGHTS_URL)
+    assert "features.vggish.weights" in str(err.value) and VGGISH_WEIGHTS_URL in str(err.value)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="unreadable weights file.*features.vggish.weights"):
@@ -175,7 +176,7 @@ def test_published_weight_files_load(published_files, name, legacy):
     path, state = published_files[name, legacy]
     if name == "vggish":
         model = vggish.VGGish()
-        label, _ = apply_weights(model, str(path), "features.vggish.weights", vggish.WEIGHTS_URL)
+        label, _ = apply_weights(model, str(path), "features.vggish.weights", VGGISH_WEIGHTS_URL)
     elif name == "r2plus1d_18":
         model, label, _ = build_r2plus1d(str(path))
     else:

@@ -21,7 +21,10 @@ import yaml
 
 from tests.test_llp import LLP_DIR
 from tests.workflow_runs import REPO, planned_jobs, snakemake, write_config
-from vplan_core.official import LAYOUT
+from vplan_core.features.registry import FEATURES, OFFICIAL_FEATURES
+
+# feature -> (folder, per-video shape) of the official release
+LAYOUT = {f: (FEATURES[f].official_folder, FEATURES[f].official_shape) for f in OFFICIAL_FEATURES}
 
 N_LLP = 11849
 
@@ -36,7 +39,7 @@ def llp_config(tmp_path: Path, annotations: Path = LLP_DIR, videos: bool = True,
             folder.mkdir(exist_ok=True)
             config["dataset"][key] = str(folder)
     if official:
-        for sub, _, _ in LAYOUT.values():
+        for sub, _ in LAYOUT.values():
             (tmp_path / "official_features" / sub).mkdir(exist_ok=True)
     weights = tmp_path / "weights"  # placeholders: the dry run checks that the files exist and
     weights.mkdir(exist_ok=True)    # that the CLIP one is a CLIP checkpoint (a tiny open_clip one)
@@ -141,7 +144,7 @@ def test_official_features_end_to_end(tmp_path):
     rng = np.random.default_rng(0)
     absent = {ids[3], ids[45]}  # a deleted video (train) and one (val) missing its res152 file
     for vid in ids:
-        for feature, (sub, shape, _) in LAYOUT.items():
+        for feature, (sub, shape) in LAYOUT.items():
             if vid == ids[3] or (vid == ids[45] and feature == "cnn2d"):
                 continue
             dtype = np.float64 if feature == "vggish" else np.float32  # cast on import
@@ -211,7 +214,7 @@ def test_official_and_clip_features_run_all_five_rows_without_a_video(tmp_path):
     for vid in ids:
         if vid == gone:
             continue
-        for sub, shape, _ in LAYOUT.values():
+        for sub, shape in LAYOUT.values():
             np.save(tmp_path / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
         if vid != no_clip:
             emb = rng.standard_normal((10, 128)).astype(np.float32)

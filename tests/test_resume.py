@@ -210,13 +210,13 @@ def official_workdir(workdir: Path) -> Path:
     """A real-LLP-style run on random official-format features (tests/test_llp_workflow.py)."""
     from tests.test_llp_workflow import llp_config, subset_annotations
     from tests.workflow_runs import write_config
-    from vplan_core.official import LAYOUT
+    from tests.test_llp_workflow import LAYOUT
 
     keep = subset_annotations(workdir / "annotations", n_train=24, n_val=8, n_test=8)
     config = llp_config(workdir, annotations=workdir / "annotations", videos=False, official=True)
     rng = np.random.default_rng(0)
     for vid in [name[:11] for names in keep.values() for name in names]:
-        for sub, shape, _ in LAYOUT.values():
+        for sub, shape in LAYOUT.values():
             np.save(workdir / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
     config["dataset"]["shard_size"] = 50
     config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1])

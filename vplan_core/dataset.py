@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
+from vplan_core.features.registry import FEATURES, HAN_FEATURES
 from vplan_core.features.store import available_ids, load_features
 from vplan_core.llp import Split, load_split
 
-HAN_FEATURES = ("vggish", "cnn2d", "r2plus1d")
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
@@ -74,12 +74,8 @@ def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[st
     keep = [i for i, vid in enumerate(full.video_ids) if vid in present]
     split = subset_split(full, keep)
     ids = split.video_ids
-    features = Features(
-        video_ids=ids,
-        audio=load_features(stores["vggish"], ids),
-        visual_2d=load_features(stores["cnn2d"], ids),
-        visual_3d=load_features(stores["r2plus1d"], ids),
-    )
+    features = Features(video_ids=ids, **{FEATURES[name].han_input: load_features(stores[name], ids)
+                                          for name in HAN_FEATURES})
     return SplitData(split=split, features=features, n_missing=len(full.video_ids) - len(ids))
 
 

@@ -29,22 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.manifest import ManifestRow, make_row
+from vplan_core.features.registry import FEATURES as REGISTRY
+from vplan_core.features.registry import OFFICIAL_FEATURES as FEATURES
 from vplan_core.features.store import write_store
+from vplan_core.manifest import ManifestRow, make_row
 
-# vplan feature -> (official folder, per-video shape, sampling of the official extraction)
-LAYOUT: dict[str, tuple[str, tuple[int, ...], dict]] = {
-    "vggish": ("vggish", (10, 128), {
-        "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
-        "example": "0.96 s, 96x64 log-mel", "postprocess": "VGGish PCA + 8-bit quantisation"}),
-    "cnn2d": ("res152", (80, 2048), {
-        "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
-        "weights": "ImageNet", "output": "final pool"}),
-    "r2plus1d": ("r2plus1d_18", (10, 512), {
-        "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
-        "weights": "Kinetics-400", "output": "final pool"}),
-}
-FEATURES = tuple(LAYOUT)
 DECODER = "official features"
 
 
@@ -53,7 +42,7 @@ class OfficialFeatureError(ValueError):
 
 
 def feature_dir(official_dir: str | os.PathLike, feature: str) -> Path:
-    return Path(official_dir) / LAYOUT[feature][0]
+    return Path(official_dir) / REGISTRY[feature].official_folder
 
 
 def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -> Path:
@@ -63,7 +52,7 @@ def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -
 def check_layout(official_dir: str | os.PathLike, features: Sequence[str] = FEATURES) -> list[str]:
     """Problems with the folder layout (missing subfolders), each naming the path."""
     return [f"config key 'dataset.official_features': no folder {feature_dir(official_dir, f)} "
-            f"(expected {LAYOUT[f][0]}/<id>.npy of shape {LAYOUT[f][1]})"
+            f"(expected {REGISTRY[f].official_folder}/<id>.npy of shape {REGISTRY[f].official_shape})"
             for f in features if not feature_dir(official_dir, f).is_dir()]
 
 
@@ -87,7 +76,7 @@ def status_rows(video_ids: Sequence[str], official_dir: str | os.PathLike) -> li
         if not have:
             rows.append(make_row(vid, "", "missing", "no official features"))
         elif len(have) < len(FEATURES):
-            lacking = ", ".join(LAYOUT[f][0] for f in FEATURES if f not in have)
+            lacking = ", ".join(REGISTRY[f].official_folder for f in FEATURES if f not in have)
             rows.append(make_row(vid, str(feature_path(official_dir, have[0], vid)), "skipped",
                                  f"incomplete official features: no {lacking}", decoder=DECODER))
         else:
@@ -99,7 +88,7 @@ def status_rows(video_ids: Sequence[str], official_dir: str | os.PathLike) -> li
 def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
     """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
     path = Path(path)
-    folder, shape, _ = LAYOUT[feature]
+    folder, shape = REGISTRY[feature].official_folder, REGISTRY[feature].official_shape
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -126,7 +115,8 @@ def import_shard(feature: str, manifest_rows: Sequence[ManifestRow], official_di
     the manifest was made from videos) is recorded in the store's "skipped" attr as
     "no official feature file", so manifest plus skips still account for every video.
     """
-    folder, shape, sampling = LAYOUT[feature]
+    spec = REGISTRY[feature]
+    folder, shape, sampling = spec.official_folder, spec.official_shape, spec.official_sampling
     ids, arrays, skipped = [], [], []
     for row in manifest_rows:
         if row["status"] != "used":

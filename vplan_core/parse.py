@@ -30,24 +30,13 @@ import numpy as np
 
 from vplan_core.llp import CLASSES
 from vplan_core.metrics import binarize
+from vplan_core.plan import extraction_settings
 
 # torch, the extractors and PyAV are imported where used: `vplan --help` stays fast.
 
 WINDOW_S = 10
 SLACK_S = 0.5  # LLP's 10-s clips last 10.0-10.1 s in their containers
-HAN_INPUTS = {"vggish": "audio", "cnn2d": "visual_2d", "r2plus1d": "visual_3d"}
 MODALITIES = ("audio", "visual", "audio-visual")
-
-
-def extractor_settings(config: dict, feature: str) -> dict:
-    """The settings the workflow's extraction of `feature` gets (rules/common.smk)."""
-    sampling = config["sampling"]
-    settings = dict(config["features"][feature])
-    if feature == "vggish":
-        settings.update(audio_rate=sampling["audio_rate"], seconds=sampling["seconds"])
-    else:
-        settings.update(fps=sampling["fps"], seconds=sampling["seconds"])
-    return settings
 
 
 def window_count(duration_s: float) -> int:
@@ -57,22 +46,15 @@ def window_count(duration_s: float) -> int:
 def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
     """HAN features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
     visual_3d [n,10,512]."""
-    from vplan_core.features import extract
     from vplan_core.dataset import Features
+    from vplan_core.features.extract import build_extractor
+    from vplan_core.features.registry import FEATURES, HAN_FEATURES
 
     arrays = {}
-    for feature, name in HAN_INPUTS.items():
-        ex = extract._SETUP[feature](extractor_settings(config, feature), device)
-        decode = ex.decode  # functools.partial of the window at start_s = 0: shift it per window
-        outputs = []
-        for w in range(n_windows):
-            start = w * WINDOW_S
-            if "times" in decode.keywords:
-                x = decode.func(str(video), **{**decode.keywords, "times": decode.keywords["times"] + start})
-            else:
-                x = decode.func(str(video), **{**decode.keywords, "start_s": decode.keywords.get("start_s", 0.0) + start})
-            outputs.append(np.concatenate([ex.run(x[i:i + 64]) for i in range(0, len(x), 64)]))
-        arrays[name] = np.stack(outputs).astype(np.float32)
+    for feature in HAN_FEATURES:
+        extractor = build_extractor(feature, extraction_settings(config, feature), device)
+        arrays[FEATURES[feature].han_input] = np.stack([extractor.clip_features(video, w * WINDOW_S)
+                                 for w in range(n_windows)]).astype(np.float32)
     return Features(video_ids=[f"window_{w}" for w in range(n_windows)], **arrays)
 
 

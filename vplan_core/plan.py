@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vplan_core.features.registry import HAN_FEATURES, weight_files
+
 SEED_SEPARATOR = "-"
 
 
@@ -38,7 +40,6 @@ def seed_dir(seed: int) -> str:
     return f"seed_{seed}"
 
 
-HAN_FEATURES = ("vggish", "cnn2d", "r2plus1d")
 CLIP = "clip"
 
 
@@ -92,3 +93,94 @@ def feature_sources(config: dict, rows: dict) -> Sources:
         for row, spec in rows.items() if spec.labels is not None}
     return Sources(extracted=extracted, imported=imported,
                    rows=tuple(r for r in rows if r not in skipped), skipped_rows=skipped)
+
+
+def extraction_settings(config: dict, feature: str) -> dict:
+    """What the extraction of `feature` gets: its features.<feature> section and the sampling
+    keys it uses (so a change of another feature's settings reruns nothing of this one)."""
+    sampling = config["sampling"]
+    settings = dict(config["features"][feature])
+    if feature == "vggish":
+        settings.update(audio_rate=sampling["audio_rate"], seconds=sampling["seconds"])
+    elif feature == CLIP:
+        settings.update(seconds=sampling["seconds"])
+    else:
+        settings.update(fps=sampling["fps"], seconds=sampling["seconds"])
+    return settings
+
+
+TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")
+
+
+def train_settings(config: dict, loss_kind: str) -> dict:
+    """The training settings of a row with loss `loss_kind`: the trainer's, and only the loss
+    constants that loss uses (changing rl.distance reruns rows 4-5, not 1-3). The device is
+    not a setting: moving to a GPU must not invalidate results."""
+    train = config["train"]
+    settings = {key: value for key, value in train.items() if key not in TRAINER_ONLY}
+    loss = {"kind": loss_kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
+    if loss_kind == "han":
+        loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))
+    if loss_kind in ("plg_segbce", "plg_rl"):
+        loss.update(rl_lambda=config["rl"]["lambda"])
+    if loss_kind == "plg_rl":
+        loss.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
+    return {**settings, "loss": loss}
+
+
+def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
+    """config key -> (local weight file, where it is published) of every file this run loads:
+    the extracted features' backbones, and the configured CLIP whenever PLG runs (imported CLIP
+    image embeddings still need its text tower). The demo makes its own files by rules."""
+    if "demo" in config:
+        return {}
+    features = [*sources.extracted, *([CLIP] if CLIP in sources.imported else [])]
+    return {key: (str(path), url) for feature in features
+            for key, path, url in weight_files(feature, config["features"][feature])
+            if not str(path).startswith("random:")}
+
+
+def input_problems(config: dict, sources: Sources) -> list[str]:
+    """Every problem with the input paths and files of a real run, found before any job starts,
+    each naming its config key: missing folders and weight files, the official features'
+    layout, released CLIP features against the configured CLIP, the CLIP checkpoint's form."""
+    from pathlib import Path
+
+    dataset = config["dataset"]
+    keys = ("annotations", "videos", "official_features", "clip_features")
+    problems = [f"config key 'dataset.{key}': path does not exist: {dataset[key]}"
+                for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
+    official, clip_dir, clip = dataset.get("official_features"), dataset.get("clip_features"), config["features"][CLIP]
+    if official and Path(official).is_dir():
+        from vplan_core.official import check_layout
+
+        problems += check_layout(official)
+    if CLIP in sources.imported and Path(clip_dir).is_dir():
+        from vplan_core.features.clip import check_clip_features  # their width against the text tower's
+
+        problems += check_clip_features(clip_dir, clip["model_name"], clip.get("config_file"))
+    weights = weight_paths(config, sources)
+    problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
+                 f"where there is network and set the key to the local file)"
+                 for key, (path, url) in weights.items() if not Path(path).is_file()]
+    if f"features.{CLIP}.checkpoint" in weights and Path(clip["checkpoint"]).is_file():
+        from vplan_core.features.clip import check_checkpoint  # its form and architecture
+
+        problems += check_checkpoint(clip["checkpoint"], clip["model_name"], clip.get("config_file"))
+    return problems
+
+
+def summary_line(summary: dict, path: str) -> str:
+    """The line a run ends with: how many videos were used, skipped (by reason) and missing,
+    which features skipped which videos, and the files no split names (manifest_summary.json)."""
+    counts = ", ".join(f"{n} {status}" for status, n in summary["by_status"].items())
+    reasons = "; ".join(f"{reason}: {n}" for reason, n in summary["by_reason"].items()) or "none"
+    line = f"vplan: {summary['total']} videos: {counts} (skip reasons: {reasons})"
+    skips = "; ".join(f"{feature}: {entry['total']} ({', '.join(f'{r}: {n}' for r, n in entry['by_reason'].items())})"
+                      for feature, entry in summary.get("feature_skips", {}).items() if entry["total"])
+    if skips:
+        line += f"; feature skips: {skips}"
+    extra = summary.get("extra", {}).get("total", 0)
+    if extra:
+        line += f"; {extra} file(s) in dataset.videos named by no split (listed in {path})"
+    return line

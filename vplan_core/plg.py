@@ -15,7 +15,6 @@ PROMPTS = {
     "P3": "This photo contains the visual scene of [CLS]",
     "P4": "This is a photo of the [CLS]",
 }
-DEFAULT_PROMPT = "P1"
 DEFAULT_TAU = 0.04
 
 

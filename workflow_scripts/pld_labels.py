@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from vplan_core.dataset import HAN_FEATURES, labelled_ids, load_labels, load_split_data
+from vplan_core.dataset import labelled_ids, load_labels, load_split_data
+from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.logs import job_log, torch_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.pld import denoise, forward_loss_matrix

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from vplan_core.dataset import HAN_FEATURES, labelled_ids, load_split_data
+from vplan_core.dataset import labelled_ids, load_split_data
+from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.logs import job_log, torch_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.prediction import predict_seeds

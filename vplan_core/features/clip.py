@@ -23,11 +23,10 @@ from PIL import Image
 from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, ClipCheckpoint,
                                                   inspect_checkpoint, read_tensors,
                                                   to_open_clip_names)
+from vplan_core.features.registry import CLIP_PUBLISHED_AT
 from vplan_core.features.weights import RANDOM_PREFIX, check_state_dict
 
 MODEL_KEY = "features.clip.model_name"
-PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
-                "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
 
 
 @contextlib.contextmanager
@@ -97,7 +96,7 @@ def load_clip(model_name: str, checkpoint: str | None, config_file: str | None =
     else:
         raise FileNotFoundError(
             f"CLIP checkpoint for {model_name!r} not found: {checkpoint!r}. Pretrained weights "
-            f"are published by {PUBLISHED_AT}; download them where there is network and point "
+            f"are published by {CLIP_PUBLISHED_AT}; download them where there is network and point "
             f"the checkpoint setting at the file (the demo workflow trains its own model).")
     return model.eval(), preprocess, open_clip.get_tokenizer(model_name)
 

@@ -12,19 +12,13 @@ import torch
 import torchvision
 from torch import nn
 
+from .registry import CNN_PUBLISHED
 from .weights import apply_weights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
 BACKBONES_2D = {"resnet152": 2048, "resnet50": 2048, "resnet18": 512}
 R2PLUS1D_DIM = 512
-# torchvision's weight files (ImageNet-1k V1 for the ResNets, Kinetics-400 for R(2+1)D-18).
-PUBLISHED = {
-    "resnet152": "https://download.pytorch.org/models/resnet152-394f9c45.pth",
-    "resnet50": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
-    "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-    "r2plus1d_18": "https://download.pytorch.org/models/r2plus1d_18-91a641e6.pth",
-}
 
 
 def build_2d_backbone(name: str, weights: str, config_key: str = "features.cnn2d.weights"
@@ -33,7 +27,7 @@ def build_2d_backbone(name: str, weights: str, config_key: str = "features.cnn2d
     if name not in BACKBONES_2D:
         raise ValueError(f"unknown 2D backbone {name!r}; choose one of {sorted(BACKBONES_2D)}")
     model = getattr(torchvision.models, name)(weights=None)
-    label, sha = apply_weights(model, weights, config_key, PUBLISHED[name])
+    label, sha = apply_weights(model, weights, config_key, CNN_PUBLISHED[name])
     model.fc = nn.Identity()
     return model.eval(), label, sha
 
@@ -42,7 +36,7 @@ def build_r2plus1d(weights: str, config_key: str = "features.r2plus1d.weights"
                    ) -> tuple[nn.Module, str, str]:
     """(r2plus1d_18 in eval mode with fc=Identity, label, sha256); [B, 3, T, H, W] -> [B, 512]."""
     model = torchvision.models.video.r2plus1d_18(weights=None)
-    label, sha = apply_weights(model, weights, config_key, PUBLISHED["r2plus1d_18"])
+    label, sha = apply_weights(model, weights, config_key, CNN_PUBLISHED["r2plus1d_18"])
     model.fc = nn.Identity()
     return model.eval(), label, sha
 

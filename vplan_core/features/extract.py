@@ -22,7 +22,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +33,23 @@ from ..manifest import ManifestRow
 from ..video import VideoError, llp_frame_times, sample_audio, sample_frames, \
     segment_middle_times
 from . import cnn, vggish
+from .registry import FEATURES, VGGISH_PCA_URL, VGGISH_WEIGHTS_URL
 from .store import write_store
 from .weights import RANDOM_PREFIX, apply_weights, sha256_file
 
-FEATURES = ("vggish", "cnn2d", "r2plus1d", "clip")
 FRAME_RULE = "frame on screen at t (last pts <= t), clamped to the clip"
 RESIZE_RULE = "shorter side to frame_size (bilinear, antialiased), centre crop"
 
 
 @dataclass
-class _Extractor:
-    """What differs between features: input decoding, the forward pass and provenance."""
+class Extractor:
+    """One feature's extractor: input decoding, the forward pass and provenance.
 
-    decode: Callable[[str], np.ndarray]  # path -> model input of one video [units, ...]
+    decode(path, offset_s) is the model input of one video's window (the configured window
+    shifted by offset_s seconds); clip_features runs it end to end for one window.
+    """
+
+    decode: Callable[..., np.ndarray]  # (path, offset_s=0.0) -> model input of one window [units, ...]
     run: Callable[[np.ndarray], np.ndarray]  # stacked inputs [B, ...] -> outputs [B, D]
     per_video_shape: Callable[[], list[int]]
     model: str
@@ -53,17 +57,23 @@ class _Extractor:
     weights_sha256: str
     sampling: dict
     attrs: dict = field(default_factory=dict)  # feature-specific provenance
+    batch_size: int = 64
+
+    def clip_features(self, path: str | os.PathLike, offset_s: float = 0.0) -> np.ndarray:
+        """Features [units, D] of one video's window starting offset_s after the configured one."""
+        x = self.decode(str(path), offset_s)
+        return np.concatenate([self.run(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
 
 
 # ---------------------------------------------------------------- decoding (worker side)
-def _decode_frames(path: str, times: np.ndarray, size: int, decoder: str,
+def _decode_frames(path: str, offset_s: float = 0.0, *, times: np.ndarray, size: int, decoder: str,
                    clip_len: int = 0) -> np.ndarray:
-    frames = sample_frames(path, times, size, decoder)
+    frames = sample_frames(path, times + offset_s, size, decoder)
     return frames.reshape(-1, clip_len, *frames.shape[1:]) if clip_len else frames
 
 
-def _decode_vggish(path: str, seconds: float, start_s: float, hop_s: float) -> np.ndarray:
-    wave = sample_audio(path, vggish.SAMPLE_RATE, seconds, start_s)
+def _decode_vggish(path: str, offset_s: float = 0.0, *, seconds: float, start_s: float, hop_s: float) -> np.ndarray:
+    wave = sample_audio(path, vggish.SAMPLE_RATE, seconds, start_s + offset_s)
     return vggish.waveform_to_examples(wave, vggish.SAMPLE_RATE, int(round(seconds)),
                                        hop_s).numpy()
 
@@ -130,12 +140,12 @@ def _common_sampling(s: dict) -> dict:
             "decoder": s.get("decoder", "auto")}
 
 
-def _setup_cnn2d(s: dict, device: str) -> _Extractor:
+def _setup_cnn2d(s: dict, device: str) -> Extractor:
     name, size, fps = s.get("backbone", "resnet152"), s.get("size", 224), s.get("fps", 8)
     model, label, sha = cnn.build_2d_backbone(name, s["weights"])
     model.to(device)
     times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))
-    return _Extractor(
+    return Extractor(
         decode=functools.partial(_decode_frames, times=times, size=size,
                                  decoder=s.get("decoder", "auto")),
         run=_torch_runner(model, functools.partial(cnn.images_to_2d_input, device=device)),
@@ -147,14 +157,14 @@ def _setup_cnn2d(s: dict, device: str) -> _Extractor:
                   "normalise": "imagenet mean/std"})
 
 
-def _setup_r2plus1d(s: dict, device: str) -> _Extractor:
+def _setup_r2plus1d(s: dict, device: str) -> Extractor:
     size, fps, clip_len = s.get("size", 112), s.get("fps", 8), s.get("clip_len", 8)
     times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))
     if len(times) % clip_len:
         raise ValueError(f"{len(times)} frames do not split into clips of {clip_len}")
     model, label, sha = cnn.build_r2plus1d(s["weights"])
     model.to(device)
-    return _Extractor(
+    return Extractor(
         decode=functools.partial(_decode_frames, times=times, size=size,
                                  decoder=s.get("decoder", "auto"), clip_len=clip_len),
         run=_torch_runner(model, functools.partial(cnn.clips_to_r2plus1d_input, device=device)),
@@ -166,23 +176,23 @@ def _setup_r2plus1d(s: dict, device: str) -> _Extractor:
                   "resize": RESIZE_RULE, "normalise": "kinetics mean/std"})
 
 
-def _setup_vggish(s: dict, device: str) -> _Extractor:
+def _setup_vggish(s: dict, device: str) -> Extractor:
     if s.get("audio_rate", vggish.SAMPLE_RATE) != vggish.SAMPLE_RATE:
         raise ValueError(f"VGGish needs audio_rate {vggish.SAMPLE_RATE}, got {s['audio_rate']}")
     model = vggish.VGGish()
     label, sha = apply_weights(model, s["weights"], "features.vggish.weights",
-                               vggish.WEIGHTS_URL)
+                               VGGISH_WEIGHTS_URL)
     body: torch.nn.Module = model.eval()
     if s.get("pca", False):
         if not s.get("pca_params"):
             raise ValueError("features.vggish.pca is true but features.vggish.pca_params is "
-                             f"not set (published at {vggish.PCA_URL})")
+                             f"not set (published at {VGGISH_PCA_URL})")
         body = torch.nn.Sequential(
             model, vggish.Postprocessor.from_file(s["pca_params"], "features.vggish.pca_params"))
         sha = f"{sha} pca:{sha256_file(s['pca_params'])}"
     body.to(device)
     seconds, hop_s = s.get("seconds", 10), s.get("example_hop_s", 1.0)
-    return _Extractor(
+    return Extractor(
         decode=functools.partial(_decode_vggish, seconds=seconds,
                                  start_s=s.get("start_s", 0.0), hop_s=hop_s),
         run=_torch_runner(body, lambda x: torch.from_numpy(x).to(device)),
@@ -202,7 +212,7 @@ def _clip_weights_label(checkpoint: str | None) -> tuple[str, str]:
     return f"unverified: {checkpoint}", ""
 
 
-def _setup_clip(s: dict, device: str) -> _Extractor:
+def _setup_clip(s: dict, device: str) -> Extractor:
     from .clip import encode_images, load_clip, provenance  # lazy: open_clip is a heavy import
 
     model, preprocess, _ = load_clip(s["model_name"], s.get("checkpoint"),
@@ -215,7 +225,7 @@ def _setup_clip(s: dict, device: str) -> _Extractor:
         return encode_images(model, preprocess, frames, batch_size=batch_size, device=device)
 
     label, sha = _clip_weights_label(s.get("checkpoint"))
-    return _Extractor(
+    return Extractor(
         decode=functools.partial(_decode_frames, times=times, size=size,
                                  decoder=s.get("decoder", "auto")),
         run=run,
@@ -232,6 +242,13 @@ _SETUP = {"cnn2d": _setup_cnn2d, "r2plus1d": _setup_r2plus1d, "vggish": _setup_v
           "clip": _setup_clip}
 
 
+def build_extractor(feature: str, settings: dict, device: str = "cpu") -> Extractor:
+    """The extractor of `feature` with the workflow's settings (plan.extraction_settings)."""
+    if feature not in _SETUP:
+        raise ValueError(f"unknown feature {feature!r}; choose one of {tuple(FEATURES)}")
+    return replace(_SETUP[feature](settings, device), batch_size=settings.get("batch_size", 64))
+
+
 # ---------------------------------------------------------------- entry point
 def extract_shard(feature: str, manifest_rows: Sequence[ManifestRow],
                   out_store: str | os.PathLike, settings: dict, device: str = "cpu") -> dict:
@@ -241,11 +258,9 @@ def extract_shard(feature: str, manifest_rows: Sequence[ManifestRow],
     "shape", "model", "weights", "seconds"}. Rows that are not "used" are ignored: the
     manifest already accounts for them.
     """
-    if feature not in _SETUP:
-        raise ValueError(f"unknown feature {feature!r}; choose one of {FEATURES}")
     started = time.perf_counter()
     rows = [r for r in manifest_rows if r["status"] == "used"]
-    ex = _SETUP[feature](settings, device)
+    ex = build_extractor(feature, settings, device)
     loader = DataLoader(_DecodeDataset(rows, ex.decode, needs_audio=feature == "vggish"),
                         batch_size=None, num_workers=settings.get("num_workers", 0),
                         collate_fn=_identity)
@@ -259,7 +274,7 @@ def extract_shard(feature: str, manifest_rows: Sequence[ManifestRow],
                 yield vid, x
 
     ids, outputs = [], []
-    for vid, out in _batched(decoded(), ex.run, settings.get("batch_size", 64)):
+    for vid, out in _batched(decoded(), ex.run, ex.batch_size):
         ids.append(vid)
         outputs.append(out)
     shape = list(outputs[0].shape) if outputs else ex.per_video_shape()

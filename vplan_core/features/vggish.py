@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .registry import VGGISH_PCA_URL
 from .weights import load_state_dict_file
 
 SAMPLE_RATE = 16000
@@ -25,9 +26,6 @@ LOG_OFFSET = 0.01
 EXAMPLE_FRAMES = 96  # 0.96 s of 10 ms frames
 EMBEDDING_SIZE = 128
 QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
-WEIGHTS_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
-PCA_URL = ("https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
-           "vggish_pca_params-970ea276.pth")
 
 
 # ---------------------------------------------------------------- front end
@@ -145,7 +143,7 @@ class Postprocessor(nn.Module):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, config_key: str) -> "Postprocessor":
-        params = load_state_dict_file(path, config_key, PCA_URL)
+        params = load_state_dict_file(path, config_key, VGGISH_PCA_URL)
         try:
             return cls(params["pca_eigen_vectors"], params["pca_means"])
         except KeyError as exc:

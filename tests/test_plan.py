@@ -1,0 +1,113 @@
+"""vplan_core.plan: a config to jobs, directly (the rerun matrix is the workflow-level test)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from tests.workflow_runs import REPO
+from vplan_core.ablation import ROWS
+from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
+                             seed_label, summary_line, train_settings, weight_paths)
+
+DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
+LLP = yaml.safe_load((REPO / "config/llp.yaml").read_text())
+
+
+def llp(**dataset) -> dict:
+    """config/llp.yaml with the dataset's sources replaced (None removes a key)."""
+    config = copy.deepcopy(LLP)
+    for key in ("videos", "official_features", "clip_features"):
+        config["dataset"].pop(key, None)
+    config["dataset"].update({k: v for k, v in dataset.items() if v is not None})
+    return config
+
+
+def test_seed_groups_keep_list_order_and_name_their_folders():
+    assert seed_groups([3, 1, 2]) == [[3, 1, 2]]
+    assert seed_groups([0, 1, 2, 3, 4], per_job=2) == [[0, 1], [2, 3], [4]]
+    assert [seed_label(g) for g in seed_groups([0, 1, 2, 3], 2)] == ["0-1", "2-3"]
+    assert label_seeds("10-2-7") == [10, 2, 7]
+    for bad in ([], [1, 1]):
+        with pytest.raises(ValueError, match="train.seeds"):
+            seed_groups(bad)
+
+
+@pytest.mark.parametrize("dataset, extracted, imported, rows", [
+    ({"videos": "v"}, ("vggish", "cnn2d", "r2plus1d", "clip"), {}, 5),
+    ({"official_features": "o"}, (), {f: "dataset.official_features" for f in ("vggish", "cnn2d", "r2plus1d")}, 1),
+    ({"official_features": "o", "videos": "v"}, ("clip",),
+     {f: "dataset.official_features" for f in ("vggish", "cnn2d", "r2plus1d")}, 5),
+    ({"official_features": "o", "clip_features": "c"}, (),
+     {**{f: "dataset.official_features" for f in ("vggish", "cnn2d", "r2plus1d")}, "clip": "dataset.clip_features"}, 5),
+    ({"videos": "v", "clip_features": "c"}, ("vggish", "cnn2d", "r2plus1d"), {"clip": "dataset.clip_features"}, 5),
+])
+def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, rows):
+    sources = feature_sources(llp(**dataset), ROWS)
+    assert sources.extracted == extracted and sources.imported == imported
+    assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == set(ROWS)
+    if rows == 1:
+        assert sources.rows == ("row1_han",)
+        assert all("dataset.clip_features" in why for why in sources.skipped_rows.values())
+
+
+def test_videos_win_the_clip_store_only_when_asked():
+    config = llp(videos="v", clip_features="c")
+    config["features"]["clip"]["source"] = "videos"
+    assert "clip" in feature_sources(config, ROWS).extracted
+    assert feature_sources(DEMO, ROWS).extracted == ("vggish", "cnn2d", "r2plus1d", "clip")
+    with pytest.raises(ValueError, match="'features.clip.source' is 'videos' but dataset.videos is not set"):
+        feature_sources(llp(official_features="o", clip_features="c") | {"features": config["features"]}, ROWS)
+    with pytest.raises(ValueError, match="dataset.videos .* and/or"):
+        feature_sources(llp(clip_features="c"), ROWS)
+
+
+def test_extraction_settings_carry_only_what_the_feature_uses():
+    assert extraction_settings(LLP, "vggish") == {**LLP["features"]["vggish"], "audio_rate": 16000, "seconds": 10}
+    assert extraction_settings(LLP, "cnn2d") == {**LLP["features"]["cnn2d"], "fps": 8, "seconds": 10}
+    assert extraction_settings(LLP, "clip") == {**LLP["features"]["clip"], "seconds": 10}
+
+
+def test_train_settings_name_only_the_loss_constants_a_row_uses():
+    han, rl = train_settings(DEMO, "han"), train_settings(DEMO, "plg_rl")
+    assert han["loss"] == {"kind": "han", "smoothing_audio": 1.0, "smoothing_visual": 0.9}
+    assert rl["loss"] == {"kind": "plg_rl", "smoothing_audio": 1.0, "rl_lambda": 0.5, "rl_distance": "bce",
+                          "rl_eps": 1.0e-6}
+    assert train_settings(DEMO, "plg_segbce")["loss"]["rl_lambda"] == 0.5
+    assert not {"device", "seeds", "seeds_per_job", "smoothing_audio"} & set(rl)
+    assert rl["epochs"] == DEMO["train"]["epochs"]
+
+
+def test_weight_paths_are_the_files_a_run_loads():
+    official_only = feature_sources(llp(official_features="o"), ROWS)
+    assert weight_paths(llp(official_features="o"), official_only) == {}
+    features_only = llp(official_features="o", clip_features="c")
+    paths = weight_paths(features_only, feature_sources(features_only, ROWS))
+    assert list(paths) == ["features.clip.checkpoint"]  # the text tower of PLG
+    videos = llp(videos="v")
+    paths = weight_paths(videos, feature_sources(videos, ROWS))
+    assert set(paths) == {"features.vggish.weights", "features.vggish.pca_params", "features.cnn2d.weights",
+                          "features.r2plus1d.weights", "features.clip.checkpoint"}
+    assert paths["features.cnn2d.weights"][1].endswith("resnet152-394f9c45.pth")
+    assert weight_paths(DEMO, feature_sources(DEMO, ROWS)) == {}  # made by the demo's own rules
+
+
+def test_input_problems_name_their_config_keys(tmp_path):
+    config = llp(videos=str(tmp_path / "nowhere"), official_features=str(tmp_path))
+    config["dataset"]["annotations"] = str(tmp_path)
+    problems = input_problems(config, feature_sources(config, ROWS))
+    assert f"config key 'dataset.videos': path does not exist: {tmp_path / 'nowhere'}" in problems
+    assert any(p.startswith("config key 'dataset.official_features': no folder") for p in problems)
+    assert any(p.startswith("config key 'features.clip.checkpoint': weights file not found") for p in problems)
+
+
+def test_summary_line():
+    summary = {"total": 5, "by_status": {"used": 3, "skipped": 1, "missing": 1},
+               "by_reason": {"skipped/too short": 1, "missing/no file": 1},
+               "feature_skips": {"vggish": {"total": 1, "by_reason": {"no audio stream": 1}}},
+               "extra": {"total": 2}}
+    assert summary_line(summary, "m.json") == (
+        "vplan: 5 videos: 3 used, 1 skipped, 1 missing (skip reasons: skipped/too short: 1; missing/no file: 1); "
+        "feature skips: vggish: 1 (no audio stream: 1); 2 file(s) in dataset.videos named by no split "
+        "(listed in m.json)")
