@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.features.registry import FEATURES, HAN_FEATURES
+from vplan_core.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
                              seed_label, summary_line, train_settings)
 from vplan_core.shards import all_video_ids, shard_names
@@ -20,7 +21,6 @@ LOGS = f"logs/{DATASET}"
 BENCH = f"benchmarks/{DATASET}"
 ANNOTATIONS = config["dataset"]["annotations"]
 SHARD_SIZE = config["dataset"]["shard_size"]
-SPLITS = ["train", "val", "test"]
 ENV_EXTRACT = "../envs/extract.yaml"
 ENV_TRAIN = "../envs/train.yaml"
 ENV_REPORT = "../envs/report.yaml"
@@ -90,8 +90,7 @@ def annotation_dir(wildcards, input):
 
 
 def annotation_files():
-    names = ["AVVP_train.csv", "AVVP_val_pd.csv", "AVVP_test_pd.csv", "AVVP_eval_audio.csv", "AVVP_eval_visual.csv"]
-    return [f"{ANNOTATIONS}/{name}" for name in names]
+    return [f"{ANNOTATIONS}/{name}" for name in EVAL_FILES]
 
 
 def shard_video_dir(wildcards):

@@ -13,10 +13,13 @@ rule report:
         annotations=annotation_files(),
         template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),
     output:
-        markdown=report(f"{RESULTS}/report/report.md", category="Results", labels={"file": "report"}),
+        markdown=report(f"{RESULTS}/report/report.md", caption="../vplan_core/templates/captions/report.rst", category="Results",
+                        labels={"file": "report"}),
         json=f"{RESULTS}/report/report.json",
-        per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", category="Figures", labels={"figure": "per-class visual F1"}),
-        timelines=report(f"{RESULTS}/report/timelines.png", category="Figures", labels={"figure": "timelines"}),
+        per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", caption="../vplan_core/templates/captions/per_class.rst",
+                         category="Figures", labels={"figure": "per-class visual F1"}),
+        timelines=report(f"{RESULTS}/report/timelines.png", caption="../vplan_core/templates/captions/timelines.rst",
+                         category="Figures", labels={"figure": "timelines"}),
     params:
         rows=RUN_ROWS,
         skipped_rows=SKIPPED_ROWS,

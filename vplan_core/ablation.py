@@ -19,6 +19,8 @@ ROWS: dict[str, Row] = {
 
 # PLD refines the labels with the forward loss of the stage-1 model: row 4 (PLG + RL, Eq. 9).
 PLD_SOURCE_ROW = "row4_plg_rl"
+# The two ends of the table, which the report compares class by class.
+BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 
 ROW_TITLES = {
     "row1_han": "① HAN (Eq. 2)",

@@ -26,8 +26,12 @@ NUM_SEGMENTS = 10
 CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
 
 SPLIT_FILES = {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv", "test": "AVVP_test_pd.csv"}
+SPLITS = tuple(SPLIT_FILES)
 AUDIO_EVENTS = "AVVP_eval_audio.csv"
 VISUAL_EVENTS = "AVVP_eval_visual.csv"
+FULL_FILE = "AVVP_dataset_full.csv"  # every video with its weak labels (not read by the workflow)
+EVAL_FILES = (*SPLIT_FILES.values(), AUDIO_EVENTS, VISUAL_EVENTS)  # what a run reads
+ANNOTATION_FILES = (*EVAL_FILES, FULL_FILE)  # the six files of the LLP release
 
 _WEAK_HEADER = ["filename", "event_labels"]
 _DENSE_HEADER = ["filename", "onset", "offset", "event_labels"]

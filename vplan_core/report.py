@@ -154,5 +154,19 @@ def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path
     plt.close(fig)
 
 
+def manifest_table(summary: dict) -> str:
+    """The manifest summary as markdown: videos by status and reason, feature skips, extra files."""
+    lines = ["| videos | count |", "|---|---|", f"| all named by the splits | {summary['total']} |"]
+    lines += [f"| {status} | {n} |" for status, n in summary["by_status"].items()]
+    lines += [f"| {reason} | {n} |" for reason, n in summary["by_reason"].items()]
+    for feature, entry in summary.get("feature_skips", {}).items():
+        if entry["total"]:
+            reasons = ", ".join(f"{r}: {n}" for r, n in entry["by_reason"].items())
+            lines.append(f"| used, but skipped by {feature} ({reasons}) | {entry['total']} |")
+    if summary.get("extra", {}).get("total"):
+        lines.append(f"| files in dataset.videos named by no split | {summary['extra']['total']} |")
+    return "\n".join(lines)
+
+
 def render_markdown(template_path: str | Path, **fields: str) -> str:
     return Template(Path(template_path).read_text()).substitute(**fields)

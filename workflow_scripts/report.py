@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core import atomic
-from vplan_core.ablation import ROW_TITLES
+from vplan_core.ablation import BASELINE_ROW, ROW_TITLES, VPLAN_ROW
 from vplan_core.llp import load_split
 from vplan_core.logs import job_log
 from vplan_core.plan import label_seeds
-from vplan_core.report import (ablation_summary, ablation_table, per_class_visual_f1, plot_per_class,
+from vplan_core.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
                                plot_timelines, quality_summary, quality_tables, render_markdown,
                                timeline_videos)
 from vplan_core.seed_outputs import load_predictions, read_histories
@@ -32,7 +32,7 @@ with job_log(snakemake.log[0]):
     ablation = ablation_summary(evals)
     quality = quality_summary([read_json(path) for path in inp.quality]) if inp.quality else None
     test = load_split(p.annotations, "test")
-    compared = [row for row in ("row1_han", "row5_vplan") if row in p.rows]
+    compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in p.rows]
     f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
                          for d, seeds in model_dirs[row] for seed in seeds])
           for row in compared}
@@ -55,11 +55,11 @@ with job_log(snakemake.log[0]):
                         for row, t in training.items())
     Path(snakemake.output.markdown).write_text(render_markdown(
         inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
-        table1=table1, table2=table2, manifest="```\n" + json.dumps(read_json(inp.manifest), indent=2) + "\n```",
+        table1=table1, table2=table2, manifest=manifest_table(read_json(inp.manifest)),
         data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
-                  f"std (sample, ddof 1) over {n_seeds} seed(s): {training['row1_han']['seeds']}.{skipped}"))
+                  f"std (sample, ddof 1) over {n_seeds} seed(s): {training[BASELINE_ROW]['seeds']}.{skipped}"))
     atomic.write_json(snakemake.output.json, {
-        "dataset": p.dataset, "seeds": training["row1_han"]["seeds"], "ablation": ablation,
+        "dataset": p.dataset, "seeds": training[BASELINE_ROW]["seeds"], "ablation": ablation,
         "skipped_rows": dict(p.skipped_rows), "label_quality": quality, "manifest": read_json(inp.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]
                                 for row, f in f1.items()},
