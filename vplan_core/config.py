@@ -1,4 +1,4 @@
-"""Validate a workflow configuration against schemas/config.schema.yaml.
+"""Validate a workflow configuration against its schema (config.schema.yaml, beside this module).
 
 jsonschema's own messages name neither the dotted key nor the YAML pitfall behind the most common
 mistake (``1e-4`` is read as a string), so errors are rewritten here to name both.
@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):

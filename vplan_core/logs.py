@@ -18,7 +18,3 @@ def job_log(path: str | Path) -> Iterator[None]:
             traceback.print_exc(file=handle)
             raise
 
-
-def torch_device(gpus: int) -> str:
-    """Jobs that were given a GPU by the scheduler use it; the device is never a parameter."""
-    return "cuda" if gpus else "cpu"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from .features.store import open_store
+from . import atomic
 from .video import VideoError, check_usable, probe
 
 STATUSES = ("used", "skipped", "missing")
@@ -112,16 +112,13 @@ def _clean(text: object) -> str:
 def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> Path:
     """Write the TSV under a temporary name and rename it: readers never see half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic.replacing(path, ".tmp") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
             if row["status"] not in STATUSES:
                 raise ValueError(f"{row['video_id']}: status {row['status']!r} not in {STATUSES}")
             writer.writerow([_clean(row[c]) for c in COLUMNS])
-    os.replace(tmp, path)
     return path
 
 
@@ -158,21 +155,3 @@ def summarize(rows: Sequence[ManifestRow]) -> dict:
     by_reason = Counter(f"{r['status']}/{_category(r['reason'])}" for r in rows
                         if r["status"] != "used")
     return {"total": len(rows), "by_status": dict(by_status), "by_reason": dict(by_reason)}
-
-
-def feature_skips(store_paths: Iterable[str | os.PathLike]) -> dict:
-    """Per feature, the used videos its extractor skipped (store attr "skipped").
-
-    {feature: {"total": n, "by_reason": {category: n}, "videos": [[video_id, reason], ...]}};
-    with the manifest this accounts for every video of every feature store.
-    """
-    out: dict[str, dict] = {}
-    for path in store_paths:
-        _, attrs = open_store(path)
-        entry = out.setdefault(attrs["feature"], {"total": 0, "by_reason": {}, "videos": []})
-        for vid, reason in attrs.get("skipped", []):
-            entry["total"] += 1
-            category = _category(reason)
-            entry["by_reason"][category] = entry["by_reason"].get(category, 0) + 1
-            entry["videos"].append([vid, reason])
-    return out

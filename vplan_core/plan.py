@@ -184,3 +184,9 @@ def summary_line(summary: dict, path: str) -> str:
     if extra:
         line += f"; {extra} file(s) in dataset.videos named by no split (listed in {path})"
     return line
+
+
+def job_device(gpus: int) -> str:
+    """A job that the scheduler gave a GPU (its `gpu` resource) uses it: the device is a
+    resource, never a parameter, so moving to a GPU reruns nothing."""
+    return "cuda" if gpus else "cpu"

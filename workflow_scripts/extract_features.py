@@ -2,12 +2,13 @@
 import torch
 
 from vplan_core.features.extract import extract_shard
-from vplan_core.logs import job_log, torch_device
+from vplan_core.logs import job_log
+from vplan_core.plan import job_device
 from vplan_core.manifest import read_manifest
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     rows = [row for row in read_manifest(snakemake.input.manifest) if row["status"] == "used"]
     summary = extract_shard(snakemake.wildcards.feature, rows, snakemake.output[0],
-                            dict(snakemake.params.settings), device=torch_device(snakemake.resources.gpu))
+                            dict(snakemake.params.settings), device=job_device(snakemake.resources.gpu))
     print(summary)

@@ -4,7 +4,8 @@ import torch
 
 from vplan_core.dataset import labelled_ids, load_labels, load_split_data
 from vplan_core.features.registry import HAN_FEATURES
-from vplan_core.logs import job_log, torch_device
+from vplan_core.logs import job_log
+from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.pld import denoise, forward_loss_matrix
 from vplan_core.prediction import predict_seeds
@@ -13,7 +14,7 @@ from vplan_core.seed_outputs import load_models, save_seed_labels
 with job_log(snakemake.log[0]):
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
-    device = torch_device(snakemake.resources.gpu)
+    device = job_device(snakemake.resources.gpu)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
     batch = SeedBatch(load_models(snakemake.input.model, p.seeds)).to(device)
     for split, plg in (("train", snakemake.input.train_labels), ("val", snakemake.input.val_labels)):

@@ -11,7 +11,8 @@ import torch
 
 from vplan_core.dataset import labelled_ids, load_split_data
 from vplan_core.features.registry import HAN_FEATURES
-from vplan_core.logs import job_log, torch_device
+from vplan_core.logs import job_log
+from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.prediction import predict_seeds
 from vplan_core.seed_outputs import labels_file, load_seed_labels, save_training_outputs
@@ -28,7 +29,7 @@ with job_log(snakemake.log[0]):
             for split in ("train", "val", "test")}
     train_split = data["train"].split
     labels = load_seed_labels(snakemake.input.labels, "train", p.seeds, train_split.video_ids) if has_labels else None
-    config = TrainConfig(**p.settings, seeds=p.seeds, device=torch_device(snakemake.resources.gpu))
+    config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
     started = time.perf_counter()
     resume = Path(p.resume)
     results = train(config, data["train"].features, train_split.weak_labels, labels,

@@ -140,3 +140,21 @@ def load_features(store_paths: Sequence[str | os.PathLike], video_ids: Sequence[
                              + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
         out[np.asarray(targets)[order]] = block
     return out
+
+
+def feature_skips(store_paths: Iterable[str | os.PathLike]) -> dict:
+    """Per feature, the used videos its extractor skipped (store attr "skipped").
+
+    {feature: {"total": n, "by_reason": {category: n}, "videos": [[video_id, reason], ...]}};
+    with the manifest (vplan_core.manifest) this accounts for every video of every feature store.
+    """
+    out: dict[str, dict] = {}
+    for path in store_paths:
+        _, attrs = open_store(path)
+        entry = out.setdefault(attrs["feature"], {"total": 0, "by_reason": {}, "videos": []})
+        for vid, reason in attrs.get("skipped", []):
+            entry["total"] += 1
+            category = reason.split(":", 1)[0]
+            entry["by_reason"][category] = entry["by_reason"].get(category, 0) + 1
+            entry["videos"].append([vid, reason])
+    return out
