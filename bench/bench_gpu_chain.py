@@ -8,7 +8,7 @@ schedule -> test prediction (1,200 videos) and the ten metrics. Official shapes 
                  eager nn.Module HAN, Python step per batch, vectorised val; S seeds = S runs
                  one after another. --plain-epochs < --epochs times that many epochs a stage
                  and scales the stage times linearly (marked "extrapolated").
-  vplan          vplan_core.training.train: the S seeds as one SeedBatch (vmap), eager.
+  vplan          vplan_core.training.trainer.train: the S seeds as one SeedBatch (vmap), eager.
   vplan+compile  the same with train.compile (torch.compile of the step; on GPUs).
 Targets (issue "Several seeds for the price of one"): one seed <= 60 s on one H200, five seeds
 <= 2x one seed. Print versions first; the whole default run is sized for a 10-minute command.
@@ -27,13 +27,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from vplan_core.dataset import Features
-from vplan_core.losses import LossConfig, compute_loss
-from vplan_core.metrics import avvp_metrics, binarize
+from vplan_core.data.dataset import Features
+from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.prediction import predict, predict_seeds
-from vplan_core.training import TrainConfig, initial_model, train
+from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.training.prediction import predict, predict_seeds
+from vplan_core.training.trainer import TrainConfig, initial_model, train
 
 SCALES = {  # train, val, test videos; epochs per stage
     "llp": (10_000, 649, 1_200, 30),

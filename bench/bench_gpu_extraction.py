@@ -30,7 +30,7 @@ import torch
 from vplan_core.demo.clips import write_clip
 from vplan_core.demo.scenarios import make_scenarios
 from vplan_core.features.extract import extract_shard
-from vplan_core.manifest import probe_videos
+from vplan_core.data.manifest import probe_videos
 
 
 def make_clips(directory: Path, n: int, width: int, height: int, fps: int) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Seconds to score all 1,200 LLP test videos: vectorised vplan_core.metrics vs the loop oracle.
+"""Seconds to score all 1,200 LLP test videos: vectorised vplan_core.evaluation.metrics vs the loop oracle.
 
 Random probabilities (with video-level gating) against the real dense test GT. Rows: the
 whole evaluate_predictions call (alignment, checks, binarisation, scoring), scoring alone

@@ -2,7 +2,7 @@
 
 LLP-shaped random videos (official shapes: 10×128 VGGish, 80×2048 ResNet-152, 10×512
 R(2+1)D-18), d_model 512, batch 32, loss of row ④ (Eq. 9), features resident on the device,
-the loop of vplan_core.training.train_one_epoch. Three ways, measured side by side, in turns
+the loop of vplan_core.training.trainer.train_one_epoch. Three ways, measured side by side, in turns
 (round-robin, so that drift on a shared machine hits all alike), median of --repeats:
   one:        S = 1 (seed 0)
   batched:    S = --seeds in one SeedBatch
@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from vplan_core.losses import LossConfig
+from vplan_core.method.losses import LossConfig
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.training import TrainConfig, initial_model, stream_seed, train_one_epoch
+from vplan_core.training.trainer import TrainConfig, initial_model, stream_seed, train_one_epoch
 
 
 def random_inputs(n: int, device: torch.device) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:

@@ -4,13 +4,13 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing the package
 
-from vplan_core.ablation import PLD_SOURCE_ROW, ROWS
+from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.features.registry import FEATURES, HAN_FEATURES
-from vplan_core.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
+from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
                              seed_label, summary_line, train_settings)
-from vplan_core.shards import all_video_ids, shard_names
+from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
 

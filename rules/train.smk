@@ -1,5 +1,5 @@
 # Training of the ablation rows (Table III): one rule, the row's loss and label source are
-# configuration (vplan_core.ablation.ROWS). Each job trains one group of seeds as one batched
+# configuration (vplan_core.method.ablation.ROWS). Each job trains one group of seeds as one batched
 # model; row 5 trains each seed on the PLD labels of that seed's row-4 model.
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from tests.paths import LLP_DIR
-from vplan_core import llp
+from vplan_core.data import llp
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Ported from utils/eval_metrics.py (segment_level, event_level, extract_event,
 event_wise_metric) and eval() of main_avvp.py, commit fde5611, as specified in
 docs/metric.md. Kept deliberately close to the original (per-video loops, Python
-``sum``, float64 matrices) so that it can judge the vectorised vplan_core.metrics.
+``sum``, float64 matrices) so that it can judge the vectorised vplan_core.evaluation.metrics.
 Only pandas is replaced by the csv module; row filtering keeps the file order.
 Used only by tests and the benchmark.
 """

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vplan_core import cli, metrics
+from vplan_core import cli
+from vplan_core.evaluation import metrics
 from tests.paths import LLP_DIR
 
 LEVEL_KEYS = {"audio", "visual", "audio_visual", "type_at_av", "event_at_av"}

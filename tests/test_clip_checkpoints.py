@@ -34,10 +34,10 @@ from vplan_core.features.clip import check_checkpoint, encode_images, encode_tex
 from vplan_core.features.clip_checkpoints import CONFIG_KEY, CheckpointError, inspect_checkpoint
 from vplan_core.features.extract import extract_shard
 from vplan_core.features.store import read_store
-from vplan_core.llp import CLASSES
-from vplan_core.manifest import probe_videos
-from vplan_core.plg import prompt_texts
-from vplan_core.video import sample_frames, segment_middle_times
+from vplan_core.data.llp import CLASSES
+from vplan_core.data.manifest import probe_videos
+from vplan_core.method.plg import prompt_texts
+from vplan_core.data.video import sample_frames, segment_middle_times
 
 torch.set_num_threads(2)
 ARCH = "ViT-B-32"

@@ -17,8 +17,8 @@ from vplan_core.demo.clip_training import (
 )
 from vplan_core.demo.render import render_object_image
 from vplan_core.features.clip import encode_images, encode_texts, load_clip
-from vplan_core.llp import CLASSES
-from vplan_core.plg import prompt_texts
+from vplan_core.data.llp import CLASSES
+from vplan_core.method.plg import prompt_texts
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import decord
 import numpy as np
 import pytest
 
-from vplan_core import llp
+from vplan_core.data import llp
 from vplan_core.demo.clips import write_clip
 from vplan_core.demo.render import SHAPES, appearance, render_frame, render_object_image
 from vplan_core.demo.scenarios import (

@@ -14,7 +14,7 @@ from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
 from vplan_core.features.extract import _batched, extract_shard
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import apply_weights, init_random, sha256_file
-from vplan_core.manifest import make_row, probe_videos
+from vplan_core.data.manifest import make_row, probe_videos
 
 torch.set_num_threads(1)
 

@@ -21,7 +21,7 @@ import yaml
 
 from tests.media import Audio, write_truncated, write_video
 from tests.workflow_runs import REPO, snakemake, write_config
-from vplan_core.llp import CLASS_INDEX, load_split
+from vplan_core.data.llp import CLASS_INDEX, load_split
 
 # ---------------------------------------------------------------- a folder of good and bad videos
 # id (11 chars) -> (file name or None, how to write it, expected manifest status, reason category)
@@ -158,7 +158,7 @@ def test_every_video_is_accounted_for(faults_run):
     assert summary["by_reason"] == expected_reasons
     assert sum(summary["by_reason"].values()) == summary["total"] - summary["by_status"]["used"]
     # Per video: the manifest row says what happened and why.
-    from vplan_core.manifest import read_manifest
+    from vplan_core.data.manifest import read_manifest
 
     rows = {r["video_id"]: r for r in read_manifest(results / "manifest.tsv")}
     assert set(rows) == {fix_id(v) for v in VIDEOS}
@@ -255,7 +255,7 @@ def han_stores(folder: Path, ids: list[str], bad: dict[str, str] | None = None) 
 
 
 def test_nan_or_inf_in_a_store_is_caught_before_training_naming_the_video(tmp_path):
-    from vplan_core.dataset import load_split_data
+    from vplan_core.data.dataset import load_split_data
 
     write_annotations(tmp_path / "annotations")
     ids = [fix_id(v) for v in SPLITS["train"]]
@@ -268,7 +268,7 @@ def test_nan_or_inf_in_a_store_is_caught_before_training_naming_the_video(tmp_pa
 def test_store_whose_array_disagrees_with_its_declared_shape_is_rejected(tmp_path):
     import zarr
 
-    from vplan_core.dataset import load_split_data
+    from vplan_core.data.dataset import load_split_data
 
     write_annotations(tmp_path / "annotations")
     ids = [fix_id(v) for v in SPLITS["train"]]
@@ -286,8 +286,8 @@ def test_store_whose_array_disagrees_with_its_declared_shape_is_rejected(tmp_pat
 def test_bad_official_file_is_caught_on_import_naming_the_file(tmp_path, array, message):
     import re
 
-    from vplan_core.manifest import make_row
-    from vplan_core.official import OfficialFeatureError, import_shard
+    from vplan_core.data.manifest import make_row
+    from vplan_core.data.official import OfficialFeatureError, import_shard
 
     (tmp_path / "official/vggish").mkdir(parents=True)
     rows = [make_row("goodgoodgoo", "", "used"), make_row("badbadbadba", "", "used")]
@@ -304,7 +304,7 @@ EXTRACT = textwrap.dedent("""
     from pathlib import Path
     import torch
     from vplan_core.features.extract import extract_shard
-    from vplan_core.manifest import read_manifest
+    from vplan_core.data.manifest import read_manifest
     torch.set_num_threads(1)
     manifest, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     if mode == "kill":  # SIGKILL as soon as the new store's array exists under its tmp name
@@ -325,7 +325,7 @@ def extract(manifest: Path, out: Path, mode: str) -> int:
 
 def test_extraction_killed_while_writing_leaves_nothing_to_trust_and_reruns_identically(tmp_path):
     from vplan_core.features.store import read_store
-    from vplan_core.manifest import probe_videos, write_manifest
+    from vplan_core.data.manifest import probe_videos, write_manifest
 
     videos = tmp_path / "videos"
     videos.mkdir()

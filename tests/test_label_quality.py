@@ -1,11 +1,11 @@
-"""vplan_core.label_quality on hand-made labels with known precision, recall and F."""
+"""vplan_core.evaluation.label_quality on hand-made labels with known precision, recall and F."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vplan_core.label_quality import segment_event_f, video_level_precision_recall
-from vplan_core.llp import CLASS_INDEX
+from vplan_core.evaluation.label_quality import segment_event_f, video_level_precision_recall
+from vplan_core.data.llp import CLASS_INDEX
 
 DOG, CAT, CAR = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"], CLASS_INDEX["Car"]
 

@@ -1,4 +1,4 @@
-"""vplan_core.llp against the real LLP annotation files (docs/metric.md §2, §7)."""
+"""vplan_core.data.llp against the real LLP annotation files (docs/metric.md §2, §7)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vplan_core import llp
-from vplan_core.llp import CLASS_INDEX
+from vplan_core.data import llp
+from vplan_core.data.llp import CLASS_INDEX
 from tests.paths import LLP_DIR
 
 

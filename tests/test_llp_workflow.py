@@ -182,8 +182,8 @@ def test_official_features_end_to_end(tmp_path):
 
 
 def test_import_rejects_bad_files(tmp_path):
-    from vplan_core.manifest import make_row
-    from vplan_core.official import OfficialFeatureError, import_shard
+    from vplan_core.data.manifest import make_row
+    from vplan_core.data.official import OfficialFeatureError, import_shard
 
     folder = tmp_path / "official" / "vggish"
     folder.mkdir(parents=True)

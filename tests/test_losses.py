@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from vplan_core.losses import (
+from vplan_core.method.losses import (
     LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, has_visual_labels,
     predicted_richness, richness_loss, segment_richness,
 )

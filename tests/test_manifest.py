@@ -7,7 +7,7 @@ import pytest
 
 from tests.media import Audio, write_truncated, write_video
 from vplan_core.features.store import feature_skips
-from vplan_core.manifest import (COLUMNS, make_row, merge_manifests,
+from vplan_core.data.manifest import (COLUMNS, make_row, merge_manifests,
                                  probe_videos, read_manifest, summarize, write_manifest)
 
 

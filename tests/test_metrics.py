@@ -1,4 +1,4 @@
-"""vplan_core.metrics: hand examples of docs/metric.md §5/§7 and the loop oracle on real GT."""
+"""vplan_core.evaluation.metrics: hand examples of docs/metric.md §5/§7 and the loop oracle on real GT."""
 from __future__ import annotations
 
 import time
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tests.reference_metric import event_level, reference_eval, segment_level
-from vplan_core import llp, metrics
-from vplan_core.llp import CLASS_INDEX
+from vplan_core.data import llp
+from vplan_core.evaluation import metrics
+from vplan_core.data.llp import CLASS_INDEX
 from tests.paths import LLP_DIR
 
 DOG, CAT = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"]

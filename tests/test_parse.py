@@ -11,17 +11,17 @@ import yaml
 from tests.media import Audio, write_video
 from tests.workflow_runs import REPO
 from vplan_core.cli import main
-from vplan_core.llp import CLASSES
+from vplan_core.data.llp import CLASSES
 from vplan_core.parse import events_from_probs, window_count
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
-    from vplan_core.checkpoints import save_checkpoint
-    from vplan_core.dataset import Features
-    from vplan_core.losses import LossConfig
-    from vplan_core.training import TrainConfig, initial_model
+    from vplan_core.training.checkpoints import save_checkpoint
+    from vplan_core.data.dataset import Features
+    from vplan_core.method.losses import LossConfig
+    from vplan_core.training.trainer import TrainConfig, initial_model
 
     root = tmp_path_factory.mktemp("parse")
     video = root / "clip.mp4"
@@ -85,7 +85,7 @@ def test_a_real_llp_clip_is_one_window_with_nothing_in_its_slack(tiny, tmp_path)
     container. It is one 10-s window, and no event starts (or runs) past 10 s."""
     from fractions import Fraction
 
-    from vplan_core.video import probe
+    from vplan_core.data.video import probe
 
     _, _, config_path, checkpoint = tiny
     video = tmp_path / "llp_clip.mp4"

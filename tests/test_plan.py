@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.workflow_runs import REPO
-from vplan_core.ablation import ROWS
+from vplan_core.method.ablation import ROWS
 from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
                              seed_label, summary_line, train_settings, weight_paths)
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vplan_core.pld import denoise, forward_loss_matrix
+from vplan_core.method.pld import denoise, forward_loss_matrix
 
 T, C = 10, 4
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vplan_core.plg import (
+from vplan_core.method.plg import (
     PROMPTS, prompt_texts, pseudo_labels, readable_class_name, segment_scores, video_pseudo_labels,
 )
 

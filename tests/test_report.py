@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vplan_core.report import ablation_summary, ablation_table, manifest_table, quality_summary, seed_summary
+from vplan_core.evaluation.report import ablation_summary, ablation_table, manifest_table, quality_summary, seed_summary
 
 LEVELS = ("segment_level", "event_level")
 KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")

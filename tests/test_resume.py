@@ -16,10 +16,10 @@ import torch
 
 from tests.paths import REPO
 from tests.test_training import make_features
-from vplan_core.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.dataset import Features
-from vplan_core.prediction import predict
-from vplan_core.training import TrainConfig, train
+from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.data.dataset import Features
+from vplan_core.training.prediction import predict
+from vplan_core.training.trainer import TrainConfig, train
 
 
 def resume_data():
@@ -126,7 +126,7 @@ def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp
 KILLED_TRAINING = textwrap.dedent(f"""
     import sys, torch
     from tests.test_resume import resume_data
-    from vplan_core.training import TrainConfig, train
+    from vplan_core.training.trainer import TrainConfig, train
     torch.set_num_threads(1)
     train_f, y, seg, val_f, gt_a, gt_v = resume_data()
     config = TrainConfig(**{CONFIG!r})
@@ -181,9 +181,9 @@ KILLED_SAVE = textwrap.dedent("""
     import os, signal, sys, threading, time
     from pathlib import Path
     import torch
-    from vplan_core.checkpoints import save_checkpoint
+    from vplan_core.training.checkpoints import save_checkpoint
     from vplan_core.models import HAN
-    from vplan_core.training import TrainConfig
+    from vplan_core.training.trainer import TrainConfig
     path = Path(sys.argv[1])
     def kill_when_writing():
         while not any(p.name.startswith(".model.pt.") for p in path.parent.iterdir()):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from vplan_core.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.dataset import Features
-from vplan_core.losses import LossConfig
-from vplan_core.metrics import binarize
-from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.prediction import predict
-from vplan_core.training import TrainConfig, train
+from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.data.dataset import Features
+from vplan_core.method.losses import LossConfig
+from vplan_core.evaluation.metrics import binarize
+from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.training.prediction import predict
+from vplan_core.training.trainer import TrainConfig, train
 
 C, T = 25, 10
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.media import CLIPS, frame_times, read_barcode, write_broken, write_clips
-from vplan_core.video import (VideoError, check_usable, llp_frame_times, probe, resize_crop,
+from vplan_core.data.video import (VideoError, check_usable, llp_frame_times, probe, resize_crop,
                               sample_audio, sample_frames, segment_middle_times)
 
 SIZE = 48

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.llp import load_split
-from vplan_core.metrics import evaluate_predictions
+from vplan_core.data.llp import load_split
+from vplan_core.evaluation.metrics import evaluate_predictions
 
 EXIT_ERROR = 2
 

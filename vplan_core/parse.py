@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.llp import CLASSES
-from vplan_core.metrics import binarize
+from vplan_core.data.llp import CLASSES
+from vplan_core.evaluation.metrics import binarize
 from vplan_core.plan import extraction_settings
 
 # torch, the extractors and PyAV are imported where used: `vplan --help` stays fast.
@@ -46,7 +46,7 @@ def window_count(duration_s: float) -> int:
 def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
     """HAN features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
     visual_3d [n,10,512]."""
-    from vplan_core.dataset import Features
+    from vplan_core.data.dataset import Features
     from vplan_core.features.extract import build_extractor
     from vplan_core.features.registry import FEATURES, HAN_FEATURES
 
@@ -125,9 +125,9 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     import torch
     import yaml
 
-    from vplan_core.checkpoints import load_checkpoint
-    from vplan_core.prediction import predict
-    from vplan_core.video import probe
+    from vplan_core.training.checkpoints import load_checkpoint
+    from vplan_core.training.prediction import predict
+    from vplan_core.data.video import probe
 
     video, config_path = Path(video), Path(config_path)
     if not video.is_file():

@@ -69,7 +69,7 @@ def feature_sources(config: dict, rows: dict) -> Sources:
     videos. CLIP image embeddings (PLG, rows 2-5): imported from dataset.clip_features when
     given, unless features.clip.source is "videos"; else extracted from the videos (the demo
     renders its own). Without either, only the rows without segment labels run (row 1).
-    rows: vplan_core.ablation.ROWS.
+    rows: vplan_core.method.ablation.ROWS.
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
@@ -152,7 +152,7 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official, clip_dir, clip = dataset.get("official_features"), dataset.get("clip_features"), config["features"][CLIP]
     if official and Path(official).is_dir():
-        from vplan_core.official import check_layout
+        from vplan_core.data.official import check_layout
 
         problems += check_layout(official)
     if CLIP in sources.imported and Path(clip_dir).is_dir():

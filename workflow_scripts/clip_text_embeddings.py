@@ -3,9 +3,9 @@ import numpy as np
 
 from vplan_core import atomic
 from vplan_core.features.clip import encode_texts, load_clip
-from vplan_core.llp import CLASSES
+from vplan_core.data.llp import CLASSES
 from vplan_core.logs import job_log
-from vplan_core.plg import prompt_texts
+from vplan_core.method.plg import prompt_texts
 
 with job_log(snakemake.log[0]):
     clip = snakemake.params.clip

@@ -2,7 +2,7 @@
 from vplan_core.demo.clips import render_clips
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.logs import job_log
-from vplan_core.shards import all_video_ids, shard_ids
+from vplan_core.data.shards import all_video_ids, shard_ids
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

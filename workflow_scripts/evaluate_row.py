@@ -1,9 +1,9 @@
 """Score each seed's test predictions of one row exactly as the reference AVVP evaluation."""
 from vplan_core import atomic
-from vplan_core.llp import load_split
+from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
-from vplan_core.metrics import evaluate_predictions
-from vplan_core.seed_outputs import load_predictions
+from vplan_core.evaluation.metrics import evaluate_predictions
+from vplan_core.training.outputs import load_predictions
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -4,7 +4,7 @@ import torch
 from vplan_core.features.extract import extract_shard
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
-from vplan_core.manifest import read_manifest
+from vplan_core.data.manifest import read_manifest
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

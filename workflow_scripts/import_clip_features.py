@@ -1,7 +1,7 @@
 """Write one shard of released CLIP image embeddings (dataset.clip_features) as the clip store."""
 from vplan_core.logs import job_log
-from vplan_core.manifest import read_manifest
-from vplan_core.official import import_clip_shard
+from vplan_core.data.manifest import read_manifest
+from vplan_core.data.official import import_clip_shard
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -1,7 +1,7 @@
 """Write one shard of an official pre-extracted HAN feature (vggish, res152, r2plus1d_18) as a store."""
 from vplan_core.logs import job_log
-from vplan_core.manifest import read_manifest
-from vplan_core.official import import_shard
+from vplan_core.data.manifest import read_manifest
+from vplan_core.data.official import import_shard
 
 with job_log(snakemake.log[0]):
     rows = read_manifest(snakemake.input.manifest)

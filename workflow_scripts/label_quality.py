@@ -1,10 +1,10 @@
 """Pseudo-label quality on val, per seed: video label vs PLG (Table I), PLG vs PLD (Table II)."""
 from vplan_core import atomic
-from vplan_core.dataset import load_labels
-from vplan_core.label_quality import label_quality
-from vplan_core.llp import load_split
+from vplan_core.data.dataset import load_labels
+from vplan_core.evaluation.label_quality import label_quality
+from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
-from vplan_core.seed_outputs import load_seed_labels
+from vplan_core.training.outputs import load_seed_labels
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -2,14 +2,14 @@
 import numpy as np
 import torch
 
-from vplan_core.dataset import labelled_ids, load_labels, load_split_data
+from vplan_core.data.dataset import labelled_ids, load_labels, load_split_data
 from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.pld import denoise, forward_loss_matrix
-from vplan_core.prediction import predict_seeds
-from vplan_core.seed_outputs import load_models, save_seed_labels
+from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.outputs import load_models, save_seed_labels
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -1,11 +1,11 @@
 """PLG (Eq. 3-4): segment-level visual pseudo labels of one split from CLIP embeddings."""
 import numpy as np
 
-from vplan_core.dataset import save_labels
+from vplan_core.data.dataset import save_labels
 from vplan_core.features.store import available_ids, load_features
-from vplan_core.llp import load_split
+from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
-from vplan_core.plg import pseudo_labels, segment_scores
+from vplan_core.method.plg import pseudo_labels, segment_scores
 
 with job_log(snakemake.log[0]):
     split = load_split(snakemake.params.annotations, snakemake.wildcards.split)

@@ -1,8 +1,8 @@
 """Manifest of one shard from the official feature files (no videos): used / skipped / missing."""
 from vplan_core.logs import job_log
-from vplan_core.manifest import summarize, write_manifest
-from vplan_core.official import status_rows
-from vplan_core.shards import all_video_ids, shard_ids
+from vplan_core.data.manifest import summarize, write_manifest
+from vplan_core.data.official import status_rows
+from vplan_core.data.shards import all_video_ids, shard_ids
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -1,7 +1,7 @@
 """Probe one shard's videos and record each as used, skipped (with reason) or missing."""
 from vplan_core.logs import job_log
-from vplan_core.manifest import probe_videos, summarize, write_manifest
-from vplan_core.shards import all_video_ids, shard_ids
+from vplan_core.data.manifest import probe_videos, summarize, write_manifest
+from vplan_core.data.shards import all_video_ids, shard_ids
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core import atomic
-from vplan_core.ablation import BASELINE_ROW, ROW_TITLES, VPLAN_ROW
-from vplan_core.llp import load_split
+from vplan_core.method.ablation import BASELINE_ROW, ROW_TITLES, VPLAN_ROW
+from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
 from vplan_core.plan import label_seeds
-from vplan_core.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
+from vplan_core.evaluation.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
                                plot_timelines, quality_summary, quality_tables, render_markdown,
                                timeline_videos)
-from vplan_core.seed_outputs import load_predictions, read_histories
+from vplan_core.training.outputs import load_predictions, read_histories
 
 
 def read_json(path):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import torch
 
-from vplan_core.dataset import labelled_ids, load_split_data
+from vplan_core.data.dataset import labelled_ids, load_split_data
 from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.prediction import predict_seeds
-from vplan_core.seed_outputs import labels_file, load_seed_labels, save_training_outputs
-from vplan_core.training import TrainConfig, train
+from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.outputs import labels_file, load_seed_labels, save_training_outputs
+from vplan_core.training.trainer import TrainConfig, train
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -24,8 +24,8 @@ from PIL import Image
 from vplan_core import atomic
 from vplan_core.demo.render import render_object_image
 from vplan_core.features.clip import encode_images, encode_texts
-from vplan_core.llp import CLASSES
-from vplan_core.plg import DEFAULT_TAU, PROMPTS, prompt_texts, segment_scores
+from vplan_core.data.llp import CLASSES
+from vplan_core.method.plg import DEFAULT_TAU, PROMPTS, prompt_texts, segment_scores
 
 MODEL_NAME = "vplan-demo-clip"
 CONFIG_FILE = Path(__file__).with_name(f"{MODEL_NAME}.json")

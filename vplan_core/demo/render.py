@@ -20,7 +20,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vplan_core.llp import CLASSES
+from vplan_core.data.llp import CLASSES
 
 SHAPES = ("circle", "triangle", "ring", "square", "star", "cross", "crescent", "diamond")
 # 12 saturated hues 30 degrees apart, then white; the clutter is muted, so no colour is shared.

@@ -17,7 +17,7 @@ import numpy as np
 from vplan_core import atomic
 from vplan_core.atomic import write_json
 from vplan_core.demo.render import MAX_ANGLE, OBJECT_SCALE
-from vplan_core.llp import AUDIO_EVENTS, CLASSES, SPLIT_FILES, VISUAL_EVENTS
+from vplan_core.data.llp import AUDIO_EVENTS, CLASSES, SPLIT_FILES, VISUAL_EVENTS
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 SPLITS = ("train", "val", "test")

@@ -168,7 +168,7 @@ def text_width(model_name: str, config_file: str | None = None) -> int:
 def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None) -> list[str]:
     """Problems with released CLIP image embeddings (dataset.clip_features) for PLG with the
     configured CLIP's text embeddings: no files, an unreadable file, widths that differ."""
-    from vplan_core.official import OfficialFeatureError, clip_feature_width, first_clip_file
+    from vplan_core.data.official import OfficialFeatureError, clip_feature_width, first_clip_file
 
     sample = first_clip_file(clip_dir)
     if sample is None:

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..manifest import ManifestRow
-from ..video import VideoError, llp_frame_times, sample_audio, sample_frames, \
+from ..data.manifest import ManifestRow
+from ..data.video import VideoError, llp_frame_times, sample_audio, sample_frames, \
     segment_middle_times
 from . import cnn, vggish
 from .registry import FEATURES, VGGISH_PCA_URL, VGGISH_WEIGHTS_URL

@@ -146,7 +146,7 @@ def feature_skips(store_paths: Iterable[str | os.PathLike]) -> dict:
     """Per feature, the used videos its extractor skipped (store attr "skipped").
 
     {feature: {"total": n, "by_reason": {category: n}, "videos": [[video_id, reason], ...]}};
-    with the manifest (vplan_core.manifest) this accounts for every video of every feature store.
+    with the manifest (vplan_core.data.manifest) this accounts for every video of every feature store.
     """
     out: dict[str, dict] = {}
     for path in store_paths:

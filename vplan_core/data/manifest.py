@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from . import atomic
+from .. import atomic
 from .video import VideoError, check_usable, probe
 
 STATUSES = ("used", "skipped", "missing")

@@ -32,7 +32,7 @@ import numpy as np
 from vplan_core.features.registry import FEATURES as REGISTRY
 from vplan_core.features.registry import OFFICIAL_FEATURES as FEATURES
 from vplan_core.features.store import write_store
-from vplan_core.manifest import ManifestRow, make_row
+from vplan_core.data.manifest import ManifestRow, make_row
 
 DECODER = "official features"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vplan_core.dataset import Features, Tensors
+from vplan_core.data.dataset import Features, Tensors
 from vplan_core.models import HAN
 from vplan_core.models.seed_batch import SeedBatch
 

@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vplan_core.ablation import ROW_TITLES  # noqa: E402
-from vplan_core.llp import CLASSES, Split  # noqa: E402
-from vplan_core.metrics import binarize  # noqa: E402
+from vplan_core.method.ablation import ROW_TITLES  # noqa: E402
+from vplan_core.data.llp import CLASSES, Split  # noqa: E402
+from vplan_core.evaluation.metrics import binarize  # noqa: E402
 
 METRIC_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core import atomic
-from vplan_core.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.dataset import load_labels, save_labels, save_predictions
+from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.data.dataset import load_labels, save_labels, save_predictions
 from vplan_core.models import HAN
 from vplan_core.plan import seed_dir
 

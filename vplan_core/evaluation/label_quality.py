@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vplan_core.llp import NUM_CLASSES, NUM_SEGMENTS
-from vplan_core.metrics import event_f, segment_f
+from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS
+from vplan_core.evaluation.metrics import event_f, segment_f
 
 
 def video_level_precision_recall(video_labels: np.ndarray,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from vplan_core.llp import SPLIT_FILES, SPLITS, read_weak_labels, video_id
+from vplan_core.data.llp import SPLIT_FILES, SPLITS, read_weak_labels, video_id
 
 
 def split_video_ids(annotation_dir: str | Path, split: str) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
-from vplan_core.dataset import Features
+from vplan_core.data.dataset import Features
 
 
 def fingerprint(config, train_features: Features, video_labels: np.ndarray,

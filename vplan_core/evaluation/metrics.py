@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from vplan_core.llp import NUM_CLASSES, NUM_SEGMENTS, Split
+from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, Split
 
 # A run needs at least one 0 after it, so a row of T segments holds at most ceil(T/2) runs.
 _MAX_RUNS = (NUM_SEGMENTS + 1) // 2

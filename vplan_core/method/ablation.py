@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 
 class Row(NamedTuple):
-    loss: str  # the loss kind (vplan_core.losses)
+    loss: str  # the loss kind (vplan_core.method.losses)
     labels: str | None  # where its segment-level visual labels come from: None, "plg" or "pld"
 
 

@@ -6,7 +6,7 @@ dropout noise, model selection on val and history, so each seed ends where a run
 would. All features go to the device once and batches are gathered there by index: no
 per-video file reads and no DataLoader, which is what bounds the reference loop
 (platform.md); losses stay on the device until the end of the epoch. Rows are configurations
-(vplan_core.ablation); the same code runs on CPU and CUDA.
+(vplan_core.method.ablation); the same code runs on CPU and CUDA.
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vplan_core import resume
-from vplan_core.dataset import Features, Tensors
-from vplan_core.losses import LossConfig, compute_loss
-from vplan_core.metrics import avvp_metrics, binarize
+from vplan_core.training import resume
+from vplan_core.data.dataset import Features, Tensors
+from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.models import HAN
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.prediction import predict_seeds
+from vplan_core.training.prediction import predict_seeds
 
 
 @dataclass(frozen=True)
