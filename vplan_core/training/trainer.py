@@ -149,10 +149,11 @@ def evaluate_seeds(batch: SeedBatch, inputs: Tensors, gt_audio: np.ndarray, gt_v
 
 
 def _per_seed_labels(labels: np.ndarray, n_seeds: int, device: torch.device) -> torch.Tensor:
-    """[S, N, T, C]: one label set for all seeds ([N, T, C], expanded without a copy) or one per seed."""
+    """[S, N, T, C]: one label set for all seeds ([N, T, C], copied per seed so that rows 2-4 and
+    row 5 give the compiled step the same strides) or one set per seed."""
     tensor = torch.as_tensor(np.asarray(labels, dtype=np.float32), device=device)
     if tensor.ndim == 3:
-        return tensor.expand(n_seeds, *tensor.shape)
+        return tensor.expand(n_seeds, *tensor.shape).contiguous()
     if tensor.ndim != 4 or tensor.shape[0] != n_seeds:
         raise ValueError(f"segment labels of shape {tuple(tensor.shape)} for {n_seeds} seeds; "
                          "expected [N, T, C] or [S, N, T, C]")
