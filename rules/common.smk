@@ -159,6 +159,14 @@ def extraction_settings(wildcards):
     return settings
 
 
+def weight_file_inputs(wildcards):
+    """The weight files an extraction job loads (none for "random:<seed>"; CLIP: clip_inputs)."""
+    settings = config["features"][wildcards.feature]
+    keys = {"vggish": ["weights"] + (["pca_params"] if settings.get("pca") else []),
+            "cnn2d": ["weights"], "r2plus1d": ["weights"]}.get(wildcards.feature, [])
+    return [settings[key] for key in keys if not str(settings[key]).startswith("random:")]
+
+
 def clip_inputs(wildcards=None):
     clip = config["features"]["clip"]
     files = [clip["checkpoint"]]

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from tests.workflow_runs import REPO, planned_jobs, snakemake, tiny_demo_config, write_config
+from vplan_core.features.store import read_store
+from vplan_core.features.weights import sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +42,11 @@ def test_outputs_and_report(tiny_run):
     assert pred["visual_prob"].shape == (4, 10, 25)
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
+    for backbone in ("vggish", "cnn2d", "r2plus1d"):  # pretrained in the demo world, loaded as files
+        weights = (workdir / f"resources/tiny/backbones/{backbone}.pth").resolve()
+        store = read_store(results / f"features/{backbone}/shard_0000.zarr")[2]
+        assert store["weights"] == str(weights) and store["weights_sha256"] == sha256_file(weights)
+        assert (workdir / f"benchmarks/tiny/demo_backbones/{backbone}.tsv").is_file()
     assert "①" in (results / "report/report.md").read_text()
 
 
@@ -64,6 +71,10 @@ RERUN_MATRIX = [
     ("pld.alpha", 5.0, AFTER_PLD),
     ("train.lr", 1.0e-4, ALL_TRAINING),
     ("train.seed", 1, ALL_TRAINING),
+    # a backbone's pretraining reaches that backbone, its extraction and all training, not PLG
+    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
+    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
+    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
 ]
 
 
@@ -72,8 +83,11 @@ def test_rerun_matrix(tiny_run, key, value, expected):
     """Each parameter reaches only the rules that use it: a dry run plans exactly these jobs."""
     workdir, config, _ = tiny_run
     changed = copy.deepcopy(config)
-    section, name = key.split(".")
-    changed[section][name] = value
+    *parents, name = key.split(".")
+    node = changed
+    for part in parents:
+        node = node[part]
+    node[name] = value
     assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
 
 
