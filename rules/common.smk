@@ -6,7 +6,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 
 from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
-from vplan_core.features.registry import FEATURES, HAN_FEATURES
+from vplan_core.features.registry import FEATURES, HAN_FEATURES, weight_files
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
                              seed_label, summary_line, train_settings)
@@ -121,6 +121,15 @@ def feature_stores(feature):
 
 def han_feature_inputs():
     return {feature: feature_stores(feature) for feature in HAN_FEATURES}
+
+
+def weight_file_inputs(wildcards):
+    """The weight files an extraction job loads, so a changed file reruns it (none for
+    "random:<seed>"; CLIP's checkpoint comes with clip_inputs)."""
+    if wildcards.feature == "clip":
+        return []
+    return [str(path) for _, path, _ in weight_files(wildcards.feature, config["features"][wildcards.feature])
+            if not str(path).startswith("random:")]
 
 
 def clip_inputs():

@@ -66,3 +66,35 @@ rule demo_clip:
         ENV_TRAIN
     script:
         "../workflow_scripts/demo_clip.py"
+
+
+# The demo's backbones, pretrained in the demo world (vplan_core.demo.backbones) on its own
+# images, clips and sounds, never on demo clips, as ImageNet / Kinetics / AudioSet pretrain the
+# backbones of real LLP features. The extraction jobs load them through features.*.weights,
+# exactly like published weight files.
+DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
+
+
+rule demo_backbones:
+    output:
+        "resources/{dataset}/backbones/{backbone}.pth",
+    wildcard_constraints:
+        backbone=only_if(DEMO, "|".join(DEMO_BACKBONES)),
+    params:
+        # only this backbone's pretraining settings (and, for the 2D CNN, its architecture)
+        settings=lambda wildcards: dict(
+            config["demo"]["backbone_training"][wildcards.backbone],
+            **({"arch": config["features"]["cnn2d"]["backbone"]} if wildcards.backbone == "cnn2d" else {}),
+        ),
+    threads: 2
+    log:
+        "logs/{dataset}/demo_backbones/{backbone}.log",
+    benchmark:
+        "benchmarks/{dataset}/demo_backbones/{backbone}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENV_TRAIN
+    script:
+        "../workflow_scripts/demo_backbones.py"

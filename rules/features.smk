@@ -1,6 +1,8 @@
 # Feature extraction per shard into zarr stores: VGGish (audio), a 2D CNN (80 frames at 8 fps),
 # R(2+1)D (10 clips of 8 frames) and CLIP image embeddings (the middle frame of each second).
-# Each store records its model, weights (file + sha256, or "random-seed-N") and sampling.
+# Each store records its model, weights (file + sha256, or "random-seed-N") and sampling; a
+# weight file is an input, so a changed file reruns its extraction (in the demo the files are
+# made by demo_backbones, which therefore runs first).
 # With dataset.official_features the three HAN stores are imported from the official .npy files
 # instead (same store paths, so training is unchanged); the wildcard constraints (only_if) let
 # exactly one rule produce each store. Released CLIP image embeddings (dataset.clip_features)
@@ -11,6 +13,7 @@ rule extract_features:
         shard_video_input,
         manifest=VIDEO_MANIFEST,
         clip=lambda wildcards: clip_inputs() if wildcards.feature == "clip" else [],
+        weights=weight_file_inputs,
     output:
         directory(f"{RESULTS}/features/{{feature}}/shard_{{shard}}.zarr"),
     wildcard_constraints:

@@ -178,3 +178,106 @@ def test_clip_opens_with_decord(dog_clip):
     rms_in = np.sqrt(np.mean(wave[int(2.2 * 16000):int(5.8 * 16000)] ** 2))
     rms_out = np.sqrt(np.mean(wave[int(6.2 * 16000):int(9.8 * 16000)] ** 2))
     assert rms_in > 10 * rms_out
+
+
+# ---------------------------------------------------------------- hard conditions (scenarios.py)
+@pytest.fixture(scope="module")
+def default_scenarios():
+    return make_scenarios(seed=0)  # the demo default: 200 / 50 / 50
+
+
+def test_hard_conditions_occur_in_their_documented_proportions(default_scenarios):
+    from vplan_core.demo.render import CONDITIONS, SMALL_SCALE
+    from vplan_core.demo.scenarios import ENTER_P, LEAVE_P, MOVE_MIN_S, N_DISTRACTORS_P
+
+    scenarios = default_scenarios
+    objects = [o for s in scenarios for o in s["render"]["objects"].values()]
+    distractors = [d for s in scenarios for d in s["render"]["distractors"]]
+    everything = objects + distractors
+    n_obj, n_clip = len(everything), len(scenarios)
+
+    def near(share: float, p: float, n: int) -> bool:  # within 3.5 binomial standard deviations
+        return abs(share - p) <= 3.5 * np.sqrt(p * (1 - p) / n)
+
+    assert near(np.mean([o["scale"] <= SMALL_SCALE[1] for o in everything]), CONDITIONS["small"], n_obj)
+    assert near(np.mean([o["occluder"] is not None for o in everything]), CONDITIONS["occluded"], n_obj)
+    movable = [o for o in everything if o["presence"][1] - o["presence"][0] >= MOVE_MIN_S]
+    assert near(np.mean(["enter" in o for o in movable]), ENTER_P, len(movable))
+    assert near(np.mean(["leave" in o for o in movable]), LEAVE_P, len(movable))
+    assert not any("enter" in o or "leave" in o for o in everything if o not in movable)
+    for key in ("dark", "blur"):
+        assert near(np.mean([s["render"]["effects"][key] is not None for s in scenarios]), CONDITIONS[key], n_clip)
+    counts = np.bincount([len(s["render"]["distractors"]) for s in scenarios], minlength=3)
+    for k, p in enumerate(N_DISTRACTORS_P):
+        assert near(counts[k] / n_clip, p, n_clip)
+
+
+def test_unlabelled_objects_are_in_neither_the_label_nor_the_ground_truth(default_scenarios, tmp_path):
+    scenarios = [s for s in default_scenarios if s["split"] != "train"]
+    assert sum(len(s["render"]["distractors"]) for s in scenarios) > 10
+    write_llp_csvs(scenarios, tmp_path)
+    by_name = {s["filename"]: s for s in scenarios}
+    for split in ("val", "test"):
+        data = llp.load_split(tmp_path, split)
+        for f, weak, gt in zip(data.filenames, data.weak_labels, data.gt_visual):
+            for d in by_name[f]["render"]["distractors"]:
+                c = llp.CLASS_INDEX[d["class"]]
+                assert weak[c] == 0 and gt[:, c].sum() == 0
+
+
+def _object_pixels(scenario: dict, cls: str, t: float) -> tuple[int, int]:
+    """(pixels the object changes at t, pixels it covers when wholly in the frame), from the
+    clip rendered with and without it (and without anything else that could hide it)."""
+    from vplan_core.demo.render import ClipRenderer, object_sprite
+
+    obj = {**scenario["render"]["objects"][cls], "occluder": None}  # occluders hide, not show
+    scenario = {**scenario, "events": [e for e in scenario["events"] if e["class"] == cls],
+                "render": {**scenario["render"], "effects": None, "distractors": [],
+                           "objects": {cls: obj}}}  # the object alone over the clip's background
+    without = {**scenario, "events": []}
+    a = ClipRenderer(scenario).frame(t).astype(int)
+    b = ClipRenderer(without).frame(t).astype(int)
+    _, alpha = object_sprite(llp.CLASS_INDEX[cls], obj["scale"] * 144, obj["angle"])
+    return int((np.abs(a - b).sum(-1) > 30).sum()), int((alpha[..., 0] > 0.5).sum())
+
+
+def test_visual_ground_truth_holds_only_the_seconds_an_object_is_in_view(default_scenarios):
+    """Rendered pixels, not the scenario's own geometry: an object that has not yet walked
+    in, or has walked out, is not in the visual ground truth of that second."""
+    moving = [(s, e) for s in default_scenarios if s["split"] == "val" for e in s["events"]
+              if e["visual"] and {"enter", "leave"} & set(s["render"]["objects"][e["class"]])]
+    assert len(moving) >= 5
+    trimmed = 0
+    for s, e in moving:
+        obj = s["render"]["objects"][e["class"]]
+        onset, offset = obj["presence"]
+        assert onset <= e["visual"][0] < e["visual"][1] <= offset
+        for second in range(onset, offset):
+            shares = []
+            for k in range(8):
+                shown, full = _object_pixels(s, e["class"], second + (k + 0.5) / 8)
+                shares.append(shown / full)
+            shares = np.array(shares)
+            if e["visual"][0] <= second < e["visual"][1]:  # mostly in view most of the second
+                assert np.mean(shares > 0.4) >= 0.5, (s["video_id"], e["class"], second, shares)
+            else:  # not in the ground truth: mostly outside the frame most of the second
+                trimmed += 1
+                assert np.mean(shares > 0.6) < 0.5, (s["video_id"], e["class"], second, shares)
+        outside = [t for t in range(10) if not onset <= t < offset]
+        assert all(_object_pixels(s, e["class"], t + 0.5)[0] == 0 for t in outside)
+    assert trimmed >= 1  # some of them do spend a second at the edge
+
+
+def test_dark_and_blurred_clips_look_dark_and_blurred():
+    from vplan_core.demo.render import apply_frame_effects
+
+    frame = render_frame(DOG_SCENARIO, 5.0)
+    dark = apply_frame_effects(frame, {"dark": 0.4, "blur": None})
+    blurred = apply_frame_effects(frame, {"dark": None, "blur": 0.012})
+    assert dark.mean() < 0.5 * frame.mean()
+
+    def sharpness(img: np.ndarray) -> float:
+        return float(np.abs(np.diff(img.astype(int), axis=1)).mean())
+
+    assert sharpness(blurred) < 0.6 * sharpness(frame)
+    np.testing.assert_array_equal(apply_frame_effects(frame, {"dark": None, "blur": None}), frame)

@@ -18,10 +18,10 @@ from vplan_core.parse import events_from_probs, window_count
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
-    from vplan_core.training.checkpoints import save_checkpoint
+    from vplan_core.training.trainer.checkpoints import save_checkpoint
     from vplan_core.data.dataset import Features
     from vplan_core.method.losses import LossConfig
-    from vplan_core.training.trainer import TrainConfig, initial_model
+    from vplan_core.training.trainer.trainer import TrainConfig, initial_model
 
     root = tmp_path_factory.mktemp("parse")
     video = root / "clip.mp4"
@@ -29,6 +29,8 @@ def tiny(tmp_path_factory):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["features"]["cnn2d"].update(size=32)
     config["features"]["r2plus1d"].update(size=32)
+    for feature in ("vggish", "cnn2d", "r2plus1d"):  # the demo's pretrained files are made by the workflow
+        config["features"][feature]["weights"] = "random:0"
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     train_config = TrainConfig(loss=LossConfig("han"), d_model=16)

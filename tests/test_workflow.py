@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from tests.workflow_runs import REPO, planned_jobs, planned_wildcards, snakemake, tiny_demo_config, write_config
+from vplan_core.features.store import read_store
+from vplan_core.features.weights import sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +50,11 @@ def test_outputs_and_report(tiny_run):
     assert set(report["label_quality"]["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
+    for backbone in ("vggish", "cnn2d", "r2plus1d"):  # pretrained in the demo world, loaded as files
+        weights = (workdir / f"resources/tiny/backbones/{backbone}.pth").resolve()
+        store = read_store(results / f"features/{backbone}/shard_0000.zarr")[2]
+        assert store["weights"] == str(weights) and store["weights_sha256"] == sha256_file(weights)
+        assert (workdir / f"benchmarks/tiny/demo_backbones/{backbone}.tsv").is_file()
     assert "①" in (results / "report/report.md").read_text()
 
 
@@ -77,6 +84,10 @@ RERUN_MATRIX = [
     ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1
     ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "evaluate_row", "label_quality")
                                 else n for key, n in ALL_TRAINING.items()}),
+    # a backbone's pretraining reaches that backbone, its extraction and all training, not PLG
+    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
+    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
+    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
 ]
 
 
@@ -85,8 +96,11 @@ def test_rerun_matrix(tiny_run, key, value, expected):
     """Each parameter reaches only the rules that use it: a dry run plans exactly these jobs."""
     workdir, config, _ = tiny_run
     changed = copy.deepcopy(config)
-    section, name = key.split(".")
-    changed[section][name] = value
+    *parents, name = key.split(".")
+    node = changed
+    for part in parents:
+        node = node[part]
+    node[name] = value
     assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
 
 

@@ -2,7 +2,9 @@
 
 No pretrained CLIP weights can be fetched here, so the demo workflow trains its own from
 synthetic single-object images (render.render_object_image), never from demo clips or their
-labels: PLG must get its visual knowledge from outside the data set, as with real CLIP.
+labels: PLG must get its visual knowledge from outside the data set, as with real CLIP. Like
+web photos, these images show small, partly occluded, dark and blurred objects too, at the
+rates of render.CONDITIONS (each image is still framed around its one captioned object).
 Captions vary over the four prompt styles P1-P4 of method.md, so the model works with whichever
 prompt PLG is configured to use. Besides CLIP's contrastive loss, two terms give the raw
 cosines the near-uniform absent-class similarities that PLG's tau = 1/C relies on

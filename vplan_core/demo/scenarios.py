@@ -6,6 +6,28 @@ VPLAN: about a third of the labelled classes are never visible (so the weak labe
 visual label has precision near LLP's 67 %), some are never audible, and many events are
 shorter than the clip. Each split draws from its own random stream, so the val and test clips of
 a seed stay the same when the training set grows.
+
+A clip is a miniature of an LLP video, not a catalogue page: its frames are as hard to read
+as real ones, each difficulty for a reason real videos have (rates are per labelled visual
+event unless said otherwise; they are this module's and render.CONDITIONS' constants, and
+tests/test_demo_data.py checks them on the default 300 scenarios):
+- small objects, 20 %: the sound source is far away (radius 0.05-0.10 of the frame height);
+- partial occlusion, 20 %: someone or something stands in front (30-60 % of the width hidden);
+- moving in or out of the frame, 12 % enter and 12 % leave (of the events seen for 3 s or
+  more): people walk into the shot, cars drive off, the camera pans. The visual ground truth
+  holds only the seconds in which the object is visible: at least half of it inside the frame
+  for at least half of the second (VISIBLE_AREA, VISIBLE_TIME). The object is still drawn
+  while it crosses the edge; its sound may already (or still) be heard;
+- low light, 15 % of clips (30-55 % brightness): indoor and evening footage;
+- blur, 15 % of clips (defocus or shake, sigma 0.6-1.5 % of the height): handheld phones;
+- unlabelled objects: 30 % of clips show one and 10 % two objects of classes that are not in
+  the clip's label, at any place in the frame (also where a centre crop cuts them off), with
+  the same sizes, occlusion, spans and motion as labelled ones. As in LLP, where only the
+  labelled classes were annotated, they are in neither the weak label nor the ground truth.
+Labelled objects rest inside the central square of the 4:3 frame (filmers frame the sound
+source); the demo CLIP and backbones see that square, as CLIP's centre crop does.
+The conditions also occur, at the same per-object rates, in the single-object images the demo
+CLIP and backbones learn from (render.render_object_image), as they do in web photos.
 """
 from __future__ import annotations
 
@@ -16,7 +38,14 @@ import numpy as np
 
 from vplan_core import atomic
 from vplan_core.atomic import write_json
-from vplan_core.demo.render import MAX_ANGLE, OBJECT_SCALE
+from vplan_core.demo.render import (
+    ASPECT,
+    MAX_ANGLE,
+    draw_frame_effects,
+    draw_occluder,
+    draw_scale,
+    visible_fraction,
+)
 from vplan_core.data.llp import AUDIO_EVENTS, CLASSES, SPLIT_FILES, VISUAL_EVENTS
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -29,6 +58,12 @@ MODALITY_P_FIRST = {"audio_visual": 0.8, "audio": 0.12, "visual": 0.08}
 MODALITY_P_EXTRA = {"audio_visual": 0.37, "audio": 0.58, "visual": 0.05}
 FULL_SPAN_P = {"audio": 0.4, "visual": 0.6}  # share of whole-clip spans, the rest 1-9 s long
 MAX_DRIFT = 0.08  # how far an object moves in 10 s, as a fraction of the frame height
+ENTER_P, LEAVE_P = 0.12, 0.12  # of visual events present for >= MOVE_MIN_S seconds
+MOVE_MIN_S = 3
+MOVE_SPEED = (0.15, 0.3)  # frame heights a second when walking in or out
+VISIBLE_AREA = 0.5  # an object is visible at t when this share of it is inside the frame ...
+VISIBLE_TIME = 0.5  # ... and visible in a segment when so for this share of the second
+N_DISTRACTORS_P = (0.6, 0.3, 0.1)  # 0, 1, 2 unlabelled objects per clip
 
 
 def _span(rng: np.random.Generator, modality: str) -> list[int]:
@@ -58,25 +93,91 @@ def _event(cls: str, rng: np.random.Generator, first: bool) -> dict:
     return {"class": cls, "modality": modality, "audio": audio, "visual": visual}
 
 
-def _object(rng: np.random.Generator, placed: list[dict]) -> dict:
-    """Start position, size, rotation and drift of one object, inside the centre square.
+def _object(rng: np.random.Generator, placed: list[dict], anywhere: bool = False) -> dict:
+    """Resting position, size, rotation, drift and occluder of one object.
 
-    x is a fraction of the width, everything else a fraction of the height; objects of one clip
-    are kept apart where a few tries allow it.
+    x is a fraction of the width, everything else a fraction of the height. The object stays
+    wholly inside the centre square of the frame (anywhere=False: a labelled object, framed by
+    whoever filmed it) or wholly inside the frame (anywhere=True: an unlabelled one); objects
+    of one clip are kept apart where a few tries allow it.
     """
     for _ in range(20):
-        scale = float(rng.uniform(*OBJECT_SCALE))
-        half_w = 0.375 - scale * 0.75  # half the centre square (3/8 of a 4:3 width) less the object
+        scale = draw_scale(rng)
+        r = scale / ASPECT  # radius as a fraction of the width
+        half_w = 0.5 - r if anywhere else 0.375 - r  # the centre square is 3/8 of the width
         start = rng.uniform([0.5 - half_w, scale], [0.5 + half_w, 1 - scale])
-        end = np.clip(start + rng.uniform(-MAX_DRIFT, MAX_DRIFT, 2) * [0.75, 1.0],
+        end = np.clip(start + rng.uniform(-MAX_DRIFT, MAX_DRIFT, 2) * [1 / ASPECT, 1.0],
                       [0.5 - half_w, scale], [0.5 + half_w, 1 - scale])
-        apart = all(np.hypot((start[0] - o["x"]) / 0.75, start[1] - o["y"]) > scale + o["scale"]
+        apart = all(np.hypot((start[0] - o["x"]) * ASPECT, start[1] - o["y"]) > scale + o["scale"]
                     for o in placed)
         if apart:
             break
     return {"x": float(start[0]), "y": float(start[1]), "scale": scale,
             "vx": float(end[0] - start[0]) / 10, "vy": float(end[1] - start[1]) / 10,
-            "angle": float(rng.uniform(-MAX_ANGLE, MAX_ANGLE))}
+            "angle": float(rng.uniform(-MAX_ANGLE, MAX_ANGLE)), "occluder": draw_occluder(rng)}
+
+
+def _add_motion(obj: dict, presence: list[int], rng: np.random.Generator) -> None:
+    """Maybe let the object walk in at its onset and/or out at its offset (ENTER_P, LEAVE_P).
+
+    It crosses the nearer side edge at a walking pace (MOVE_SPEED, frame heights a second),
+    faster where the span is short, so that it rests on screen for at least 2 s.
+    """
+    obj["presence"] = list(presence)
+    length = presence[1] - presence[0]
+    if length < MOVE_MIN_S:
+        return
+    moves = [key for key, p in (("enter", ENTER_P), ("leave", LEAVE_P)) if rng.random() < p]
+    for key in moves:
+        t = presence[0] if key == "enter" else presence[1]
+        x = (obj["x"] + obj["vx"] * t) * ASPECT  # in frame heights
+        side = -1 if x < ASPECT / 2 else 1
+        distance = (x + obj["scale"]) if side == -1 else (ASPECT + obj["scale"] - x)
+        speed = max(float(rng.uniform(*MOVE_SPEED)), distance / ((length - 2) / len(moves)))
+        obj[key] = {"side": side, "duration": distance / speed}
+
+
+def visible_segments(obj: dict, cls: str, steps_per_second: int = 20) -> np.ndarray:
+    """bool [10]: the object (of class cls) is visible in segment s when at least VISIBLE_AREA
+    of its shape is inside the frame for at least VISIBLE_TIME of the second."""
+    t = (np.arange(10 * steps_per_second) + 0.5) / steps_per_second
+    inside = visible_fraction(obj, CLASSES.index(cls), t) >= VISIBLE_AREA
+    return inside.reshape(10, steps_per_second).mean(axis=1) >= VISIBLE_TIME
+
+
+def _span_of(segments: np.ndarray) -> list[int]:
+    """[onset, offset] of the visible segments (contiguous: paths are monotone at the edges)."""
+    idx = np.flatnonzero(segments)
+    if len(idx) == 0 or idx[-1] - idx[0] + 1 != len(idx):
+        raise AssertionError(f"visible segments are empty or not contiguous: {segments}")
+    return [int(idx[0]), int(idx[-1]) + 1]
+
+
+def _place_objects(events: list[dict], rng: np.random.Generator) -> dict[str, dict]:
+    """Objects of the visual events; each event's visual span becomes its visible seconds."""
+    objects: dict[str, dict] = {}
+    for e in events:
+        if e["visual"] is None:
+            continue
+        obj = _object(rng, list(objects.values()))
+        _add_motion(obj, e["visual"], rng)
+        objects[e["class"]] = obj
+        e["visual"] = _span_of(visible_segments(obj, e["class"]))
+        if e["audio"] is not None and max(e["audio"][0], e["visual"][0]) >= min(e["audio"][1], e["visual"][1]):
+            e["audio"] = list(obj["presence"])  # heard while it was there (keeps sound and sight overlapping)
+    return objects
+
+
+def _distractors(labelled: set[str], placed: list[dict], rng: np.random.Generator) -> list[dict]:
+    """Unlabelled objects (classes not in the label): in neither the label nor the ground truth."""
+    n = int(rng.choice(len(N_DISTRACTORS_P), p=N_DISTRACTORS_P))
+    others = [c for c in CLASSES if c not in labelled]
+    out = []
+    for cls in rng.choice(others, size=n, replace=False):
+        obj = _object(rng, placed + out, anywhere=True)
+        _add_motion(obj, _span(rng, "visual"), rng)
+        out.append({"class": str(cls), **obj})
+    return out
 
 
 def _video_id(rng: np.random.Generator, taken: set[str]) -> str:
@@ -98,12 +199,11 @@ def make_scenarios(n_train: int = 200, n_val: int = 50, n_test: int = 50, seed: 
             n_events = int(rng.choice(len(N_EVENTS_P), p=N_EVENTS_P)) + 1
             classes = rng.choice(len(CLASSES), size=n_events, replace=False)
             events = [_event(CLASSES[c], rng, j == 0) for j, c in enumerate(classes)]
-            objects: dict[str, dict] = {}
-            for e in events:
-                if e["visual"] is not None:
-                    objects[e["class"]] = _object(rng, list(objects.values()))
+            objects = _place_objects(events, rng)
+            distractors = _distractors({e["class"] for e in events}, list(objects.values()), rng)
             render = {"background_seed": int(rng.integers(2**31)),
                       "audio_seed": int(rng.integers(2**31)), "objects": objects,
+                      "distractors": distractors, "effects": draw_frame_effects(rng),
                       "gains": {e["class"]: float(rng.uniform(0.6, 1.0)) for e in events if e["audio"]}}
             scenarios.append({"split": split, "video_id": vid, "filename": f"{vid}_{start}_{start + 10}",
                               "events": events, "render": render})
