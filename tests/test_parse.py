@@ -18,10 +18,10 @@ from vplan_core.parse import events_from_probs, window_count
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
-    from vplan_core.training.trainer.checkpoints import save_checkpoint
+    from vplan_core.training.checkpoints import save_checkpoint
     from vplan_core.data.dataset import Features
     from vplan_core.method.losses import LossConfig
-    from vplan_core.training.trainer.trainer import TrainConfig, initial_model
+    from vplan_core.training.trainer import TrainConfig, initial_model
 
     root = tmp_path_factory.mktemp("parse")
     video = root / "clip.mp4"
