@@ -84,10 +84,11 @@ RERUN_MATRIX = [
     ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1
     ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "evaluate_row", "label_quality")
                                 else n for key, n in ALL_TRAINING.items()}),
-    # a backbone's pretraining reaches that backbone, its extraction and all training, not PLG
-    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
-    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
-    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, **ALL_TRAINING}),
+    # a backbone's pretraining reaches that backbone, its extraction (and the manifest summary of
+    # feature skips) and all training, not PLG
+    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
 ]
 
 
