@@ -113,6 +113,6 @@ def test_rule_logs_where_a_local_run_puts_them(runs):
     name = runs["config"]["dataset"]["name"]
     slurm = runs["slurm"]
     assert (slurm / f"logs/{name}/report.log").exists()
-    assert list((slurm / f"benchmarks/{name}/train").glob("*.tsv"))
+    assert list((slurm / f"benchmarks/{name}/train").glob("*/seeds_*.tsv"))  # train/<row>/seeds_<g>.tsv
     # the plugin deletes SLURM's job logs of successful jobs (and then empty folders): none failed
     assert not list((slurm / ".snakemake/slurm_logs").rglob("*.log"))
