@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.slurm_cluster import SlurmCluster, install_packages, missing_commands
-from tests.workflow_runs import REPO, planned_jobs, snakemake, tiny_demo_config, write_config
+from tests.workflow_runs import REPO, copy_run, planned_jobs, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -45,13 +45,14 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory):
-    config = tiny_demo_config()
-    local = tmp_path_factory.mktemp("local-run")
-    snakemake(local, write_config(local, config), "--cores", "2")
-
-    workdir = tmp_path_factory.mktemp("slurm-run")
-    configfile = write_config(workdir, config)
+def runs(cluster, tiny_demo, tmp_path_factory):
+    """The session's local tiny demo run, and the same config under SLURM. The SLURM run starts
+    from the local run's generated demo world (resources/: clips, in-world backbones, demo CLIP,
+    made by the demo rules) and runs every job of the pipeline itself, from probing the clips to
+    the report."""
+    local, config = tiny_demo
+    workdir = copy_run(local, tmp_path_factory.mktemp("slurm-run"), leave_out=("results", "logs", "benchmarks"))
+    configfile = workdir / "config.yaml"
     expected = planned_jobs(workdir, configfile)
     with pytest.MonkeyPatch.context() as patch:  # sbatch, sacct, ... find the test cluster
         for name, value in cluster.env.items():
@@ -83,6 +84,7 @@ def test_jobs_ran_under_slurm(runs):
     # one SLURM job (or array task) per Snakemake job; the plugin puts the rule in the comment
     ran = collections.Counter(re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", row["Comment"]).group(1) for row in rows)
     submitted = {rule: count for rule, count in expected.items() if rule != "all"}  # `all` has nothing to run
+    assert {"probe_shard", "extract_features", "plg_labels", "train_row", "pld_labels", "report"} <= set(submitted)
     assert ran == submitted
 
 

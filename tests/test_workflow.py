@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workflow_runs import REPO, planned_jobs, planned_wildcards, snakemake, tiny_demo_config, write_config
+from tests.workflow_runs import REPO, copy_run, planned_jobs, planned_wildcards, snakemake, write_config
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import sha256_file
 
@@ -16,15 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    config = tiny_demo_config()
-    template = workdir / "report_template.md"  # a copy the template test may edit
-    template.write_text((REPO / "vplan_core/templates/report.md").read_text())
-    config["report"]["template"] = str(template)
-    configfile = write_config(workdir, config)
-    snakemake(workdir, configfile, "--cores", "2")
-    return workdir, config, configfile
+def tiny_run(tiny_demo, tmp_path_factory):
+    """A copy of the session's finished tiny demo run, for these tests to replan and edit."""
+    source, config = tiny_demo
+    workdir = copy_run(source, tmp_path_factory.mktemp("tiny"))
+    return workdir, config, workdir / "config.yaml"
 
 
 def test_outputs_and_report(tiny_run):
@@ -69,7 +65,7 @@ AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "pld_labels": 1, "evaluate_row"
                 "report": 1, "all": 1}
 AFTER_PLD = {"pld_labels": 1, "train_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
 ALL_TRAINING = {"train_row": 5, "pld_labels": 1, "evaluate_row": 5, "label_quality": 1, "report": 1, "all": 1}
-SHARDS = 3  # 18 tiny videos, 8 a shard
+SHARDS = 2  # 18 tiny videos, 9 a shard
 
 RERUN_MATRIX = [
     ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
@@ -146,7 +142,7 @@ def test_a_seed_list_change_reruns_only_the_changed_seed_groups(tiny_run, seeds,
 
 def test_editing_the_report_template_reruns_only_the_report(tiny_run):
     workdir, config, configfile = tiny_run
-    template = Path(config["report"]["template"])
+    template = workdir / config["report"]["template"]
     original = template.read_text()
     try:
         template.write_text(original + "\nEdited by a test.\n")

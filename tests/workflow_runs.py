@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ def tiny_demo_config(name: str = "tiny") -> dict:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config = copy.deepcopy(config)
     config["dataset"].update(name=name, annotations=f"resources/{name}/annotations",
-                             videos=f"resources/{name}/videos", shard_size=8)
+                             videos=f"resources/{name}/videos", shard_size=9)
     config["demo"].update(n_train=10, n_val=4, n_test=4)
     config["demo"]["video"].update(width=96, height=72, fps=12)
     config["demo"]["clip_training"].update(n_images=256, epochs=1, batch_size=64)
@@ -38,6 +39,24 @@ def tiny_demo_config(name: str = "tiny") -> dict:
     config["train"].update(epochs=2, d_model=32, lr_step=1, seeds=[0, 1])
     config["report"]["timeline_clips"] = 2
     return config
+
+
+def run_tiny_demo(workdir: Path) -> dict:
+    """The tiny demo run to the end in workdir, with a copy of the report template there (relative
+    path, so a copy of the folder edits its own). Returns its config."""
+    config = tiny_demo_config()
+    (workdir / "report_template.md").write_text((REPO / "vplan_core/templates/report.md").read_text())
+    config["report"]["template"] = "report_template.md"
+    snakemake(workdir, write_config(workdir, config), "--cores", "2")
+    return config
+
+
+def copy_run(source: Path, target: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    """A copy of a finished run's folder, file times and Snakemake's records kept (so the copy
+    is as up to date as the original), without the top-level entries in leave_out."""
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True,
+                    ignore=lambda folder, names: [n for n in names if Path(folder) == source and n in leave_out])
+    return target
 
 
 def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path:
