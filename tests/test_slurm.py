@@ -47,11 +47,13 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runs(cluster, tiny_demo, tmp_path_factory):
     """The session's local tiny demo run, and the same config under SLURM. The SLURM run starts
-    from the local run's generated demo world (resources/: clips, in-world backbones, demo CLIP,
-    made by the demo rules) and runs every job of the pipeline itself, from probing the clips to
-    the report."""
+    from the local run's demo world and feature stores (resources/, results/<name>/features and
+    the manifest) and runs the method under SLURM: CLIP text embeddings, PLG labels, every row's
+    training, PLD, evaluation, label quality and the report (logs and benchmarks its own)."""
     local, config = tiny_demo
-    workdir = copy_run(local, tmp_path_factory.mktemp("slurm-run"), leave_out=("results", "logs", "benchmarks"))
+    name = config["dataset"]["name"]
+    method_outputs = [f"results/{name}/{stage}" for stage in ("plg", "labels", "models", "eval", "report")]
+    workdir = copy_run(local, tmp_path_factory.mktemp("slurm-run"), leave_out=("logs", "benchmarks", *method_outputs))
     configfile = workdir / "config.yaml"
     expected = planned_jobs(workdir, configfile)
     with pytest.MonkeyPatch.context() as patch:  # sbatch, sacct, ... find the test cluster
@@ -84,7 +86,7 @@ def test_jobs_ran_under_slurm(runs):
     # one SLURM job (or array task) per Snakemake job; the plugin puts the rule in the comment
     ran = collections.Counter(re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", row["Comment"]).group(1) for row in rows)
     submitted = {rule: count for rule, count in expected.items() if rule != "all"}  # `all` has nothing to run
-    assert {"probe_shard", "extract_features", "plg_labels", "train_row", "pld_labels", "report"} <= set(submitted)
+    assert {"clip_text_embeddings", "plg_labels", "train_row", "pld_labels", "evaluate_row", "report"} <= set(submitted)
     assert ran == submitted
 
 

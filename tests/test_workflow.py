@@ -23,8 +23,9 @@ def tiny_run(tiny_demo, tmp_path_factory):
     return workdir, config, workdir / "config.yaml"
 
 
-def test_outputs_and_report(tiny_run):
+def test_outputs_and_report(tiny_run, tiny_demo):
     workdir, config, _ = tiny_run
+    origin = tiny_demo[0]  # where the stores were made (tiny_run is a copy): they name its files
     results = workdir / "results/tiny"
     report = json.loads((results / "report/report.json").read_text())
     assert set(report["ablation"]) == {"row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"}
@@ -47,7 +48,7 @@ def test_outputs_and_report(tiny_run):
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
     for backbone in ("vggish", "cnn2d", "r2plus1d"):  # pretrained in the demo world, loaded as files
-        weights = (workdir / f"resources/tiny/backbones/{backbone}.pth").resolve()
+        weights = (origin / f"resources/tiny/backbones/{backbone}.pth").resolve()
         store = read_store(results / f"features/{backbone}/shard_0000.zarr")[2]
         assert store["weights"] == str(weights) and store["weights_sha256"] == sha256_file(weights)
         assert (workdir / f"benchmarks/tiny/demo_backbones/{backbone}.tsv").is_file()

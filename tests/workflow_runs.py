@@ -53,9 +53,10 @@ def run_tiny_demo(workdir: Path) -> dict:
 
 def copy_run(source: Path, target: Path, leave_out: tuple[str, ...] = ()) -> Path:
     """A copy of a finished run's folder, file times and Snakemake's records kept (so the copy
-    is as up to date as the original), without the top-level entries in leave_out."""
+    is as up to date as the original), without the paths in leave_out (relative to source)."""
+    left_out = {source / path for path in leave_out}
     shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True,
-                    ignore=lambda folder, names: [n for n in names if Path(folder) == source and n in leave_out])
+                    ignore=lambda folder, names: [n for n in names if Path(folder) / n in left_out])
     return target
 
 
