@@ -10,12 +10,10 @@ export PATH := $(BIN):$(PATH)
 
 env: $(VENV)/.installed
 
-# --no-compile: Python byte-compiles what it imports on first use; compiling all of torch's
-# files at install time cost about a minute of CI's set-up on this 2-core machine.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check --no-compile -r requirements.txt
-	$(BIN)/pip install --disable-pip-version-check --no-compile --no-deps -e .
+	$(BIN)/pip install --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check --no-deps -e .
 	touch $@
 
 demo: env
