@@ -51,8 +51,8 @@ def runs(cluster, tiny_demo, tmp_path_factory):
     the manifest) and runs the method under SLURM: CLIP text embeddings, PLG labels, every row's
     training, PLD, evaluation, label quality and the report (logs and benchmarks its own)."""
     local, config = tiny_demo
-    name = config["dataset"]["name"]
-    method_outputs = [f"results/{name}/{stage}" for stage in ("plg", "labels", "models", "eval", "report")]
+    dataset = config["dataset"]["name"]
+    method_outputs = [f"results/{dataset}/{stage}" for stage in ("plg", "labels", "models", "eval", "report")]
     workdir = copy_run(local, tmp_path_factory.mktemp("slurm-run"), leave_out=("logs", "benchmarks", *method_outputs))
     configfile = workdir / "config.yaml"
     expected = planned_jobs(workdir, configfile)

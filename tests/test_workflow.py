@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.workflow_runs import REPO, copy_run, planned_jobs, planned_wildcards, snakemake, write_config
+from tests.workflow_runs import copy_run, planned_jobs, planned_wildcards, snakemake, write_config
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import sha256_file
 
