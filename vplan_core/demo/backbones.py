@@ -20,7 +20,8 @@ config's seed and a per-backbone constant), apart from the demo clips' streams.
 
 Training starts from the seeded initialisation of "random:<seed>" (so pretrained and random
 features differ by the pretraining alone) and is AdamW with warm-up and cosine decay. What
-keeps it within about a minute and a half on two CPU cores, and still working:
+keeps it affordable on two CPU cores (the 2D CNN gets the most: the demo's table follows how
+well it sees, README "Demo results"), and still working:
 - train_from: stages before it keep their seeded weights; their outputs are computed once and
   training runs through the rest (the demo config trains R(2+1)D's layer4 only: at 8 x 32 x
   32 R(2+1)D-18 costs about ten times a 64 px ResNet-18 per example);
