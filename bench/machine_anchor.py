@@ -53,11 +53,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "threads": args.threads}
+    slowdowns = []
     for name, (platform_s, build, shape) in ANCHORS.items():
         seconds = time_anchor(build, shape, args.repeats)
-        out[name] = {"seconds": round(seconds, 3), "platform_md_s": platform_s,
-                     "slowdown": round(seconds / platform_s, 2)}
-    out["median_slowdown"] = statistics.median(v["slowdown"] for k, v in out.items() if isinstance(v, dict))
+        slowdowns.append(round(seconds / platform_s, 2))
+        out[name] = {"seconds": round(seconds, 3), "platform_md_s": platform_s, "slowdown": slowdowns[-1]}
+    out["median_slowdown"] = statistics.median(slowdowns)
     print(json.dumps(out, indent=1))
 
 
