@@ -1,7 +1,9 @@
 """World or code? Rows of the ablation retrained on the demo's own stores and PLG labels, with
 the 2D visual features either as extracted (`real`) or replaced by the demo CLIP's segment
-embeddings (`clip`). If the rows keep the paper's order with CLIP's features but not with the
-backbone's, the method code is sound and the visual backbone is what the world lacks.
+embeddings (`clip`), or with the R(2+1)D features set to zero (`no3d`: is the 3D half of HAN's
+visual input, if it cannot see, what holds the rows back?). If the rows keep the paper's order
+with CLIP's features but not with the backbone's, the method code is sound and the visual
+backbone is what the world lacks.
 Settings and seeds: config.yaml's train section; prints test segment-level F, mean ± std.
 
     make demo && .venv/bin/python bench/world_or_code.py clip row1_han,row2_plg,row4_plg_rl
@@ -26,7 +28,7 @@ from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("real", "clip"))
+    ap.add_argument("mode", choices=("real", "clip", "no3d"))
     ap.add_argument("rows", help="comma-separated row names, e.g. row1_han,row2_plg")
     ap.add_argument("--config", default="config.yaml")
     args = ap.parse_args()
@@ -43,6 +45,9 @@ def main() -> None:
     if args.mode == "clip":
         for split_data in data.values():
             split_data.features.visual_2d = load_features(stores[CLIP], split_data.features.video_ids)
+    if args.mode == "no3d":
+        for split_data in data.values():
+            split_data.features.visual_3d = np.zeros_like(split_data.features.visual_3d)
     labels = load_labels(plg, data["train"].split.video_ids)
     test = data["test"]
     for row in args.rows.split(","):

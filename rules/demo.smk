@@ -75,17 +75,26 @@ rule demo_clip:
 DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
 
 
+def demo_backbone_settings(wildcards):
+    """Only this backbone's pretraining settings, plus what its extractor states: the input size
+    (and, for the 2D CNN, the architecture). Stated once, in `features`, the backbone cannot be
+    trained at one size and read at another; a change there reruns the pretraining."""
+    settings = dict(config["demo"]["backbone_training"][wildcards.backbone])
+    extractor = config["features"][wildcards.backbone]
+    if "size" in extractor:
+        settings["size"] = extractor["size"]
+    if wildcards.backbone == "cnn2d":
+        settings["arch"] = extractor["backbone"]
+    return settings
+
+
 rule demo_backbones:
     output:
         "resources/{dataset}/backbones/{backbone}.pth",
     wildcard_constraints:
         backbone=only_if(DEMO, "|".join(DEMO_BACKBONES)),
     params:
-        # only this backbone's pretraining settings (and, for the 2D CNN, its architecture)
-        settings=lambda wildcards: dict(
-            config["demo"]["backbone_training"][wildcards.backbone],
-            **({"arch": config["features"]["cnn2d"]["backbone"]} if wildcards.backbone == "cnn2d" else {}),
-        ),
+        settings=demo_backbone_settings,
     threads: 2
     log:
         "logs/{dataset}/demo_backbones/{backbone}.log",

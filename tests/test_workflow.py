@@ -85,6 +85,8 @@ RERUN_MATRIX = [
     ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    # the extractor's input size is the size its demo backbone is pretrained at: both rerun
+    ("features.cnn2d.size", 48, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
 ]
 
 

@@ -26,8 +26,8 @@ def tiny_demo_config(name: str = "tiny") -> dict:
     config["demo"].update(n_train=10, n_val=4, n_test=4)
     config["demo"]["video"].update(width=96, height=72, fps=12)
     config["demo"]["clip_training"].update(n_images=256, epochs=1, batch_size=64)
-    tiny_pretraining = {"cnn2d": dict(n_examples=52, batch_size=26, size=32),
-                        "r2plus1d": dict(n_examples=26, batch_size=13, size=32),
+    tiny_pretraining = {"cnn2d": dict(n_examples=52, batch_size=26),
+                        "r2plus1d": dict(n_examples=26, batch_size=13),
                         "vggish": dict(n_examples=26, batch_size=13)}
     for backbone, settings in tiny_pretraining.items():
         config["demo"]["backbone_training"][backbone].update(epochs=1, **settings)
