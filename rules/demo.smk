@@ -75,18 +75,6 @@ rule demo_clip:
 DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
 
 
-def demo_backbone_settings(wildcards):
-    """Only this backbone's pretraining settings, plus what its extractor states: the input size
-    (and, for the 2D CNN, the architecture). Stated once, in `features`, the backbone cannot be
-    trained at one size and read at another; a change there reruns the pretraining."""
-    settings = dict(config["demo"]["backbone_training"][wildcards.backbone])
-    extractor = config["features"][wildcards.backbone]
-    if "size" in extractor:
-        settings["size"] = extractor["size"]
-    if wildcards.backbone == "cnn2d":
-        settings["arch"] = extractor["backbone"]
-    return settings
-
 
 rule demo_backbones:
     output:
