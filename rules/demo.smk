@@ -75,7 +75,6 @@ rule demo_clip:
 DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
 
 
-
 rule demo_backbones:
     output:
         "resources/{dataset}/backbones/{backbone}.pth",
