@@ -1,6 +1,7 @@
 # Evaluation exactly as the community's reference code (docs: metric.md), and pseudo-label
-# quality against the dense visual ground truth of val (the paper's Tables I and II); per group
-# of seeds, each seed scored on its own.
+# quality against the dense visual ground truth of val (the paper's Tables I and II, with PLD's
+# K and α studied as in its Table II when pld.study names a grid); per group of seeds, each seed
+# scored on its own.
 
 
 rule evaluate_row:
@@ -32,6 +33,7 @@ rule label_quality:
     params:
         seeds=job_seeds,
         annotations=annotation_dir,
+        study=config["pld"].get("study"),
     log:
         f"{LOGS}/eval/label_quality/seeds_{{seeds}}.log",
     benchmark:

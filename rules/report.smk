@@ -26,6 +26,8 @@ rule report:
         seed_groups=SEED_GROUPS,
         annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],
+        pld_k=config["pld"]["k"],
+        pld_alpha=config["pld"]["alpha"],
         dataset=DATASET,
     log:
         f"{LOGS}/report.log",

@@ -56,7 +56,7 @@ def test_command_line_values_get_the_schema_types():
         config[section].update(values)
     given = apply_command_line(config, overrides)
     assert {"pld.alpha", "pld.k", "train.seeds", "train.lr"} <= given
-    assert config["pld"] == {"k": 3, "alpha": 7.5}
+    assert (config["pld"]["k"], config["pld"]["alpha"]) == (3, 7.5)
     assert config["train"]["seeds"] == [4, 5] and config["train"]["lr"] == 1.0e-4  # float(): no YAML pitfall
     assert config["train"]["standardize_inputs"] is False
     validate_config(config, command_line=given)

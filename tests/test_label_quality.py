@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vplan_core.evaluation.label_quality import segment_event_f, video_level_precision_recall
+from vplan_core.evaluation.label_quality import pld_parameter_study, segment_event_f, study_key, \
+    video_level_precision_recall
+from vplan_core.data.llp import Split
+from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.data.llp import CLASS_INDEX
 
 DOG, CAT, CAR = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"], CLASS_INDEX["Car"]
@@ -59,3 +62,30 @@ def test_segment_event_f_false_positive_in_empty_video():
     labels[2, 5, CAT] = 1  # a false positive in an empty video scores 0 there
     out = segment_event_f(labels, gt_visual())
     assert out == {"segment_f": pytest.approx(200 / 3, abs=1e-12), "event_f": pytest.approx(200 / 3, abs=1e-12)}
+
+
+def test_pld_parameter_study_scores_each_setting_as_denoise_does():
+    """Video 0's PLG labels Dog in 0-4 (GT 0-3): the stage-1 model is sure of segments 0-2
+    (P 0.99), less sure that 5-9 show no Dog (P 0.18), unsure of 3 (P 0.37, a true Dog), and
+    segment 4 is a wrong label (P 0.05). K = 5 takes its threshold mostly from the sure
+    segments (10 x 0.085) and also removes the true segment 3 (loss 0.99); K = 8 averages more
+    of the less sure ones (10 x 0.128) and removes only the wrong segment 4."""
+    gt = gt_visual()
+    plg = np.zeros_like(gt)
+    plg[0, 0:5, DOG] = 1
+    plg[1, :, CAR] = 1
+    prob = np.full(gt.shape, 0.01)
+    prob[0, 0:3, DOG], prob[0, 3, DOG], prob[0, 4, DOG], prob[0, 5:, DOG] = 0.99, 0.37, 0.05, 0.18
+    prob[1, :, CAR] = 0.9
+    split = Split(name="val", filenames=["a", "b", "c"], video_ids=["a", "b", "c"],
+                  weak_labels=np.zeros((3, 25), np.uint8), gt_audio=gt, gt_visual=gt)
+    loss = forward_loss_matrix(prob, plg)
+    study = pld_parameter_study(split, plg, loss, ks=[5, 8], alphas=[10.0])
+    assert list(study) == [study_key(5, 10.0), study_key(8, 10.0)] == ["K = 5, α = 10", "K = 8, α = 10"]
+    for k in (5, 8):
+        assert study[study_key(k, 10.0)] == segment_event_f(denoise(loss, plg, k=k, alpha=10.0), gt)
+    k5, k8 = denoise(loss, plg, k=5, alpha=10.0), denoise(loss, plg, k=8, alpha=10.0)
+    assert k5[0, :, DOG].tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert k8[0, :, DOG].tolist() == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0] == gt[0, :, DOG].tolist()
+    assert study[study_key(8, 10.0)]["segment_f"] > segment_event_f(plg, gt)["segment_f"] > \
+        study[study_key(5, 10.0)]["segment_f"]

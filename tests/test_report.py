@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vplan_core.evaluation.report import ablation_summary, ablation_table, manifest_table, quality_summary, seed_summary
+from vplan_core.evaluation.report import ablation_summary, ablation_table, manifest_table, pld_study_table, quality_summary, \
+    seed_summary
 
 LEVELS = ("segment_level", "event_level")
 KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
@@ -45,6 +46,20 @@ def test_quality_summary_per_label_set():
     assert quality["video_level"]["pld"]["precision"] == pytest.approx(85.0)
     assert quality["video_level"]["video_label"]["std"]["precision"] == 0.0
     assert quality["segment_event"]["pld"]["per_seed"][1] == {"seed": 1, "segment_f": 50.0, "event_f": 40.0}
+
+
+def test_pld_study_summary_and_table():
+    one = {"videos": 4, "video_level": {}, "segment_event": {"plg": {"segment_f": 70.0, "event_f": 60.0}},
+           "pld_study": {"K = 5, α = 10": {"segment_f": 65.0, "event_f": 55.0},
+                         "K = 8, α = 10": {"segment_f": 74.0, "event_f": 70.0}}}
+    two = {**one, "pld_study": {**one["pld_study"], "K = 8, α = 10": {"segment_f": 72.0, "event_f": 68.0}}}
+    quality = quality_summary([{"seeds": [0], "per_seed": [one]}, {"seeds": [1], "per_seed": [two]}])
+    assert quality["pld_study"]["K = 8, α = 10"]["segment_f"] == pytest.approx(73.0)
+    table = pld_study_table(quality, "K = 8, α = 10")
+    assert "| none (PLG) | 70.0 ± 0.0 | 60.0 ± 0.0 |" in table
+    assert "| K = 5, α = 10 | 65.0 ± 0.0 | 55.0 ± 0.0 |" in table
+    assert f"| K = 8, α = 10 (configured) | 73.0 ± {np.std([74, 72], ddof=1):.1f} | 69.0 ± 1.4 |" in table
+    assert "Not computed" in pld_study_table({k: v for k, v in quality.items() if k != "pld_study"}, "K = 8, α = 10")
 
 
 def test_manifest_table():

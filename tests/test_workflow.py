@@ -44,6 +44,10 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     assert row5["segment_level"]["visual"] == pytest.approx(np.mean(values))
     assert row5["std"]["segment_level"]["visual"] == pytest.approx(np.std(values, ddof=1))
     assert set(report["label_quality"]["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
+    study = report["label_quality"]["pld_study"]  # PLD's K and alpha on val, from the stage-1 models
+    assert len(study) == len(config["pld"]["study"]["k"]) * len(config["pld"]["study"]["alpha"])
+    configured = study[f"K = {config['pld']['k']}, α = {config['pld']['alpha']:g}"]
+    assert configured["segment_f"] == pytest.approx(report["label_quality"]["segment_event"]["pld"]["segment_f"])
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
     for backbone in ("vggish", "cnn2d", "r2plus1d"):  # pretrained in the demo world, loaded as files
@@ -75,6 +79,7 @@ RERUN_MATRIX = [
     ("rl.distance", "l1", {"train_row": 2, "pld_labels": 1, "evaluate_row": 2, "label_quality": 1, "report": 1, "all": 1}),
     ("pld.k", 3, AFTER_PLD),
     ("pld.alpha", 5.0, AFTER_PLD),
+    ("pld.study", {"k": [5], "alpha": [10.0]}, {"label_quality": 1, "report": 1, "all": 1}),
     ("train.lr", 1.0e-4, ALL_TRAINING),
     ("train.seeds", [1, 2], ALL_TRAINING),
     ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1

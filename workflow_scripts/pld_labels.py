@@ -9,7 +9,7 @@ from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.training.prediction import predict_seeds
-from vplan_core.training.outputs import load_models, save_seed_labels
+from vplan_core.training.outputs import load_models, save_forward_loss, save_seed_labels
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
@@ -22,7 +22,10 @@ with job_log(snakemake.log[0]):
         ids = data.split.video_ids
         labels = load_labels(plg, ids)
         visual_prob = predict_seeds(batch, data.features.to_tensors(device))["visual_prob"]  # [S, N, T, C]
-        refined = denoise(forward_loss_matrix(visual_prob, labels), labels, k=p.k, alpha=p.alpha)
+        loss = forward_loss_matrix(visual_prob, labels)
+        refined = denoise(loss, labels, k=p.k, alpha=p.alpha)
         save_seed_labels(snakemake.output[0], split, p.seeds, ids, refined)
+        if split == "val":  # for the label-quality study of K and α (rule label_quality)
+            save_forward_loss(snakemake.output[0], split, p.seeds, ids, loss)
         flipped = ", ".join(f"seed {seed}: {int(np.sum(refined[s] != labels))}" for s, seed in enumerate(p.seeds))
         print(f"{split}: {len(ids)} videos, segment labels flipped ({flipped})")

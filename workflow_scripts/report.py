@@ -10,8 +10,9 @@ from vplan_core.method.ablation import BASELINE_ROW, ROW_TITLES, VPLAN_ROW
 from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
 from vplan_core.plan import label_seeds
+from vplan_core.evaluation.label_quality import study_key
 from vplan_core.evaluation.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
-                               plot_timelines, quality_summary, quality_tables, render_markdown,
+                               plot_timelines, pld_study_table, quality_summary, quality_tables, render_markdown,
                                timeline_videos)
 from vplan_core.training.outputs import load_predictions, read_histories
 
@@ -43,8 +44,9 @@ with job_log(snakemake.log[0]):
                    snakemake.output.timelines, f"{ROW_TITLES[shown]}, seed {first_seeds[0]}")
     if quality is not None:
         table1, table2 = quality_tables(quality)
+        study = pld_study_table(quality, study_key(p.pld_k, p.pld_alpha))
     else:
-        table1 = table2 = "Not computed: no PLD labels in this run (see the skipped rows above)."
+        table1 = table2 = study = "Not computed: no PLD labels in this run (see the skipped rows above)."
     skipped = "".join(f"\n\nSkipped: {ROW_TITLES[row]}: {why}." for row, why in p.skipped_rows.items())
     training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
                       "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],
@@ -55,7 +57,7 @@ with job_log(snakemake.log[0]):
                         for row, t in training.items())
     Path(snakemake.output.markdown).write_text(render_markdown(
         inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
-        table1=table1, table2=table2, manifest=manifest_table(read_json(inp.manifest)),
+        table1=table1, table2=table2, pld_study=study, manifest=manifest_table(read_json(inp.manifest)),
         data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
                   f"std (sample, ddof 1) over {n_seeds} seed(s): {training[BASELINE_ROW]['seeds']}.{skipped}"))
     atomic.write_json(snakemake.output.json, {

@@ -9,6 +9,7 @@ import numpy as np
 
 from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS
 from vplan_core.evaluation.metrics import event_f, segment_f
+from vplan_core.method.pld import denoise
 
 
 def video_level_precision_recall(video_labels: np.ndarray,
@@ -56,3 +57,18 @@ def label_quality(split, segment_labels: dict[str, np.ndarray]) -> dict:
                            for name, labels in segment_labels.items()}},
         "segment_event": {name: segment_event_f(labels, gt) for name, labels in segment_labels.items()},
     }
+
+
+def study_key(k: int, alpha: float) -> str:
+    """The name of one PLD setting in the parameter study (a row of the paper's Table II)."""
+    return f"K = {k}, α = {alpha:g}"
+
+
+def pld_parameter_study(split, plg_labels: np.ndarray, forward_loss: np.ndarray,
+                        ks: list[int], alphas: list[float]) -> dict[str, dict[str, float]]:
+    """The paper's study of K and α (Sec. V-B, Table II) on a split with dense visual GT:
+    segment/event F of the PLG labels refined with every (K, α), from one stage-1 model's
+    forward-loss matrix [N, T, C]. The paper chose its K = 5, α = 10 this way on LLP's val set;
+    another data set, or a stage-1 model trained on less data, may need others."""
+    return {study_key(k, alpha): segment_event_f(denoise(forward_loss, plg_labels, k=k, alpha=alpha), split.gt_visual)
+            for k in ks for alpha in alphas}

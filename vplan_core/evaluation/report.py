@@ -73,9 +73,10 @@ def quality_summary(files: list[dict]) -> dict:
     (a label set's precision/recall, or segment/event F) as a seed_summary."""
     seeds = [seed for f in files for seed in f["seeds"]]
     per_seed = [q for f in files for q in f["per_seed"]]
+    parts = [part for part in ("video_level", "segment_event", "pld_study") if part in per_seed[0]]
     return {"videos": per_seed[0]["videos"],
             **{part: {name: seed_summary([q[part][name] for q in per_seed], seeds) for name in per_seed[0][part]}
-               for part in ("video_level", "segment_event")}}
+               for part in parts}}
 
 
 def quality_tables(quality: dict) -> tuple[str, str]:
@@ -88,6 +89,19 @@ def quality_tables(quality: dict) -> tuple[str, str]:
     for key, f in quality["segment_event"].items():
         table2.append(f"| {names[key]} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
     return "\n".join(table1), "\n".join(table2)
+
+
+def pld_study_table(quality: dict, configured: str) -> str:
+    """PLD's K and α studied on val (the paper's Table II grid), the configured setting marked."""
+    if "pld_study" not in quality:
+        return "Not computed: set pld.study (a grid of k and alpha) to study PLD's settings on val."
+    plg = quality["segment_event"]["plg"]
+    lines = ["| PLD setting | segment-level F | event-level F |", "|---|---|---|",
+             f"| none (PLG) | {_cell(plg, 'segment_f')} | {_cell(plg, 'event_f')} |"]
+    for name, f in quality["pld_study"].items():
+        mark = " (configured)" if name == configured else ""
+        lines.append(f"| {name}{mark} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
+    return "\n".join(lines)
 
 
 def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:

@@ -61,6 +61,29 @@ def save_seed_labels(job_dir: str | Path, split: str, seeds: list[int], video_id
         save_labels(seed_file(job_dir, seed, f"{split}.npz"), video_ids, labels[s])
 
 
+def save_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_ids: list[str],
+                      loss: np.ndarray) -> None:
+    """loss [S, N, T, C]: seed s's PLD forward-loss matrix M of `split` (Eq. 10, before masking)
+    to seed_<s>/<split>_forward_loss.npz, for the label-quality study of K and α."""
+    for s, seed in enumerate(seeds):
+        atomic.savez(seed_file(job_dir, seed, f"{split}_forward_loss.npz"), video_ids=np.asarray(video_ids),
+                     loss=np.asarray(loss[s], dtype=np.float32))
+
+
+def load_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_ids: list[str]) -> np.ndarray:
+    """[S, N, T, C] float64 for `video_ids`, in that order (save_forward_loss)."""
+    out = []
+    for seed in seeds:
+        path = seed_file(job_dir, seed, f"{split}_forward_loss.npz")
+        with np.load(path) as data:
+            index = {vid: i for i, vid in enumerate(data["video_ids"].tolist())}
+            missing = [vid for vid in video_ids if vid not in index]
+            if missing:
+                raise KeyError(f"{path}: no forward loss for {len(missing)} videos, e.g. {missing[:5]}")
+            out.append(data["loss"][[index[vid] for vid in video_ids]].astype(np.float64))
+    return np.stack(out)
+
+
 def labels_file(source: str | Path, seeds: list[int], split: str = "train") -> Path:
     """One labels npz of a label source (the PLG file itself, or a PLD folder's first seed's
     file: every seed labels the same videos), e.g. to read its video ids."""
