@@ -3,10 +3,11 @@ the 2D visual features either as extracted (`real`) or replaced by the demo CLIP
 embeddings (`clip`), or with the R(2+1)D features set to zero (`no3d`: is the 3D half of HAN's
 visual input, if it cannot see, what holds the rows back?). If the rows keep the paper's order
 with CLIP's features but not with the backbone's, the method code is sound and the visual
-backbone is what the world lacks.
+backbone is what the world lacks. row5_vplan (after row4_plg_rl) trains on PLD labels from each
+seed's row-4 model (config.yaml's pld.k and pld.alpha), and the PLD labels' val quality is printed.
 Settings and seeds: config.yaml's train section; prints test segment-level F, mean ± std.
 
-    make demo && .venv/bin/python bench/world_or_code.py clip row1_han,row2_plg,row4_plg_rl
+    make demo && .venv/bin/python bench/world_or_code.py clip row1_han,row2_plg,row4_plg_rl,row5_vplan
 """
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ import torch
 import yaml
 
 from vplan_core.data.dataset import labelled_ids, load_labels, load_split_data
+from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.features.store import available_ids, load_features
-from vplan_core.method.ablation import ROWS
+from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS
+from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.plan import CLIP, train_settings
+from vplan_core.training.prediction import predict_seeds
 from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train
 
 
@@ -48,19 +52,38 @@ def main() -> None:
     if args.mode == "no3d":
         for split_data in data.values():
             split_data.features.visual_3d = np.zeros_like(split_data.features.visual_3d)
-    labels = load_labels(plg, data["train"].split.video_ids)
-    test = data["test"]
+    labels = {"plg": load_labels(plg, data["train"].split.video_ids)}
+    test, trained = data["test"], {}
     for row in args.rows.split(","):
+        if ROWS[row].labels == "pld":
+            labels["pld"] = pld_labels(trained[PLD_SOURCE_ROW], data, results, config["pld"])
         cfg = TrainConfig(**train_settings(config, ROWS[row].loss), seeds=config["train"]["seeds"])
         per_seed = train(cfg, data["train"].features, data["train"].split.weak_labels,
-                         labels if ROWS[row].labels else None, data["val"].features,
+                         labels[ROWS[row].labels] if ROWS[row].labels else None, data["val"].features,
                          data["val"].split.gt_audio, data["val"].split.gt_visual, log=lambda _: None)
-        scores = [m["segment_level"] for m in evaluate_seeds(SeedBatch([r.model for r in per_seed]),
-                                                             test.features.to_tensors("cpu"),
+        trained[row] = SeedBatch([r.model for r in per_seed])
+        scores = [m["segment_level"] for m in evaluate_seeds(trained[row], test.features.to_tensors("cpu"),
                                                              test.split.gt_audio, test.split.gt_visual)]
         cells = {key: np.array([s[key] for s in scores]) for key in scores[0]}
         print(args.mode, row, " ".join(f"{k} {v.mean():.1f} ± {v.std(ddof=1):.1f}" for k, v in cells.items()),
               flush=True)
+
+
+def pld_labels(stage1: SeedBatch, data: dict, results: Path, pld: dict) -> np.ndarray:
+    """[S, N, T, C] train labels refined by each seed's stage-1 model, as the pld_labels rule
+    does; prints the refined val labels' segment F per seed beside PLG's."""
+    refined = {}
+    for split in ("train", "val"):
+        ids = data[split].split.video_ids
+        plg = load_labels(results / f"labels/plg/{split}.npz", ids)
+        prob = predict_seeds(stage1, data[split].features.to_tensors("cpu"))["visual_prob"]
+        refined[split] = denoise(forward_loss_matrix(prob, plg), plg, k=pld["k"], alpha=pld["alpha"])
+        if split == "val":
+            gt = data[split].split.gt_visual
+            seeds_f = " ".join(f"{segment_event_f(labels, gt)['segment_f']:.1f}" for labels in refined[split])
+            print(f"val segment F: PLG {segment_event_f(plg, gt)['segment_f']:.1f}, "
+                  f"PLD (K {pld['k']}, alpha {pld['alpha']:g}) per seed {seeds_f}", flush=True)
+    return refined["train"]
 
 
 if __name__ == "__main__":
