@@ -6,9 +6,8 @@ import pytest
 
 from vplan_core.evaluation.label_quality import pld_parameter_study, segment_event_f, study_key, \
     video_level_precision_recall
-from vplan_core.data.llp import Split
+from vplan_core.data.llp import CLASS_INDEX, Split
 from vplan_core.method.pld import denoise, forward_loss_matrix
-from vplan_core.data.llp import CLASS_INDEX
 
 DOG, CAT, CAR = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"], CLASS_INDEX["Car"]
 

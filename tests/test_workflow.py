@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.workflow_runs import copy_run, planned_jobs, planned_wildcards, snakemake, write_config
+from vplan_core.evaluation.label_quality import study_key
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import sha256_file
 
@@ -46,7 +47,7 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     assert set(report["label_quality"]["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
     study = report["label_quality"]["pld_study"]  # PLD's K and alpha on val, from the stage-1 models
     assert len(study) == len(config["pld"]["study"]["k"]) * len(config["pld"]["study"]["alpha"])
-    configured = study[f"K = {config['pld']['k']}, α = {config['pld']['alpha']:g}"]
+    configured = study[study_key(config["pld"]["k"], config["pld"]["alpha"])]
     assert configured["segment_f"] == pytest.approx(report["label_quality"]["segment_event"]["pld"]["segment_f"])
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule

@@ -98,11 +98,17 @@ def labelled_ids(path: str | Path) -> set[str]:
         return set(data["video_ids"].tolist())
 
 
-def load_labels(path: str | Path, video_ids: list[str]) -> np.ndarray:
-    """Segment labels [N,10,25] for `video_ids`, in that order; a missing video is an error."""
+def load_rows(path: str | Path, key: str, video_ids: list[str], what: str) -> np.ndarray:
+    """Array `key` of an npz keyed by its `video_ids`, rows in the order of `video_ids`; a
+    missing video is an error naming the file and `what` was looked for."""
     with np.load(path) as data:
         index = {vid: i for i, vid in enumerate(data["video_ids"].tolist())}
         missing = [vid for vid in video_ids if vid not in index]
         if missing:
-            raise KeyError(f"{path}: no labels for {len(missing)} videos, e.g. {missing[:5]}")
-        return data["segment_labels"][[index[vid] for vid in video_ids]]
+            raise KeyError(f"{path}: no {what} for {len(missing)} videos, e.g. {missing[:5]}")
+        return data[key][[index[vid] for vid in video_ids]]
+
+
+def load_labels(path: str | Path, video_ids: list[str]) -> np.ndarray:
+    """Segment labels [N,10,25] for `video_ids`, in that order; a missing video is an error."""
+    return load_rows(path, "segment_labels", video_ids, "labels")

@@ -14,7 +14,7 @@ import numpy as np
 
 from vplan_core import atomic
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.data.dataset import load_labels, save_labels, save_predictions
+from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
 from vplan_core.models import HAN
 from vplan_core.plan import seed_dir
 
@@ -72,16 +72,8 @@ def save_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_i
 
 def load_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_ids: list[str]) -> np.ndarray:
     """[S, N, T, C] float64 for `video_ids`, in that order (save_forward_loss)."""
-    out = []
-    for seed in seeds:
-        path = seed_file(job_dir, seed, f"{split}_forward_loss.npz")
-        with np.load(path) as data:
-            index = {vid: i for i, vid in enumerate(data["video_ids"].tolist())}
-            missing = [vid for vid in video_ids if vid not in index]
-            if missing:
-                raise KeyError(f"{path}: no forward loss for {len(missing)} videos, e.g. {missing[:5]}")
-            out.append(data["loss"][[index[vid] for vid in video_ids]].astype(np.float64))
-    return np.stack(out)
+    return np.stack([load_rows(seed_file(job_dir, seed, f"{split}_forward_loss.npz"), "loss", video_ids, "forward loss")
+                     for seed in seeds]).astype(np.float64)
 
 
 def labels_file(source: str | Path, seeds: list[int], split: str = "train") -> Path:
