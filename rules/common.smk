@@ -196,4 +196,13 @@ def demo_backbone_settings(wildcards):
         settings["size"] = extractor["size"]
     if wildcards.backbone == "cnn2d":
         settings["arch"] = extractor["backbone"]
+    if "inflate_from" in settings:  # the teacher as its extractor reads it
+        teacher = config["features"][settings["inflate_from"]]
+        settings.update(inflate_from=teacher["weights"], teacher_size=teacher["size"])
     return settings
+
+
+def demo_backbone_teacher(wildcards):
+    """The pretrained 2D CNN file an inflated backbone starts from (none for the others)."""
+    settings = config["demo"]["backbone_training"][wildcards.backbone]
+    return [config["features"][settings["inflate_from"]]["weights"]] if "inflate_from" in settings else []

@@ -70,7 +70,8 @@ rule demo_clip:
 
 # The demo's backbones, pretrained in the demo world (vplan_core.demo.backbones) on its own
 # images, clips and sounds, never on demo clips, as ImageNet / Kinetics / AudioSet pretrain the
-# backbones of real LLP features. The extraction jobs load them through features.*.weights,
+# backbones of real LLP features. R(2+1)D starts from the pretrained 2D CNN (inflation, as I3D
+# starts from ImageNet weights), so its job waits for that file. The extraction jobs load them through features.*.weights,
 # exactly like published weight files.
 DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
 
@@ -78,6 +79,8 @@ DEMO_BACKBONES = ["vggish", "cnn2d", "r2plus1d"]
 rule demo_backbones:
     output:
         "resources/{dataset}/backbones/{backbone}.pth",
+    input:
+        teacher=demo_backbone_teacher,
     wildcard_constraints:
         backbone=only_if(DEMO, "|".join(DEMO_BACKBONES)),
     params:

@@ -87,12 +87,13 @@ RERUN_MATRIX = [
     ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "evaluate_row", "label_quality")
                                 else n for key, n in ALL_TRAINING.items()}),
     # a backbone's pretraining reaches that backbone, its extraction (and the manifest summary of
-    # feature skips) and all training, not PLG
-    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    # feature skips) and all training, not PLG; R(2+1)D, inflated from the 2D CNN, follows it
+    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 2, "extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
-    # the extractor's input size is the size its demo backbone is pretrained at: both rerun
-    ("features.cnn2d.size", 48, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    # the extractor's input size is the size its demo backbone is pretrained at: both rerun (and
+    # R(2+1)D's, whose teacher reads that size; the job itself would then stop: it needs twice its own)
+    ("features.cnn2d.size", 48, {"demo_backbones": 2, "extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
 ]
 
 

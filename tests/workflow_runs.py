@@ -33,7 +33,7 @@ def tiny_demo_config(name: str = "tiny") -> dict:
         config["demo"]["backbone_training"][backbone].update(epochs=1, **settings)
         config["features"][backbone]["weights"] = f"resources/{name}/backbones/{backbone}.pth"
     config["features"]["cnn2d"].update(size=32)
-    config["features"]["r2plus1d"].update(size=32)
+    config["features"]["r2plus1d"].update(size=16)  # half the 2D CNN's: inflated from it
     config["features"]["clip"].update(checkpoint=f"resources/{name}/clip/vplan-demo-clip.pt",
                                       config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
     config["train"].update(epochs=2, d_model=32, lr_step=1, seeds=[0, 1])

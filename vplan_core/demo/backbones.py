@@ -42,6 +42,7 @@ embedding and is not saved).
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -69,7 +70,9 @@ from vplan_core.demo.render import (
 )
 from vplan_core.demo.sound import EVENT_RMS, NOISE_RMS, class_sound
 from vplan_core.features import cnn, vggish
-from vplan_core.features.weights import init_random
+from vplan_core.features.registry import CNN_PUBLISHED
+from vplan_core.features.weights import apply_weights, init_random
+from vplan_core.demo.inflation import inflate_resnet18
 from vplan_core.data.llp import CLASSES
 from vplan_core.data.video import resize_crop
 
@@ -202,11 +205,10 @@ def stage_names(backbone: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- training
-def _fit(forward: Callable[[torch.Tensor], torch.Tensor], parameters: list[nn.Parameter],
-         inputs: Callable[[np.ndarray], torch.Tensor], labels: np.ndarray, epochs: int,
-         batch_size: int, lr: float, rng: np.random.Generator) -> list[float]:
-    """Cross-entropy with AdamW, linear warm-up over the first 10 % of steps, cosine decay."""
-    n = len(labels)
+def _fit(batch_loss: Callable[[np.ndarray], torch.Tensor], parameters: list[nn.Parameter], n: int,
+         epochs: int, batch_size: int, lr: float, rng: np.random.Generator) -> list[float]:
+    """AdamW on batch_loss(example indices), linear warm-up over the first 10 % of steps,
+    cosine decay."""
     batches = max(1, math.ceil(n / batch_size))
     steps = epochs * batches
     warmup = max(1, steps // 10)
@@ -216,7 +218,7 @@ def _fit(forward: Callable[[torch.Tensor], torch.Tensor], parameters: list[nn.Pa
     losses = []
     for _ in range(epochs):
         for idx in np.array_split(rng.permutation(n), batches):
-            loss = F.cross_entropy(forward(inputs(idx)), torch.from_numpy(labels[idx]))
+            loss = batch_loss(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -282,9 +284,48 @@ def _save(state: dict[str, torch.Tensor], out_path: str | Path) -> None:
         torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, tmp)
 
 
+def _teacher_stem(resnet: nn.Module, clips: np.ndarray, batch_size: int = 100) -> torch.Tensor:
+    """The 2D CNN's stem, max-pool included, on every frame: uint8 [n, T, H, W, 3] ->
+    [n, 64, T, H/4, W/4], the layout of R(2+1)D's stem output."""
+    stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool).eval()
+    n, t = clips.shape[:2]
+
+    def frames(i: slice) -> torch.Tensor:
+        part = clips[i]
+        return cnn.images_to_2d_input(part.reshape(-1, *part.shape[2:]))
+
+    out = _batched(stem, frames, n, batch_size) if n else torch.empty(0)
+    return out.reshape(n, t, *out.shape[1:]).transpose(1, 2)
+
+
+def _inflate_and_distil(model: nn.Module, teacher_weights: str, teacher_size: int, size: int,
+                        n_examples: int, clip_len: int, rng: np.random.Generator, epochs: int,
+                        batch_size: int, lr: float) -> tuple[list[float], dict]:
+    """R(2+1)D-18 from the demo's pretrained 2D ResNet-18 (inflation.inflate_resnet18), its
+    stem distilled on in-world clips: at `size` px it learns to give what the ResNet's stem and
+    max-pool give on the same clips at teacher_size = 2 x size px (mean squared error)."""
+    if teacher_size != 2 * size:
+        raise ValueError(f"an inflated R(2+1)D reads frames at half the 2D CNN's size: features.r2plus1d.size "
+                         f"is {size}, features.cnn2d.size {teacher_size} (needs {2 * size})")
+    teacher = torchvision.models.resnet18(weights=None)
+    label, sha = apply_weights(teacher, teacher_weights, "demo.backbone_training.r2plus1d.inflate_from",
+                               CNN_PUBLISHED["resnet18"])
+    inflate_resnet18(teacher.eval(), model, N_OUTPUTS)
+    teacher_rng = copy.deepcopy(rng)  # the same clips at the teacher's size
+    data, _ = object_clips(n_examples, rng, size, clip_len)
+    targets = _teacher_stem(teacher, object_clips(n_examples, teacher_rng, teacher_size, clip_len)[0])
+    inputs = _batched(nn.Identity(), lambda i: cnn.clips_to_r2plus1d_input(data[i]), n_examples)
+    model.stem.train()
+    losses = _fit(lambda idx: F.mse_loss(model.stem(inputs[idx]), targets[idx]), list(model.stem.parameters()),
+                  n_examples, epochs, batch_size, lr, rng)
+    _recalibrate_batch_norm(model.stem, lambda i: inputs[i], min(n_examples, RECALIBRATION_EXAMPLES))
+    return losses, {"file": label, "sha256": sha, "target_mean_square": round(float(targets.square().mean()), 4)}
+
+
 def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epochs: int,
                       batch_size: int, lr: float, seed: int = 0, size: int = 64,
                       clip_len: int = 8, arch: str = "resnet18", train_from: str | None = None,
+                      inflate_from: str | None = None, teacher_size: int | None = None,
                       n_holdout: int | None = None) -> dict:
     """Pretrain one demo backbone on its in-world data and save its state dict atomically.
 
@@ -293,13 +334,19 @@ def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epoc
     train_from names the first stage that is trained (stage_names; default the first: all
     of it). The stages before it keep their seeded initial weights: their outputs (eval mode,
     as in extraction) are computed once and training runs through the rest, which is what
-    makes several epochs affordable on two CPU cores. Uses the caller's torch thread setting.
+    makes several epochs affordable on two CPU cores.
+    inflate_from (r2plus1d only): the pretrained 2D ResNet-18's weight file, read at
+    teacher_size px; R(2+1)D is inflated from it and only its stem is trained, by distillation
+    (_inflate_and_distil), instead of classifying clips. Uses the caller's torch thread setting.
     Returns a log: seconds (data, training, total), steps, the loss of every step, the
     accuracy over 26 classes on n_holdout fresh examples (chance 1/26; default a tenth of
     n_examples, 26 to 260) before and after training.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"unknown demo backbone {backbone!r}; choose one of {BACKBONES}")
+    if inflate_from is not None and (backbone != "r2plus1d" or train_from is not None):
+        raise ValueError(f"inflate_from is for r2plus1d without train_from, not {backbone} "
+                         f"(train_from {train_from!r})")
     started = time.perf_counter()
     if n_holdout is None:
         n_holdout = int(np.clip(n_examples // 10, N_OUTPUTS, 10 * N_OUTPUTS))
@@ -307,52 +354,75 @@ def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epoc
     holdout_rng = np.random.default_rng([seed, _STREAM[backbone], 1])
     if backbone == "cnn2d":
         model = getattr(torchvision.models, arch)(weights=None)
-        data, labels = object_images(n_examples, rng, size)
         held, held_labels = object_images(n_holdout, holdout_rng, size)
         to_input = cnn.images_to_2d_input
     elif backbone == "r2plus1d":
         model = torchvision.models.video.r2plus1d_18(weights=None)
-        data, labels = object_clips(n_examples, rng, size, clip_len)
         held, held_labels = object_clips(n_holdout, holdout_rng, size, clip_len)
         to_input = cnn.clips_to_r2plus1d_input
     else:
         model = vggish.VGGish()
-        data, labels = sound_examples(n_examples, rng)
         held, held_labels = sound_examples(n_holdout, holdout_rng)
         to_input = torch.from_numpy
     init_random(model, seed)  # the "random:<seed>" weights of the extractor
     stages = _stages(backbone, model)
+    if backbone == "vggish":
+        init_random(stages[-1][1], seed)  # the 26-way training head on the embedding
+    full = nn.Sequential(*[m for _, m in stages])
+
+    def holdout_accuracy() -> float:
+        full.eval()
+        return float((_batched(full, lambda i: to_input(held[i]), len(held)).argmax(1).numpy()
+                      == held_labels).mean())
+
+    before = holdout_accuracy()
+    if inflate_from is not None:
+        losses, inflated = _inflate_and_distil(model, inflate_from, teacher_size, size, n_examples, clip_len,
+                                               rng, epochs, batch_size, lr)
+        trained = ["stem"]
+    else:
+        losses, trained = _train_stages(backbone, stages, train_from, n_examples, size, clip_len, arch,
+                                        rng, seed, epochs, batch_size, lr, to_input)
+        inflated = None
+    after = holdout_accuracy()
+    _save(model.state_dict(), out_path)
+    total = time.perf_counter() - started
+    log = {"backbone": backbone, "arch": arch if backbone == "cnn2d" else None,
+           "trained_stages": trained, "examples": int(n_examples), "steps": len(losses),
+           "seconds": {"total": round(total, 2)},
+           "holdout_accuracy": {"random_init": round(before, 4), "pretrained": round(after, 4)},
+           "loss_first": round(float(np.mean(losses[:5])), 4),
+           "loss_last": round(float(np.mean(losses[-5:])), 4), "losses": losses}
+    if inflated:
+        log["inflated_from"] = inflated
+    return log
+
+
+def _train_stages(backbone: str, stages: list[tuple[str, _Stage]], train_from: str | None, n_examples: int,
+                  size: int, clip_len: int, arch: str, rng: np.random.Generator, seed: int, epochs: int,
+                  batch_size: int, lr: float, to_input: Callable) -> tuple[list[float], list[str]]:
+    """Classify fresh in-world examples with the stages from train_from on; (losses, their names)."""
     names = [name for name, _ in stages]
     train_from = train_from or names[0]
     if train_from not in names[:-1]:
         raise ValueError(f"train_from {train_from!r} is not a stage of {backbone}; choose one of {names[:-1]}")
-    head = stages[-1][1]
-    if backbone == "vggish":
-        init_random(head, seed)
+    if backbone == "cnn2d":
+        data, labels = object_images(n_examples, rng, size)
+    elif backbone == "r2plus1d":
+        data, labels = object_clips(n_examples, rng, size, clip_len)
+    else:
+        data, labels = sound_examples(n_examples, rng)
     split = names.index(train_from)
     bottom, top = nn.Sequential(*[m for _, m in stages[:split]]), nn.Sequential(*[m for _, m in stages[split:]])
-    data_s = time.perf_counter() - started
-
-    full = nn.Sequential(bottom, top).eval()
-    before = float((_batched(full, lambda i: to_input(held[i]), len(held)).argmax(1).numpy() == held_labels).mean())
     if backbone == "vggish":  # no normalisation layers: start the trained layers at unit scale
         trained = [m for _, stage in stages[split:-1] for m in stage.modules()]
-        _scale_to_unit_variance(full, to_input(data[:64]), trained)
-    bottom.requires_grad_(False)
+        _scale_to_unit_variance(nn.Sequential(bottom, top).eval(), to_input(data[:64]), trained)
+    bottom.eval().requires_grad_(False)
     cached = _batched(bottom, lambda i: to_input(data[i]), len(data)) if split else None
     top_input = (lambda i: cached[i]) if split else (lambda i: to_input(data[i]))
     top.train()
-    losses = _fit(top, [p for p in top.parameters() if p.requires_grad],
-                  lambda idx: top_input(torch.from_numpy(idx)).clone() if split else top_input(idx),
-                  labels, epochs, batch_size, lr, rng)
+    batch_input = (lambda idx: top_input(torch.from_numpy(idx)).clone()) if split else top_input
+    losses = _fit(lambda idx: F.cross_entropy(top(batch_input(idx)), torch.from_numpy(labels[idx])),
+                  [p for p in top.parameters() if p.requires_grad], len(labels), epochs, batch_size, lr, rng)
     _recalibrate_batch_norm(top, top_input, min(len(data), RECALIBRATION_EXAMPLES))
-    full.eval()
-    after = float((_batched(full, lambda i: to_input(held[i]), len(held)).argmax(1).numpy() == held_labels).mean())
-    _save(model.state_dict(), out_path)
-    total = time.perf_counter() - started
-    return {"backbone": backbone, "arch": arch if backbone == "cnn2d" else None,
-            "trained_stages": names[split:-1], "examples": int(n_examples), "steps": len(losses),
-            "seconds": {"data": round(data_s, 2), "total": round(total, 2)},
-            "holdout_accuracy": {"random_init": round(before, 4), "pretrained": round(after, 4)},
-            "loss_first": round(float(np.mean(losses[:5])), 4),
-            "loss_last": round(float(np.mean(losses[-5:])), 4), "losses": losses}
+    return losses, names[split:-1]
