@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from vplan_core.models import HAN
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 from vplan_core.data.dataset import Features
 from vplan_core.method.losses import LossConfig
@@ -205,6 +206,22 @@ def test_standardized_inputs_are_scale_invariant_and_survive_checkpoints(data, t
     np.testing.assert_array_equal(predict(loaded, scaled(val_f))["visual_prob"],
                                   predict(rescaled, scaled(val_f))["visual_prob"])
     assert not hasattr(run_one(tiny(), data).model, "audio_mean")
+
+
+def test_standardisation_keeps_dimensions_dead_in_training_at_a_sane_scale():
+    """A ReLU embedding dimension that is (almost) always 0 in training and fires at test time
+    must not become an input of 10^5 (it did with the plain per-dimension deviation)."""
+    rng = np.random.default_rng(0)
+    audio = torch.from_numpy(rng.gamma(2.0, 1.0, (40, 10, 8)).astype(np.float32))
+    audio[..., 0] = 0.0
+    audio[0, 0, 0] = 1e-4  # dead in training but for one tiny activation
+    visual_2d, visual_3d = torch.ones(40, 80, 4) + torch.rand(40, 80, 4), torch.rand(40, 10, 4)
+    model = HAN(audio_dim=8, visual_2d_dim=4, visual_3d_dim=4, d_model=8, standardize_inputs=True)
+    model.fit_input_statistics(audio, visual_2d, visual_3d)
+    live = audio[..., 1:].reshape(-1, 7).std(0)
+    assert model.audio_std[0] == pytest.approx(0.1 * float(torch.cat([live, torch.zeros(1)]).square().mean().sqrt()), rel=1e-3)
+    torch.testing.assert_close(model.audio_std[1:], live)  # live dimensions: their own deviation
+    assert 3.0 / model.audio_std[0] < 100  # a test-time activation of 3 stays a moderate input
 
 
 def prototype_world(n: int, seed: int) -> tuple[Features, np.ndarray, np.ndarray, np.ndarray]:

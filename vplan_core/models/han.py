@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+STD_FLOOR = 0.1  # standardize_inputs: the smallest scale, relative to the feature's overall deviation
+
 
 class DropoutTape:
     """Dropout whose masks are read from a given tensor of uniform noise, site after site.
@@ -140,9 +142,10 @@ class HAN(nn.Module):
             nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
             standardize_inputs=standardize_inputs,
         )
-        # Not in the reference (off by default, so its state dicts load unchanged): features of
-        # randomly initialised backbones (the demo) have arbitrary, tiny scales that pretrained
-        # ones do not; per-dimension training-set statistics, kept as buffers, make them O(1).
+        # Not in the reference (off by default, so its state dicts load unchanged): the demo's
+        # small in-world backbones give features of uneven scales (VGGish's ReLU embedding: many
+        # dimensions ~0, others up to ~60), which the official LLP features do not have;
+        # per-dimension training-set statistics, kept as buffers, make them O(1).
         self.standardize_inputs = standardize_inputs
         if standardize_inputs:
             for name, dim in (("audio", audio_dim), ("visual_2d", visual_2d_dim), ("visual_3d", visual_3d_dim)):
@@ -163,11 +166,19 @@ class HAN(nn.Module):
 
     @torch.no_grad()
     def fit_input_statistics(self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor) -> None:
-        """Set the standardisation buffers from training features ([N, T, D] each)."""
+        """Set the standardisation buffers from training features ([N, T, D] each).
+
+        A dimension's scale is its standard deviation, but at least STD_FLOOR times the root
+        mean square of all its feature's deviations: ReLU embeddings (VGGish's) have dimensions
+        that are almost always 0 in training, and dividing by their ~0 deviation turned a rare
+        activation in val or test into an input of 10^5 (measured on the demo's audio).
+        """
         for name, x in (("audio", audio), ("visual_2d", visual_2d), ("visual_3d", visual_3d)):
             flat = x.reshape(-1, x.shape[-1]).float()
+            std = flat.std(0)
+            floor = max(STD_FLOOR * float(std.square().mean().sqrt()), 1e-6)
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
-            getattr(self, f"{name}_std").copy_(flat.std(0) + 1e-6)
+            getattr(self, f"{name}_std").copy_(std.clamp_min(floor))
 
     def noise_size(self, batch: int, segments: int = 10) -> int:
         """How many uniform numbers one training forward of `batch` videos consumes."""

@@ -44,7 +44,7 @@ class TrainConfig:
     device: str = "cpu"
     d_model: int = 512  # the feed-forward width follows it (both 512 in the reference)
     dropout: float = 0.1
-    standardize_inputs: bool = False  # see HAN: for random-weight backbones
+    standardize_inputs: bool = False  # see HAN: for the demo's uneven feature scales
     compile: bool = False  # torch.compile the step (pays on a GPU, where launches dominate)
 
     def __post_init__(self) -> None:
