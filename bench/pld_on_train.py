@@ -46,7 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config.yaml")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # as every workflow job (rules/common.smk JOB_THREADS)
     config = yaml.safe_load(Path(args.config).read_text())
     name = config["dataset"]["name"]
     results, resources = Path("results") / name, Path("resources") / name

@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("rows", help="comma-separated row names, e.g. row1_han,row2_plg")
     ap.add_argument("--config", default="config.yaml")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # as every workflow job (rules/common.smk JOB_THREADS): same numbers
     config = yaml.safe_load(Path(args.config).read_text())
     results = Path("results") / config["dataset"]["name"]
     stores = {name: [str(p) for p in sorted((results / f"features/{name}").glob("shard_*.zarr"))]

@@ -24,6 +24,10 @@ SHARD_SIZE = config["dataset"]["shard_size"]
 ENV_EXTRACT = "../envs/extract.yaml"
 ENV_TRAIN = "../envs/train.yaml"
 ENV_REPORT = "../envs/report.yaml"
+# Torch threads per job. One: two 1-thread jobs side by side train 1.58x faster than one 2-thread
+# job (bench/bench_job_threads.py), and torch's float sums depend on the thread count, so a fixed
+# count gives the same numbers whatever --cores is. More per job: snakemake --set-threads.
+JOB_THREADS = 1
 
 # Where the features come from (one DAG, selected by the config; vplan_core.plan.feature_sources):
 # - videos only (and the demo): every feature is extracted from the videos;

@@ -54,7 +54,7 @@ rule demo_clip:
         model_config=repo_path("vplan_core/demo/vplan-demo-clip.json"),
     params:
         training=config.get("demo", {}).get("clip_training"),
-    threads: 2
+    threads: JOB_THREADS
     log:
         "logs/{dataset}/demo_clip.log",
     benchmark:
@@ -85,7 +85,9 @@ rule demo_backbones:
         backbone=only_if(DEMO, "|".join(DEMO_BACKBONES)),
     params:
         settings=demo_backbone_settings,
-    threads: 2
+    threads: JOB_THREADS
+    # first in the queue: the 2D CNN, then R(2+1)D inflated from it, are the longest chain of the demo
+    priority: 10
     log:
         "logs/{dataset}/demo_backbones/{backbone}.log",
     benchmark:

@@ -20,7 +20,7 @@ rule extract_features:
         feature=only_if(EXTRACTED_FEATURES, "|".join(EXTRACTED_FEATURES)),
     params:
         settings=lambda wildcards: extraction_settings(config, wildcards.feature),
-    threads: 2
+    threads: JOB_THREADS
     log:
         f"{LOGS}/features/{{feature}}/shard_{{shard}}.log",
     benchmark:

@@ -18,7 +18,7 @@ rule pld_labels:
         alpha=config["pld"]["alpha"],
         seeds=job_seeds,
         annotations=annotation_dir,
-    threads: 2
+    threads: JOB_THREADS
     log:
         f"{LOGS}/pld/seeds_{{seeds}}.log",
     benchmark:

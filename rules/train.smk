@@ -16,7 +16,7 @@ rule train_row:
         row=lambda wildcards: wildcards.row,
         resume=lambda wildcards: f"{model_dir(wildcards.row, wildcards.seeds)}.resume.pt",
         annotations=annotation_dir,
-    threads: 2
+    threads: JOB_THREADS
     log:
         f"{LOGS}/train/{{row}}/seeds_{{seeds}}.log",
     benchmark:
