@@ -208,5 +208,5 @@ def demo_backbone_settings(wildcards):
 
 def demo_backbone_teacher(wildcards):
     """The pretrained 2D CNN file an inflated backbone starts from (none for the others)."""
-    settings = config["demo"]["backbone_training"][wildcards.backbone]
-    return [config["features"][settings["inflate_from"]]["weights"]] if "inflate_from" in settings else []
+    settings = demo_backbone_settings(wildcards)
+    return [settings["inflate_from"]] if "inflate_from" in settings else []

@@ -172,6 +172,16 @@ def sound_examples(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return examples, labels
 
 
+def _examples(backbone: str, n: int, rng: np.random.Generator, size: int,
+              clip_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """n labelled in-world examples of the kind `backbone` reads: images, clips or sounds."""
+    if backbone == "cnn2d":
+        return object_images(n, rng, size)
+    if backbone == "r2plus1d":
+        return object_clips(n, rng, size, clip_len)
+    return sound_examples(n, rng)
+
+
 # ---------------------------------------------------------------- models
 class _Stage(nn.Module):
     """One stage of a backbone's forward pass: modules applied in order, then `after`."""
@@ -356,16 +366,14 @@ def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epoc
     holdout_rng = np.random.default_rng([seed, _STREAM[backbone], 1])
     if backbone == "cnn2d":
         model = getattr(torchvision.models, arch)(weights=None)
-        held, held_labels = object_images(n_holdout, holdout_rng, size)
         to_input = cnn.images_to_2d_input
     elif backbone == "r2plus1d":
         model = torchvision.models.video.r2plus1d_18(weights=None)
-        held, held_labels = object_clips(n_holdout, holdout_rng, size, clip_len)
         to_input = cnn.clips_to_r2plus1d_input
     else:
         model = vggish.VGGish()
-        held, held_labels = sound_examples(n_holdout, holdout_rng)
         to_input = torch.from_numpy
+    held, held_labels = _examples(backbone, n_holdout, holdout_rng, size, clip_len)
     init_random(model, seed)  # the "random:<seed>" weights of the extractor
     stages = _stages(backbone, model)
     if backbone == "vggish":
@@ -408,12 +416,7 @@ def _train_stages(backbone: str, stages: list[tuple[str, _Stage]], train_from: s
     train_from = train_from or names[0]
     if train_from not in names[:-1]:
         raise ValueError(f"train_from {train_from!r} is not a stage of {backbone}; choose one of {names[:-1]}")
-    if backbone == "cnn2d":
-        data, labels = object_images(n_examples, rng, size)
-    elif backbone == "r2plus1d":
-        data, labels = object_clips(n_examples, rng, size, clip_len)
-    else:
-        data, labels = sound_examples(n_examples, rng)
+    data, labels = _examples(backbone, n_examples, rng, size, clip_len)
     split = names.index(train_from)
     bottom, top = nn.Sequential(*[m for _, m in stages[:split]]), nn.Sequential(*[m for _, m in stages[split:]])
     if backbone == "vggish":  # no normalisation layers: start the trained layers at unit scale
