@@ -66,7 +66,11 @@ def check_inputs():
 if DEMO:
     N_VIDEOS = sum(config["demo"][f"n_{split}"] for split in SPLITS)
 else:
-    check_inputs()
+    # A cluster job's own Snakemake (exec mode remote or subprocess) parses this file again for
+    # one job: the run that submitted it has checked the inputs, and the CLIP checkpoint check
+    # imports open_clip (seconds a job).
+    if not (workflow.remote_exec or workflow.subprocess_exec):
+        check_inputs()
     N_VIDEOS = len(all_video_ids(ANNOTATIONS))
 SHARDS = shard_names(N_VIDEOS, SHARD_SIZE)
 # Training jobs: every row for every group of seeds (train.seeds, train.seeds_per_job at a time).

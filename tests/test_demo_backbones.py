@@ -161,10 +161,11 @@ def _centroid_accuracy(features: np.ndarray, labels: np.ndarray, n_train: int) -
 
 @pytest.mark.slow
 def test_a_pretrained_2d_cnn_separates_the_demo_classes_better_than_a_random_one(tmp_path):
-    """A tiny pretraining (32 px, 80 steps, well under a minute) against the same ResNet-18
-    random, judged by nearest-centroid accuracy on fresh, plainly visible objects."""
+    """A tiny pretraining (32 px, 60 steps, well under a minute) against the same ResNet-18
+    random, judged by nearest-centroid accuracy on fresh, plainly visible objects (measured
+    2026-12-03: 0.51 against 0.07; after 40 steps 0.18)."""
     path = tmp_path / "cnn2d.pth"
-    log = pretrain_backbone("cnn2d", path, n_examples=2080, epochs=2, batch_size=52, lr=2e-3,
+    log = pretrain_backbone("cnn2d", path, n_examples=1560, epochs=2, batch_size=52, lr=2e-3,
                             size=32, n_holdout=26)
     images, labels = object_images(520, np.random.default_rng(123), 32, conditions=False)
     scores = {}

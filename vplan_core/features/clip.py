@@ -7,6 +7,10 @@ config first. Nothing is downloaded: these machines reach no model hub. The arch
 always the named one (it also fixes the tokenizer and the preprocess), so a file that does not
 hold it is an error naming both config keys; only the activation can come from the checkpoint
 (OpenAI's models are QuickGELU, as open_clip's load_openai_model builds them).
+
+open_clip is imported where a model or an architecture's config is needed, not with the module:
+the Snakefile's input checks import this module on every run, and open_clip (with torchvision)
+costs seconds that a checkpoint in open_clip's own form never needs there.
 """
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -42,6 +45,8 @@ def _no_random_init_warning():
 
 def _create(model_name: str, quick_gelu: bool | None, device: str):
     """(untrained model, preprocess); quick_gelu None keeps the architecture's activation."""
+    import open_clip
+
     kwargs = {} if quick_gelu is None else {"quick_gelu": quick_gelu}
     with _no_random_init_warning():
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, device=device,
@@ -59,6 +64,8 @@ def _check_fit(model: torch.nn.Module, state: dict, checkpoint: ClipCheckpoint,
 
 
 def _load_file(model_name: str, checkpoint: ClipCheckpoint, device: str):
+    import open_clip
+
     if checkpoint.form == "open_clip":
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
@@ -85,6 +92,8 @@ def load_clip(model_name: str, checkpoint: str | None, config_file: str | None =
     for a seeded, untrained model (tests only). FileNotFoundError when the file is absent,
     CheckpointError (a ValueError) when it is no usable CLIP checkpoint for model_name.
     """
+    import open_clip
+
     if config_file is not None:
         open_clip.add_model_config(config_file)
     checkpoint = str(checkpoint or "")
@@ -113,6 +122,8 @@ def check_checkpoint(path: str | Path, model_name: str, config_file: str | None 
     try:
         checkpoint = inspect_checkpoint(path)
         if checkpoint.form != "open_clip":
+            import open_clip
+
             if config_file is not None:
                 open_clip.add_model_config(config_file)
             with torch.device("meta"):
@@ -156,6 +167,8 @@ def encode_texts(model, tokenizer, texts: list[str], device: str = "cpu") -> np.
 
 def text_width(model_name: str, config_file: str | None = None) -> int:
     """Width of the text embeddings of an open_clip architecture, from its config alone."""
+    import open_clip
+
     if config_file is not None:
         open_clip.add_model_config(config_file)
     model_config = open_clip.get_model_config(model_name)
