@@ -5,8 +5,9 @@ backbones, its CLIP) is one draw. This runs the whole workflow again on other dr
 being config.yaml with every world seed (demo.seed, demo.clip_training.seed and each
 demo.backbone_training.*.seed) set to w, under its own dataset name (`demo_world<w>`, so
 nothing of the committed demo is touched), then prints, for each world and over the worlds,
-the segment-level test cells of every row and the val label-quality figures: mean over worlds
-± std over worlds of the per-world means over training seeds. World 0 is the committed demo
+the segment-level test cells of every row, the val label-quality figures and the issue's claims
+as paired differences within a world: mean over worlds ± std over worlds of the per-world means
+over training seeds. World 0 is the committed demo
 (results/demo), which must have been run first. Each extra world costs one `make demo`.
 
     make demo && .venv/bin/python bench/other_worlds.py --worlds 1 2
@@ -25,6 +26,13 @@ import numpy as np
 import yaml
 
 CELLS = ("audio", "visual", "audio_visual", "type_at_av")
+# The claims as paired differences within a world: (name, minuend, subtrahend).
+CLAIMS = (("② − ① V", "row2_plg visual", "row1_han visual"),
+          ("② − ① AV", "row2_plg audio_visual", "row1_han audio_visual"),
+          ("⑤ − ① Type@AV", "row5_vplan type_at_av", "row1_han type_at_av"),
+          ("⑤ − ④ Type@AV", "row5_vplan type_at_av", "row4_plg_rl type_at_av"),
+          ("PLD − PLG segment F (val)", "PLD segment F (val)", "PLG segment F (val)"),
+          ("PLG P − video label P (val)", "PLG P (val)", "video label P (val)"))
 
 
 def world_config(base: dict, world: int) -> dict:
@@ -71,6 +79,8 @@ def main() -> None:
                        check=True, env=env)
         reports[world] = Path(f"results/{config['dataset']['name']}/report/report.json")
     per_world = {world: figures(path) for world, path in reports.items()}
+    for world in per_world.values():
+        world.update({name: world[a] - world[b] for name, a, b in CLAIMS})
     keys = list(per_world[0])
     print("figure | " + " | ".join(f"world {w}" for w in per_world) + " | mean ± std over worlds")
     for key in keys:

@@ -3,7 +3,10 @@ segment predictions on the test split, pooled over videos (the F-score itself is
 videos: metric.md), binarised and gated exactly as the evaluation does. Reads the finished
 demo's models: a row that predicts fewer positive segments than there are true ones is timid
 (PLG's trade of recall for precision), one that predicts more is guessing from the video label.
-First line: the PLG labels themselves on val (the only labelled split they exist for).
+First lines: the PLG labels themselves on val (the split the workflow scores them on) and on
+test, made here from the test CLIP embeddings and the test video labels exactly as the plg rule
+makes them: the teacher's own figure on the split the rows are scored on (it is given the video
+label, which a row must predict).
 
     make demo && .venv/bin/python bench/visual_precision_recall.py
 """
@@ -16,8 +19,11 @@ import numpy as np
 
 from vplan_core.data.dataset import load_labels
 from vplan_core.data.llp import load_split
+from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.evaluation.metrics import binarize
+from vplan_core.features.store import load_features
 from vplan_core.method.ablation import ROWS
+from vplan_core.method.plg import pseudo_labels, segment_scores
 from vplan_core.training.outputs import load_predictions
 
 
@@ -32,11 +38,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default="results/demo", help="the workflow's results/<dataset> folder")
     ap.add_argument("--annotations", default="resources/demo/annotations")
+    ap.add_argument("--tau", type=float, default=0.04, help="PLG's threshold (config: plg.tau)")
     args = ap.parse_args()
     val = load_split(args.annotations, "val")
     plg = load_labels(Path(args.results, "labels", "plg", "val.npz"), val.video_ids)
     print(f"PLG labels, val: {precision_recall(val.gt_visual, plg)}")
     split = load_split(args.annotations, "test")
+    clip_stores = sorted(Path(args.results, "features", "clip").glob("shard_*.zarr"))
+    with np.load(Path(args.results, "plg", "text_embeddings.npz")) as text:
+        scores = segment_scores(load_features(clip_stores, split.video_ids), text["embeddings"])
+    plg_test = pseudo_labels(scores, split.weak_labels, args.tau)
+    print(f"PLG labels, test: {precision_recall(split.gt_visual, plg_test)}, "
+          f"segment F {segment_event_f(plg_test, split.gt_visual)['segment_f']:.1f}")
     row_of = {name: i for i, name in enumerate(split.filenames)}
     for row in ROWS:
         for job in sorted(Path(args.results, "models", row).glob("seeds_*")):
