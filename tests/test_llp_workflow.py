@@ -97,6 +97,17 @@ def test_missing_weight_file_is_reported_before_any_job(tmp_path):
     assert "download.pytorch.org/models/resnet152" in text
 
 
+@pytest.mark.parametrize("mode", ["remote", "subprocess"])
+def test_a_jobs_own_snakemake_leaves_the_input_checks_to_the_submitting_run(tmp_path, mode):
+    """A cluster job parses the workflow again (exec mode remote or subprocess) for its one job;
+    the run that submitted it has checked the inputs, so the job does not check them again."""
+    config = llp_config(tmp_path, videos=True, official=False)
+    config["features"]["cnn2d"]["weights"] = str(tmp_path / "nowhere/resnet152.pth")
+    result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", "--mode", mode, check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0 and "missing inputs" not in text, text[-2000:]
+
+
 def test_unusable_clip_checkpoint_is_reported_before_any_job(tmp_path):
     """A ResNet state dict where the CLIP checkpoint belongs (each rejected form: test_clip_checkpoints)."""
     config = llp_config(tmp_path)
