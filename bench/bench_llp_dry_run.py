@@ -2,9 +2,9 @@
 
 Every `snakemake` command pays it before its first job, and so does every cluster job's own
 Snakemake (it parses the workflow again for its one job). Times `snakemake --dry-run` over the
-real annotation files with an empty videos folder and placeholder weight files (a tiny
-state dict in open_clip's form where the CLIP checkpoint belongs), and `python -c "import X"`
-for the imports that dominate it. --other-repo times a second checkout (e.g. a git worktree of
+real annotation files with the LLP dry-run test's config (`tests/test_llp_workflow.llp_config`:
+an empty videos folder, placeholder weight files, a tiny state dict in open_clip's form where
+the CLIP checkpoint belongs), and `python -c "import X"` for the imports that dominate it. --other-repo times a second checkout (e.g. a git worktree of
 an older commit) in the same run, in turns, for a side-by-side ratio:
 
     git worktree add /tmp/vplan-before <commit>
@@ -24,33 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-WEIGHT_KEYS = (("vggish", "weights"), ("vggish", "pca_params"), ("cnn2d", "weights"),
-               ("r2plus1d", "weights"), ("clip", "checkpoint"))
+sys.path.insert(0, str(REPO))  # for the LLP test's config (placeholder weights, empty folders)
 
-
-def llp_workdir(root: Path, annotations: Path) -> Path:
-    """A working folder with config/llp.yaml pointed at the annotations, an empty videos folder
-    and placeholder weights; returns its config file."""
-    config = yaml.safe_load((REPO / "config/llp.yaml").read_text())
-    (root / "videos").mkdir()
-    (root / "weights").mkdir()
-    config["dataset"].update(annotations=str(annotations.resolve()), videos=str(root / "videos"))
-    config["dataset"].pop("official_features", None)
-    for section, key in WEIGHT_KEYS:
-        path = root / "weights" / Path(config["features"][section][key]).name
-        if section == "clip":
-            torch.save({"visual.proj": torch.zeros(2, 2), "token_embedding.weight": torch.zeros(3, 2)}, path)
-        else:
-            path.touch()
-        config["features"][section][key] = str(path)
-    configfile = root / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    return configfile
+from tests.test_llp_workflow import llp_config  # noqa: E402
+from tests.workflow_runs import SNAKEMAKE, write_config  # noqa: E402
 
 
 def seconds(command: list[str]) -> float:
@@ -68,7 +46,8 @@ def main() -> None:
     repos = {"this": REPO, **({"other": args.other_repo.resolve()} if args.other_repo else {})}
     timings: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        configfile = llp_workdir(Path(tmp), args.annotations)
+        config = llp_config(Path(tmp), annotations=args.annotations.resolve(), videos=True, official=False)
+        configfile = write_config(Path(tmp), config)
         for _ in range(args.repeats):
             for name, repo in repos.items():
                 timings.setdefault(f"dry_run_{name}", []).append(seconds(

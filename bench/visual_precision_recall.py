@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from vplan_core.data.dataset import load_labels
 from vplan_core.data.llp import load_split
@@ -38,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default="results/demo", help="the workflow's results/<dataset> folder")
     ap.add_argument("--annotations", default="resources/demo/annotations")
-    ap.add_argument("--tau", type=float, default=0.04, help="PLG's threshold (config: plg.tau)")
+    ap.add_argument("--config", default="config.yaml", help="the run's config, for PLG's threshold plg.tau")
     args = ap.parse_args()
     val = load_split(args.annotations, "val")
     plg = load_labels(Path(args.results, "labels", "plg", "val.npz"), val.video_ids)
@@ -47,7 +48,8 @@ def main() -> None:
     clip_stores = sorted(Path(args.results, "features", "clip").glob("shard_*.zarr"))
     with np.load(Path(args.results, "plg", "text_embeddings.npz")) as text:
         scores = segment_scores(load_features(clip_stores, split.video_ids), text["embeddings"])
-    plg_test = pseudo_labels(scores, split.weak_labels, args.tau)
+    tau = yaml.safe_load(Path(args.config).read_text())["plg"]["tau"]
+    plg_test = pseudo_labels(scores, split.weak_labels, tau)
     print(f"PLG labels, test: {precision_recall(split.gt_visual, plg_test)}, "
           f"segment F {segment_event_f(plg_test, split.gt_visual)['segment_f']:.1f}")
     row_of = {name: i for i, name in enumerate(split.filenames)}
