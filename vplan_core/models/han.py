@@ -14,30 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-STD_FLOOR = 0.1  # standardize_inputs: the smallest scale, relative to the feature's overall deviation
-
-
-class DropoutTape:
-    """Dropout whose masks are read from a given tensor of uniform noise, site after site.
-
-    A forward pass consumes the noise in a fixed order, so the caller decides where the
-    randomness comes from: in a seed batch (models/seed_batch.py) each seed's noise is drawn
-    from that seed's own generator, and a seed gets the same masks whether it trains alone or
-    beside others. keep = noise >= p, scaled by 1/(1-p), the distribution of nn.Dropout.
-    """
-
-    def __init__(self, noise: torch.Tensor, p: float):
-        self.noise, self.p, self.used = noise, p, 0
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.numel()
-        keep = self.noise[self.used:self.used + n].view(x.shape) >= self.p
-        self.used += n
-        return x * keep.to(x.dtype) / (1.0 - self.p)
-
-
-def no_dropout(x: torch.Tensor) -> torch.Tensor:
-    return x
+from vplan_core.models.inputs import InputStandardization
+from vplan_core.models.noise import no_dropout, tape
 
 
 class HANLayer(nn.Module):
@@ -115,7 +93,7 @@ class Encoder(nn.Module):
         return out_a, out_v
 
 
-class HAN(nn.Module):
+class HAN(InputStandardization, nn.Module):
     """MMIL_Net: fused audio/visual features, HAN layer, attentive MMIL pooling.
 
     forward(audio [B,T,A], visual_2d [B,T*f,D2], visual_3d [B,T,D3]) returns
@@ -142,15 +120,8 @@ class HAN(nn.Module):
             nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
             standardize_inputs=standardize_inputs,
         )
-        # Not in the reference (off by default, so its state dicts load unchanged): the demo's
-        # small in-world backbones give features of uneven scales (VGGish's ReLU embedding: many
-        # dimensions ~0, others up to ~60), which the official LLP features do not have;
-        # per-dimension training-set statistics, kept as buffers, make them O(1).
-        self.standardize_inputs = standardize_inputs
-        if standardize_inputs:
-            for name, dim in (("audio", audio_dim), ("visual_2d", visual_2d_dim), ("visual_3d", visual_3d_dim)):
-                self.register_buffer(f"{name}_mean", torch.zeros(dim))
-                self.register_buffer(f"{name}_std", torch.ones(dim))
+        self.init_standardization(standardize_inputs, dict(audio=audio_dim, visual_2d=visual_2d_dim,
+                                                           visual_3d=visual_3d_dim))
         self.frames_per_segment = frames_per_segment
         self.dropout_p = dropout
         self.fc_prob = nn.Linear(d_model, num_classes)
@@ -164,22 +135,6 @@ class HAN(nn.Module):
             HANLayer(d_model, nhead, dim_feedforward, dropout), num_layers=1, d_model=d_model
         )
 
-    @torch.no_grad()
-    def fit_input_statistics(self, audio: torch.Tensor, visual_2d: torch.Tensor, visual_3d: torch.Tensor) -> None:
-        """Set the standardisation buffers from training features ([N, T, D] each).
-
-        A dimension's scale is its standard deviation, but at least STD_FLOOR times the root
-        mean square of all its feature's deviations: ReLU embeddings (VGGish's) have dimensions
-        that are almost always 0 in training, and dividing by their ~0 deviation turned a rare
-        activation in val or test into an input of 10^5 (measured on the demo's audio).
-        """
-        for name, x in (("audio", audio), ("visual_2d", visual_2d), ("visual_3d", visual_3d)):
-            flat = x.reshape(-1, x.shape[-1]).float()
-            std = flat.std(0)
-            floor = max(STD_FLOOR * float(std.square().mean().sqrt()), 1e-6)
-            getattr(self, f"{name}_mean").copy_(flat.mean(0))
-            getattr(self, f"{name}_std").copy_(std.clamp_min(floor))
-
     def noise_size(self, batch: int, segments: int = 10) -> int:
         """How many uniform numbers one training forward of `batch` videos consumes."""
         if not self.dropout_p:
@@ -192,15 +147,8 @@ class HAN(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """noise: the uniform numbers dropout reads in training mode ([noise_size(B)]); drawn
         from the global generator when not given. No dropout in eval mode."""
-        drop = no_dropout
-        if self.training and self.dropout_p:
-            if noise is None:
-                noise = torch.rand(self.noise_size(audio.shape[0], audio.shape[1]), device=audio.device)
-            drop = DropoutTape(noise, self.dropout_p)
-        if self.standardize_inputs:
-            audio = (audio - self.audio_mean) / self.audio_std
-            visual_2d = (visual_2d - self.visual_2d_mean) / self.visual_2d_std
-            visual_3d = (visual_3d - self.visual_3d_mean) / self.visual_3d_std
+        drop = tape(self, noise, self.noise_size(audio.shape[0], audio.shape[1]), self.dropout_p, audio.device)
+        audio, visual_2d, visual_3d = self.standardize(audio, visual_2d, visual_3d)
         x1 = self.fc_a(audio)
         # avg_pool2d (8, 1) of the reference after fc_v: the mean over each run of f consecutive
         # frames. fc_v is affine, so averaging the frames first is the same function at 1/f of
@@ -210,8 +158,7 @@ class HAN(nn.Module):
         vid_st = self.fc_st(visual_3d)
         x2 = self.fc_fusion(torch.cat((vid_s, vid_st), dim=-1))
         x1, x2 = self.hat_encoder(x1, x2, drop)
-        if isinstance(drop, DropoutTape) and drop.used != noise.shape[-1]:
-            raise ValueError(f"dropout noise of {noise.shape[-1]} numbers for a forward that uses {drop.used}")
+        drop.check_used()
 
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
         frame_prob = torch.sigmoid(self.fc_prob(x))

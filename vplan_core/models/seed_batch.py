@@ -1,11 +1,11 @@
-"""S HANs of one architecture trained as one model: every parameter gets a leading seed axis.
+"""S parsers of one architecture (HAN, MGN, MM-Pyramid) trained as one model: every parameter gets a leading seed axis.
 
 Several seeds cost little more than one: the seeds' weights are stacked ([S, ...] tensors,
 torch.func.stack_module_state) and HAN's own forward runs once for all of them under
 torch.vmap (functional_call), so each layer is one batched matmul instead of S small ones.
 The seeds stay independent models: a seed's loss reaches only its own slice of the weights
 (the trainer backpropagates the sum of the per-seed losses), Adam is elementwise, and dropout
-reads noise drawn from each seed's own generator (HAN's DropoutTape). A seed therefore trains
+reads noise drawn from each seed's own generator (models/noise.py). A seed therefore trains
 to the same weights alone (S = 1) as beside others.
 """
 from __future__ import annotations
@@ -16,22 +16,23 @@ from collections.abc import Sequence
 import torch
 from torch.func import functional_call, stack_module_state
 
-from vplan_core.models.han import HAN
+from torch import nn
 
-Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+Outputs = tuple[torch.Tensor, ...]  # (p, p^a, p^v, frame_prob, *a family's extra outputs)
 
 
 class SeedBatch:
-    """Stacked parameters and buffers of S HANs, evaluated in one vmapped call.
+    """Stacked parameters and buffers of S models of one class, evaluated in one vmapped call.
 
     params: name -> leaf tensor [S, ...] (what the optimizer updates); buffers likewise.
     """
 
-    def __init__(self, models: Sequence[HAN]):
+    def __init__(self, models: Sequence[nn.Module]):
         if not models:
             raise ValueError("a seed batch needs at least one model")
         self.params, self.buffers = stack_module_state(list(models))
         self.base = copy.deepcopy(models[0]).to("meta")  # architecture only, no storage
+        self.model_class = type(models[0])
         self.init_kwargs = dict(models[0].init_kwargs)
 
     @property
@@ -51,7 +52,7 @@ class SeedBatch:
         dropout: the batch has no hidden randomness of its own.
         """
         self.base.train(training)
-        if training and self.base.dropout_p and noise is None:
+        if training and noise is None and self.noise_size(audio.shape[-3], audio.shape[-2]):
             raise ValueError("training a seed batch with dropout needs each seed's noise")
 
         def one_seed(params, buffers, audio, visual_2d, visual_3d, noise):
@@ -79,9 +80,9 @@ class SeedBatch:
         self.buffers = {k: v.to(device) for k, v in self.buffers.items()}
         return self
 
-    def model(self, seed_index: int, state: dict[str, torch.Tensor] | None = None) -> HAN:
-        """Seed `seed_index` as a plain HAN (CPU, eval mode), from `state` or the current weights."""
+    def model(self, seed_index: int, state: dict[str, torch.Tensor] | None = None) -> nn.Module:
+        """Seed `seed_index` as a plain model (CPU, eval mode), from `state` or the current weights."""
         state = state if state is not None else self.state()
-        model = HAN(**self.init_kwargs)
+        model = self.model_class(**self.init_kwargs)
         model.load_state_dict({k: v[seed_index].detach().cpu() for k, v in state.items()})
         return model.eval()
