@@ -1,6 +1,6 @@
 # vplan: VPLAN (pseudo visual labels for audio-visual video parsing) as a Snakemake workflow.
-# Stages read like the method: videos -> manifest -> features -> PLG labels -> HAN training rows
-# 1-4 -> PLD refinement -> row 5 -> evaluation -> report. Default config: the embedded demo.
+# Stages read like the method (Fig. 2): videos -> manifest -> features -> PLG labels -> stage-1
+# training (rows 1-4) -> PLD refinement -> stage-2 retraining (row 5) -> evaluation -> report. Default config: the embedded demo.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -32,4 +32,4 @@ rule all:
 
 
 onsuccess:
-    print_manifest_summary(f"{RESULTS}/manifest_summary.json")
+    print_manifest_summary(PATHS.manifest_summary)

@@ -27,11 +27,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from vplan_core.data.dataset import Features
+from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
 from vplan_core.method.losses import LossConfig, compute_loss
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.method.pld import DEFAULT_ALPHA, DEFAULT_K, denoise, forward_loss_matrix
+from vplan_core.training.refinement import refine_labels
 from vplan_core.training.prediction import predict, predict_seeds
 from vplan_core.training.trainer import TrainConfig, initial_model, train
 
@@ -81,15 +82,15 @@ def scores(pred: dict, gt: np.ndarray) -> dict:
 def vplan_chain(config: TrainConfig, data: dict, timer: Timer) -> None:
     (tr, y, seg, _), (va, _, _, gva), (te, _, _, gte) = data["train"], data["val"], data["test"]
     quiet = lambda _: None  # noqa: E731
-    stage1 = timer("stage 1", train, config, tr, y, seg, va, gva[0], gva[1], log=quiet)
+    val = ValidationSet(va, gva[0], gva[1])
+    stage1 = timer("stage 1", train, config, TrainingSet(tr, y, seg), val, log=quiet)
 
     def pld():
         batch = SeedBatch([r.model for r in stage1]).to(config.device)
-        visual = predict_seeds(batch, tr.to_tensors(config.device))["visual_prob"]
-        return denoise(forward_loss_matrix(visual, seg), seg)
+        return refine_labels(batch, tr, seg, DEFAULT_K, DEFAULT_ALPHA, config.device)[0]
 
     refined = timer("PLD", pld)
-    stage2 = timer("stage 2", train, config, tr, y, refined, va, gva[0], gva[1], log=quiet)
+    stage2 = timer("stage 2", train, config, TrainingSet(tr, y, refined), val, log=quiet)
 
     def test():
         batch = SeedBatch([r.model for r in stage2]).to(config.device)

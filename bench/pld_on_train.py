@@ -27,9 +27,10 @@ from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.method.ablation import PLD_SOURCE_ROW
 from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.plan import seed_groups, seed_label
+from vplan_core.plan import seed_groups, group_name
 from vplan_core.training.outputs import load_models
-from vplan_core.training.prediction import predict_seeds
+from vplan_core.paths import RunPaths, demo_resources
+from vplan_core.training.refinement import stage1_visual_prob
 
 
 def dense_visual_truth(scenarios: list[dict]) -> np.ndarray:
@@ -49,20 +50,19 @@ def main() -> None:
     torch.set_num_threads(1)  # as every workflow job (rules/common.smk JOB_THREADS)
     config = yaml.safe_load(Path(args.config).read_text())
     name = config["dataset"]["name"]
-    results, resources = Path("results") / name, Path("resources") / name
+    paths, resources = RunPaths(name), Path(demo_resources(name))
     scenarios = [s for s in load_scenarios(resources / "scenarios.json") if s["split"] == "train"]
-    stores = {feature: [str(p) for p in sorted((results / f"features/{feature}").glob("shard_*.zarr"))]
-              for feature in HAN_FEATURES}
+    stores = {feature: paths.existing_stores(feature) for feature in HAN_FEATURES}
     data = load_split_data(config["dataset"]["annotations"], "train", stores, {s["video_id"] for s in scenarios})
     by_id = {s["video_id"]: s for s in scenarios}
     gt = dense_visual_truth([by_id[vid] for vid in data.split.video_ids])
-    plg = load_labels(results / "labels/plg/train.npz", data.split.video_ids)
+    plg = load_labels(paths.plg_labels("train"), data.split.video_ids)
     print(f"train videos {len(gt)}: PLG segment F {segment_event_f(plg, gt)['segment_f']:.1f}")
     correct, wrong = (plg == 1) & (gt == 1), (plg == 1) & (gt == 0)
     study = config["pld"]["study"]
     for group in seed_groups(config["train"]["seeds"], config["train"].get("seeds_per_job")):
-        folder = results / f"models/{PLD_SOURCE_ROW}/seeds_{seed_label(group)}"
-        prob = predict_seeds(SeedBatch(load_models(folder, group)), data.features.to_tensors("cpu"))["visual_prob"]
+        folder = paths.model_dir(PLD_SOURCE_ROW, group_name(group))
+        prob = stage1_visual_prob(SeedBatch(load_models(folder, group)), data.features)
         for seed, p in zip(group, prob):
             loss = forward_loss_matrix(p, plg)
             grid = " | ".join(f"K {k} a {a:g}: {segment_event_f(denoise(loss, plg, k=k, alpha=a), gt)['segment_f']:.1f}"

@@ -17,6 +17,7 @@ import argparse
 import copy
 import json
 import tempfile
+from glob import glob
 from pathlib import Path
 
 import torch
@@ -27,6 +28,7 @@ from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.features.extract import extract_shard
 from vplan_core.features.store import read_store
 from vplan_core.data.manifest import read_manifest
+from vplan_core.paths import RunPaths, demo_resources
 
 MODALITY = {"cnn2d": "visual", "r2plus1d": "visual", "vggish": "audio"}
 
@@ -61,19 +63,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     name = config["dataset"]["name"]
-    results = Path("results") / name
-    scenarios = load_scenarios(Path("resources") / name / "scenarios.json")
-    manifests = sorted((results / "manifest").glob("shard_*.tsv"))
+    paths = RunPaths(name)
+    scenarios = load_scenarios(Path(demo_resources(name)) / "scenarios.json")
+    manifests = sorted(glob(paths.manifest_shard("*")))
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
         for feature in args.features:
-            stores = sorted((results / "features" / feature).glob("shard_*.zarr"))
+            stores = paths.existing_stores(feature)
             trained, attrs = read_features(stores)
             random_config = copy.deepcopy(config)
             random_config["features"][feature]["weights"] = f"random:{args.random_seed}"
             random_stores = []
             for manifest in manifests:
-                out = Path(tmp) / feature / f"{manifest.stem}.zarr"
+                out = Path(tmp) / feature / f"{Path(manifest).stem}.zarr"
                 extract_shard(feature, read_manifest(manifest), out, settings_of(random_config, feature))
                 random_stores.append(out)
             random, random_attrs = read_features(random_stores)

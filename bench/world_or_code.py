@@ -23,10 +23,10 @@ from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.features.store import available_ids, load_features
 from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS
-from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.paths import RunPaths
 from vplan_core.plan import CLIP, train_settings
-from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.refinement import refine_labels
 from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train
 
 
@@ -38,10 +38,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)  # as every workflow job (rules/common.smk JOB_THREADS): same numbers
     config = yaml.safe_load(Path(args.config).read_text())
-    results = Path("results") / config["dataset"]["name"]
-    stores = {name: [str(p) for p in sorted((results / f"features/{name}").glob("shard_*.zarr"))]
-              for name in (*HAN_FEATURES, CLIP)}
-    plg = results / "labels/plg/train.npz"
+    paths = RunPaths(config["dataset"]["name"])
+    stores = {name: paths.existing_stores(name) for name in (*HAN_FEATURES, CLIP)}
+    plg = paths.plg_labels("train")
     with_clip = available_ids(stores[CLIP])
     data = {split: load_split_data(config["dataset"]["annotations"], split, stores,
                                    labelled_ids(plg) if split == "train" else with_clip)
@@ -56,11 +55,10 @@ def main() -> None:
     test, trained = data["test"], {}
     for row in args.rows.split(","):
         if ROWS[row].labels == "pld":
-            labels["pld"] = pld_labels(trained[PLD_SOURCE_ROW], data, results, config["pld"])
+            labels["pld"] = pld_labels(trained[PLD_SOURCE_ROW], data, paths, config["pld"])
         cfg = TrainConfig(**train_settings(config, ROWS[row].loss), seeds=config["train"]["seeds"])
-        per_seed = train(cfg, data["train"].features, data["train"].split.weak_labels,
-                         labels[ROWS[row].labels] if ROWS[row].labels else None, data["val"].features,
-                         data["val"].split.gt_audio, data["val"].split.gt_visual, log=lambda _: None)
+        per_seed = train(cfg, data["train"].training_set(labels[ROWS[row].labels] if ROWS[row].labels else None),
+                         data["val"].validation_set(), log=lambda _: None)
         trained[row] = SeedBatch([r.model for r in per_seed])
         scores = [m["segment_level"] for m in evaluate_seeds(trained[row], test.features.to_tensors("cpu"),
                                                              test.split.gt_audio, test.split.gt_visual)]
@@ -69,15 +67,14 @@ def main() -> None:
               flush=True)
 
 
-def pld_labels(stage1: SeedBatch, data: dict, results: Path, pld: dict) -> np.ndarray:
+def pld_labels(stage1: SeedBatch, data: dict, paths: RunPaths, pld: dict) -> np.ndarray:
     """[S, N, T, C] train labels refined by each seed's stage-1 model, as the pld_labels rule
     does; prints the refined val labels' segment F per seed beside PLG's."""
     refined = {}
     for split in ("train", "val"):
         ids = data[split].split.video_ids
-        plg = load_labels(results / f"labels/plg/{split}.npz", ids)
-        prob = predict_seeds(stage1, data[split].features.to_tensors("cpu"))["visual_prob"]
-        refined[split] = denoise(forward_loss_matrix(prob, plg), plg, k=pld["k"], alpha=pld["alpha"])
+        plg = load_labels(paths.plg_labels(split), ids)
+        refined[split], _ = refine_labels(stage1, data[split].features, plg, pld["k"], pld["alpha"])
         if split == "val":
             gt = data[split].split.gt_visual
             seeds_f = " ".join(f"{segment_event_f(labels, gt)['segment_f']:.1f}" for labels in refined[split])

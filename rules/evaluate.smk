@@ -6,17 +6,17 @@
 
 rule evaluate_row:
     input:
-        model=model_dir("{row}", "{seeds}"),
+        model=PATHS.model_dir("{row}", "{seeds}"),
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/eval/{{row}}/seeds_{{seeds}}.json",
+        PATHS.evaluation("{row}", "{seeds}"),
     params:
         seeds=job_seeds,
         annotations=annotation_dir,
     log:
-        f"{LOGS}/eval/{{row}}/seeds_{{seeds}}.log",
+        PATHS.log("eval/{row}/seeds_{seeds}"),
     benchmark:
-        f"{BENCH}/eval/{{row}}/seeds_{{seeds}}.tsv"
+        PATHS.benchmark("eval/{row}/seeds_{seeds}")
     conda:
         ENV_TRAIN
     script:
@@ -25,19 +25,19 @@ rule evaluate_row:
 
 rule label_quality:
     input:
-        plg=f"{RESULTS}/labels/plg/val.npz",
-        pld=pld_dir("{seeds}"),
+        plg=PATHS.plg_labels("val"),
+        pld=PATHS.pld_dir("{seeds}"),
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/eval/label_quality/seeds_{{seeds}}.json",
+        PATHS.label_quality("{seeds}"),
     params:
         seeds=job_seeds,
         annotations=annotation_dir,
         study=config["pld"].get("study"),
     log:
-        f"{LOGS}/eval/label_quality/seeds_{{seeds}}.log",
+        PATHS.log("eval/label_quality/seeds_{seeds}"),
     benchmark:
-        f"{BENCH}/eval/label_quality/seeds_{{seeds}}.tsv"
+        PATHS.benchmark("eval/label_quality/seeds_{seeds}")
     conda:
         ENV_TRAIN
     script:

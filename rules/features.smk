@@ -1,83 +1,86 @@
 # Feature extraction per shard into zarr stores: VGGish (audio), a 2D CNN (80 frames at 8 fps),
 # R(2+1)D (10 clips of 8 frames) and CLIP image embeddings (the middle frame of each second).
-# Each store records its model, weights (file + sha256, or "random-seed-N") and sampling; a
-# weight file is an input, so a changed file reruns its extraction (in the demo the files are
-# made by demo_backbones, which therefore runs first).
-# With dataset.official_features the three HAN stores are imported from the official .npy files
-# instead (same store paths, so training is unchanged); the wildcard constraints (only_if) let
-# exactly one rule produce each store. Released CLIP image embeddings (dataset.clip_features)
-# become the clip store the same way (import_clip_features).
+# Each store records its model, weights (file + sha256, or "random-seed-N") and sampling; the
+# files an extraction reads are its inputs, so a changed file reruns it (in the demo they are
+# made by demo_backbones and demo_clip, which therefore run first).
+# Which rule makes a store is the plan's answer (vplan_core.plan.feature_sources): a rule is
+# defined only for the stores it makes. With dataset.official_features the three HAN stores are
+# imported from the official .npy files (same store paths, so training is unchanged); released
+# CLIP image embeddings (dataset.clip_features) become the clip store the same way.
 
-rule extract_features:
-    input:
-        shard_video_input,
-        manifest=VIDEO_MANIFEST,
-        clip=lambda wildcards: clip_inputs() if wildcards.feature == "clip" else [],
-        weights=weight_file_inputs,
-    output:
-        directory(f"{RESULTS}/features/{{feature}}/shard_{{shard}}.zarr"),
-    wildcard_constraints:
-        feature=only_if(EXTRACTED_FEATURES, "|".join(EXTRACTED_FEATURES)),
-    params:
-        settings=lambda wildcards: extraction_settings(config, wildcards.feature),
-    threads: JOB_THREADS
-    log:
-        f"{LOGS}/features/{{feature}}/shard_{{shard}}.log",
-    benchmark:
-        f"{BENCH}/features/{{feature}}/shard_{{shard}}.tsv"
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=GPU,
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/extract_features.py"
+if SOURCES.extracted:
 
-
-rule import_official_features:
-    input:
-        manifest=f"{RESULTS}/manifest/shard_{{shard}}.tsv",
-    output:
-        directory(f"{RESULTS}/features/{{feature}}/shard_{{shard}}.zarr"),
-    wildcard_constraints:
-        feature=only_if(IMPORTED_FEATURES, "|".join(IMPORTED_FEATURES)),
-    params:
-        official_dir=OFFICIAL,
-    log:
-        f"{LOGS}/features/{{feature}}/shard_{{shard}}.log",
-    benchmark:
-        f"{BENCH}/features/{{feature}}/shard_{{shard}}.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/import_official_features.py"
+    rule extract_features:
+        input:
+            shard_video_input,
+            manifest=VIDEO_MANIFEST,
+            files=lambda wildcards: extraction_inputs(config, wildcards.feature),
+        output:
+            directory(PATHS.feature_store("{feature}", "{shard}")),
+        wildcard_constraints:
+            feature="|".join(SOURCES.extracted),
+        params:
+            settings=lambda wildcards: extraction_settings(config, wildcards.feature),
+        threads: JOB_THREADS
+        log:
+            PATHS.log("features/{feature}/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("features/{feature}/shard_{shard}")
+        resources:
+            mem_mb=8000,
+            runtime=120,
+            gpu=GPU,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/extract_features.py"
 
 
-rule import_clip_features:
-    input:
-        manifest=f"{RESULTS}/manifest/shard_{{shard}}.tsv",
-    output:
-        directory(f"{RESULTS}/features/clip/shard_{{shard}}.zarr"),
-    wildcard_constraints:
-        shard=only_if(CLIP_IMPORTED, r"\d{4}"),
-    params:
-        clip_dir=CLIP_FEATURES,
-        model_name=config["features"]["clip"]["model_name"],
-        frame_rule=config["dataset"].get("clip_frame_rule", "unknown"),
-    log:
-        f"{LOGS}/features/clip/shard_{{shard}}.log",
-    benchmark:
-        f"{BENCH}/features/clip/shard_{{shard}}.tsv"
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/import_clip_features.py"
+if SOURCES.official:
+
+    rule import_official_features:
+        input:
+            manifest=PATHS.manifest_shard("{shard}"),
+        output:
+            directory(PATHS.feature_store("{feature}", "{shard}")),
+        wildcard_constraints:
+            feature="|".join(SOURCES.official),
+        params:
+            official_dir=config["dataset"].get("official_features"),
+        log:
+            PATHS.log("features/{feature}/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("features/{feature}/shard_{shard}")
+        resources:
+            mem_mb=4000,
+            runtime=30,
+            gpu=0,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/import_official_features.py"
+
+
+if SOURCES.clip_imported:
+
+    rule import_clip_features:
+        input:
+            manifest=PATHS.manifest_shard("{shard}"),
+        output:
+            directory(PATHS.feature_store("clip", "{shard}")),
+        params:
+            clip_dir=config["dataset"].get("clip_features"),
+            model_name=config["features"]["clip"]["model_name"],
+            frame_rule=config["dataset"].get("clip_frame_rule", "unknown"),
+        log:
+            PATHS.log("features/clip/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("features/clip/shard_{shard}")
+        resources:
+            mem_mb=4000,
+            runtime=30,
+            gpu=0,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/import_clip_features.py"

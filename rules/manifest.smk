@@ -3,69 +3,69 @@
 # With dataset.official_features the manifest records each video's status from the official
 # feature files instead (probe_official_shard); probed videos, if any, then only feed CLIP.
 
-rule probe_shard:
-    input:
-        shard_video_input,
-        annotations=annotation_files(),
-    output:
-        VIDEO_MANIFEST,
-    wildcard_constraints:
-        shard=only_if(HAS_FRAMES, r"\d{4}"),
-    params:
-        video_dir=shard_video_dir,
-        annotations=annotation_dir,
-        shard_size=SHARD_SIZE,
-        min_duration_s=config["sampling"]["min_duration_s"],
-    log:
-        f"{LOGS}/probe/shard_{{shard}}.log",
-    benchmark:
-        f"{BENCH}/probe/shard_{{shard}}.tsv"
-    resources:
-        mem_mb=1000,
-        runtime=30,
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/probe_shard.py"
+if SOURCES.probes_videos:
+
+    rule probe_shard:
+        input:
+            shard_video_input,
+            annotations=annotation_files(),
+        output:
+            VIDEO_MANIFEST,
+        params:
+            video_dir=shard_video_dir,
+            annotations=annotation_dir,
+            shard_size=SHARD_SIZE,
+            min_duration_s=config["sampling"]["min_duration_s"],
+        log:
+            PATHS.log("probe/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("probe/shard_{shard}")
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/probe_shard.py"
 
 
-rule probe_official_shard:
-    input:
-        annotations=annotation_files(),
-    output:
-        f"{RESULTS}/manifest/shard_{{shard}}.tsv",
-    wildcard_constraints:
-        shard=only_if(OFFICIAL, r"\d{4}"),
-    params:
-        official_dir=OFFICIAL,
-        annotations=annotation_dir,
-        shard_size=SHARD_SIZE,
-    log:
-        f"{LOGS}/probe_official/shard_{{shard}}.log",
-    benchmark:
-        f"{BENCH}/probe_official/shard_{{shard}}.tsv"
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/probe_official_shard.py"
+if SOURCES.manifest_producer == "probe_official_shard":
+
+    rule probe_official_shard:
+        input:
+            annotations=annotation_files(),
+        output:
+            PATHS.manifest_shard("{shard}"),
+        params:
+            official_dir=config["dataset"].get("official_features"),
+            annotations=annotation_dir,
+            shard_size=SHARD_SIZE,
+        log:
+            PATHS.log("probe_official/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("probe_official/shard_{shard}")
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/probe_official_shard.py"
 
 
 rule manifest:
     input:
-        shards=expand(f"{RESULTS}/manifest/shard_{{shard}}.tsv", shard=SHARDS),
-        stores=expand(f"{RESULTS}/features/{{feature}}/shard_{{shard}}.zarr", feature=RUN_FEATURES, shard=SHARDS),
+        shards=expand(PATHS.manifest_shard("{shard}"), shard=SHARDS),
+        stores=expand(PATHS.feature_store("{feature}", "{shard}"), feature=SOURCES.features, shard=SHARDS),
     output:
-        manifest=f"{RESULTS}/manifest.tsv",
-        summary=f"{RESULTS}/manifest_summary.json",
+        manifest=PATHS.manifest,
+        summary=PATHS.manifest_summary,
     params:
         videos=VIDEOS or "",  # files there that no split names are counted as "extra"
     log:
-        f"{LOGS}/manifest.log",
+        PATHS.log("manifest"),
     benchmark:
-        f"{BENCH}/manifest.tsv"
+        PATHS.benchmark("manifest")
     resources:
         mem_mb=2000,
         runtime=10,

@@ -7,12 +7,12 @@
 rule pld_labels:
     input:
         unpack(lambda wildcards: han_feature_inputs()),
-        model=model_dir(PLD_SOURCE_ROW, "{seeds}"),
-        train_labels=f"{RESULTS}/labels/plg/train.npz",
-        val_labels=f"{RESULTS}/labels/plg/val.npz",
+        model=PATHS.model_dir(PLD_SOURCE_ROW, "{seeds}"),
+        train_labels=PATHS.plg_labels("train"),
+        val_labels=PATHS.plg_labels("val"),
         annotations=annotation_files(),
     output:
-        directory(pld_dir("{seeds}")),
+        directory(PATHS.pld_dir("{seeds}")),
     params:
         k=config["pld"]["k"],
         alpha=config["pld"]["alpha"],
@@ -20,9 +20,9 @@ rule pld_labels:
         annotations=annotation_dir,
     threads: JOB_THREADS
     log:
-        f"{LOGS}/pld/seeds_{{seeds}}.log",
+        PATHS.log("pld/seeds_{seeds}"),
     benchmark:
-        f"{BENCH}/pld/seeds_{{seeds}}.tsv"
+        PATHS.benchmark("pld/seeds_{seeds}")
     resources:
         mem_mb=16000,
         gpu=GPU,

@@ -4,16 +4,16 @@
 
 rule clip_text_embeddings:
     input:
-        clip_inputs(),
+        extraction_inputs(config, "clip"),
     output:
-        f"{RESULTS}/plg/text_embeddings.npz",
+        PATHS.text_embeddings,
     params:
         clip={key: config["features"]["clip"].get(key) for key in ("model_name", "checkpoint", "config_file")},
         prompt=config["plg"]["prompt"],
     log:
-        f"{LOGS}/plg/text_embeddings.log",
+        PATHS.log("plg/text_embeddings"),
     benchmark:
-        f"{BENCH}/plg/text_embeddings.tsv"
+        PATHS.benchmark("plg/text_embeddings")
     conda:
         ENV_EXTRACT
     script:
@@ -22,18 +22,18 @@ rule clip_text_embeddings:
 
 rule plg_labels:
     input:
-        text=f"{RESULTS}/plg/text_embeddings.npz",
+        text=PATHS.text_embeddings,
         images=feature_stores("clip"),
         annotations=annotation_files(),
     output:
-        f"{RESULTS}/labels/plg/{{split}}.npz",
+        PATHS.plg_labels("{split}"),
     params:
         tau=config["plg"]["tau"],
         annotations=annotation_dir,
     log:
-        f"{LOGS}/plg/labels_{{split}}.log",
+        PATHS.log("plg/labels_{split}"),
     benchmark:
-        f"{BENCH}/plg/labels_{{split}}.tsv"
+        PATHS.benchmark("plg/labels_{split}")
     conda:
         ENV_TRAIN
     script:

@@ -6,33 +6,33 @@
 
 rule report:
     input:
-        evals=row_evaluations(RUN_ROWS),
-        models=expand(model_dir("{row}", "{seeds}"), row=RUN_ROWS, seeds=SEED_GROUPS),
+        evals=[job["evaluation"] for job in report_jobs(RUN_ROWS)],
+        models=[job["model_dir"] for job in report_jobs(RUN_ROWS)],
         quality=quality_inputs(),
-        manifest=f"{RESULTS}/manifest_summary.json",
+        manifest=PATHS.manifest_summary,
         annotations=annotation_files(),
         template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),
     output:
-        markdown=report(f"{RESULTS}/report/report.md", caption="../vplan_core/templates/captions/report.rst", category="Results",
+        markdown=report(PATHS.report("report.md"), caption="../vplan_core/templates/captions/report.rst", category="Results",
                         labels={"file": "report"}),
-        json=f"{RESULTS}/report/report.json",
-        per_class=report(f"{RESULTS}/report/per_class_visual_f1.png", caption="../vplan_core/templates/captions/per_class.rst",
+        json=PATHS.report("report.json"),
+        per_class=report(PATHS.report("per_class_visual_f1.png"), caption="../vplan_core/templates/captions/per_class.rst",
                          category="Figures", labels={"figure": "per-class visual F1"}),
-        timelines=report(f"{RESULTS}/report/timelines.png", caption="../vplan_core/templates/captions/timelines.rst",
+        timelines=report(PATHS.report("timelines.png"), caption="../vplan_core/templates/captions/timelines.rst",
                          category="Figures", labels={"figure": "timelines"}),
     params:
         rows=RUN_ROWS,
+        jobs=report_jobs(RUN_ROWS),
         skipped_rows=SKIPPED_ROWS,
-        seed_groups=SEED_GROUPS,
         annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],
         pld_k=config["pld"]["k"],
         pld_alpha=config["pld"]["alpha"],
         dataset=DATASET,
     log:
-        f"{LOGS}/report.log",
+        PATHS.log("report"),
     benchmark:
-        f"{BENCH}/report.tsv"
+        PATHS.benchmark("report")
     conda:
         ENV_REPORT
     script:

@@ -1,6 +1,8 @@
-# Training of the ablation rows (Table III): one rule, the row's loss and label source are
-# configuration (vplan_core.method.ablation.ROWS). Each job trains one group of seeds as one batched
-# model; row 5 trains each seed on the PLD labels of that seed's row-4 model.
+# Training of the ablation rows (Table III), as in the method's Fig. 2: stage 1 trains on the
+# video labels (row 1) or PLG's segment labels (rows 2-4); PLD (rules/pld.smk) refines the labels
+# with each seed's row-4 model; stage 2 retrains on them (row 5, VPLAN). A row's loss and label
+# source are configuration (vplan_core.method.ablation.ROWS). Each job trains one group of seeds
+# as one batched model.
 
 
 rule train_row:
@@ -9,18 +11,20 @@ rule train_row:
         unpack(lambda wildcards: han_feature_inputs()),
         annotations=annotation_files(),
     output:
-        directory(model_dir("{row}", "{seeds}")),
+        directory(PATHS.model_dir("{row}", "{seeds}")),
+    wildcard_constraints:
+        row="|".join(STAGE1_ROWS),
     params:
         settings=lambda wildcards: train_settings(config, ROWS[wildcards.row].loss),
         seeds=job_seeds,
         row=lambda wildcards: wildcards.row,
-        resume=lambda wildcards: f"{model_dir(wildcards.row, wildcards.seeds)}.resume.pt",
+        resume=lambda wildcards: PATHS.resume_file(wildcards.row, wildcards.seeds),
         annotations=annotation_dir,
     threads: JOB_THREADS
     log:
-        f"{LOGS}/train/{{row}}/seeds_{{seeds}}.log",
+        PATHS.log("train/{row}/seeds_{seeds}"),
     benchmark:
-        f"{BENCH}/train/{{row}}/seeds_{{seeds}}.tsv"
+        PATHS.benchmark("train/{row}/seeds_{seeds}")
     resources:
         mem_mb=16000,
         runtime=120,
@@ -29,3 +33,9 @@ rule train_row:
         ENV_TRAIN
     script:
         "../workflow_scripts/train_row.py"
+
+
+# Stage 2: each seed retrains on the PLD labels of that seed's own stage-1 model.
+use rule train_row as retrain_row with:
+    wildcard_constraints:
+        row="|".join(STAGE2_ROWS),

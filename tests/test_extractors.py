@@ -14,7 +14,7 @@ from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
 from vplan_core.features.extract import _batched, extract_shard
 from vplan_core.features.store import read_store
 from vplan_core.features.weights import apply_weights, init_random, sha256_file
-from vplan_core.data.manifest import make_row, probe_videos
+from vplan_core.data.manifest import make_record, probe_videos
 
 torch.set_num_threads(1)
 
@@ -213,8 +213,8 @@ def test_cnn2d_and_r2plus1d_on_real_mp4(rows, tmp_path):
 def test_vggish_extraction_skips_what_it_cannot_use(rows, tmp_path):
     junk = tmp_path / "ccccccccccc_0_10.mp4"
     junk.write_bytes(np.random.default_rng(0).bytes(3000))
-    extra = [make_row("ccccccccccc", str(junk), "used", has_audio=1),
-             make_row("ddddddddddd", "", "missing", "no file")]  # not used: ignored
+    extra = [make_record("ccccccccccc", str(junk), "used", has_audio=1),
+             make_record("ddddddddddd", "", "missing", "no file")]  # not used: ignored
     summary = extract_shard("vggish", [*rows, *extra], tmp_path / "vggish.zarr",
                             {"weights": "random:1"})
     feats, ids, attrs = read_store(tmp_path / "vggish.zarr")

@@ -286,11 +286,11 @@ def test_store_whose_array_disagrees_with_its_declared_shape_is_rejected(tmp_pat
 def test_bad_official_file_is_caught_on_import_naming_the_file(tmp_path, array, message):
     import re
 
-    from vplan_core.data.manifest import make_row
+    from vplan_core.data.manifest import make_record
     from vplan_core.data.official import OfficialFeatureError, import_shard
 
     (tmp_path / "official/vggish").mkdir(parents=True)
-    rows = [make_row("goodgoodgoo", "", "used"), make_row("badbadbadba", "", "used")]
+    rows = [make_record("goodgoodgoo", "", "used"), make_record("badbadbadba", "", "used")]
     np.save(tmp_path / "official/vggish/goodgoodgoo.npy", np.zeros((10, 128), np.float32))
     np.save(tmp_path / "official/vggish/badbadbadba.npy", array)
     with pytest.raises(OfficialFeatureError, match=re.escape(f"badbadbadba.npy: {message}")):

@@ -24,7 +24,7 @@ from tests.workflow_runs import REPO, planned_jobs, snakemake, write_config
 from vplan_core.features.registry import FEATURES, OFFICIAL_FEATURES
 
 # feature -> (folder, per-video shape) of the official release
-LAYOUT = {f: (FEATURES[f].official_folder, FEATURES[f].official_shape) for f in OFFICIAL_FEATURES}
+LAYOUT = {f: (FEATURES[f].official.folder, FEATURES[f].official.shape) for f in OFFICIAL_FEATURES}
 
 N_LLP = 11849
 
@@ -69,7 +69,7 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
     shards = math.ceil(N_LLP / config["dataset"]["shard_size"])
     assert shards == 40
     expected_rows = 5 if videos else 1  # each row one job: its five seeds train batched
-    assert jobs["train_row"] == expected_rows and jobs["evaluate_row"] == expected_rows
+    assert jobs["train_row"] + jobs.get("retrain_row", 0) == expected_rows and jobs["evaluate_row"] == expected_rows
     if official:
         assert jobs["probe_official_shard"] == shards
         assert jobs["import_official_features"] == 3 * shards
@@ -193,12 +193,12 @@ def test_official_features_end_to_end(tmp_path):
 
 
 def test_import_rejects_bad_files(tmp_path):
-    from vplan_core.data.manifest import make_row
+    from vplan_core.data.manifest import make_record
     from vplan_core.data.official import OfficialFeatureError, import_shard
 
     folder = tmp_path / "official" / "vggish"
     folder.mkdir(parents=True)
-    rows = [make_row("abcdefghijk", "", "used")]
+    rows = [make_record("abcdefghijk", "", "used")]
     for array, message in ((np.zeros((10, 127)), "shape (10, 127)"),
                            (np.full((10, 128), np.nan), "NaN/inf"),
                            (np.array([["a"] * 128] * 10), "not numeric")):

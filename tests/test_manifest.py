@@ -7,7 +7,7 @@ import pytest
 
 from tests.media import Audio, write_truncated, write_video
 from vplan_core.features.store import feature_skips
-from vplan_core.data.manifest import (COLUMNS, make_row, merge_manifests,
+from vplan_core.data.manifest import (COLUMNS, make_record, merge_manifests,
                                  probe_videos, read_manifest, summarize, write_manifest)
 
 
@@ -72,11 +72,11 @@ def test_tsv_round_trip_and_merge(video_dir, tmp_path):
 
 
 def test_reason_with_tabs_stays_one_field(tmp_path):
-    row = make_row("abcdefghijk", "/x.mp4", "skipped", "unreadable: bad\tdata\nhere")
+    row = make_record("abcdefghijk", "/x.mp4", "skipped", "unreadable: bad\tdata\nhere")
     write_manifest(tmp_path / "m.tsv", [row])
     assert read_manifest(tmp_path / "m.tsv")[0]["reason"] == "unreadable: bad data here"
     with pytest.raises(ValueError, match="status"):
-        write_manifest(tmp_path / "m.tsv", [make_row("a", "", "lost")])
+        write_manifest(tmp_path / "m.tsv", [make_record("a", "", "lost")])
 
 
 def test_feature_skips_from_store_attrs(tmp_path):

@@ -8,8 +8,10 @@ import yaml
 
 from tests.workflow_runs import REPO
 from vplan_core.method.ablation import ROWS
-from vplan_core.plan import (extraction_settings, feature_sources, input_problems, label_seeds, seed_groups,
-                             seed_label, summary_line, train_settings, weight_paths)
+from vplan_core.paths import RunPaths
+from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
+                             feature_sources, group_name, group_seeds, input_problems, seed_groups, summary_line,
+                             train_settings, weight_paths)
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 LLP = yaml.safe_load((REPO / "config/llp.yaml").read_text())
@@ -27,8 +29,8 @@ def llp(**dataset) -> dict:
 def test_seed_groups_keep_list_order_and_name_their_folders():
     assert seed_groups([3, 1, 2]) == [[3, 1, 2]]
     assert seed_groups([0, 1, 2, 3, 4], per_job=2) == [[0, 1], [2, 3], [4]]
-    assert [seed_label(g) for g in seed_groups([0, 1, 2, 3], 2)] == ["0-1", "2-3"]
-    assert label_seeds("10-2-7") == [10, 2, 7]
+    assert [group_name(g) for g in seed_groups([0, 1, 2, 3], 2)] == ["0-1", "2-3"]
+    assert group_seeds("10-2-7") == [10, 2, 7]
     for bad in ([], [1, 1]):
         with pytest.raises(ValueError, match="train.seeds"):
             seed_groups(bad)
@@ -50,6 +52,58 @@ def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, r
     if rows == 1:
         assert sources.rows == ("row1_han",)
         assert all("dataset.clip_features" in why for why in sources.skipped_rows.values())
+
+
+@pytest.mark.parametrize("dataset, producers, manifest", [
+    ({"videos": "v"}, {"vggish": "extract_features", "clip": "extract_features"}, "probe_shard"),
+    ({"official_features": "o"}, {"vggish": "import_official_features"}, "probe_official_shard"),
+    ({"official_features": "o", "videos": "v"}, {"cnn2d": "import_official_features", "clip": "extract_features"},
+     "probe_official_shard"),
+    ({"videos": "v", "clip_features": "c"}, {"r2plus1d": "extract_features", "clip": "import_clip_features"},
+     "probe_shard"),
+])
+def test_one_producer_for_each_store(dataset, producers, manifest):
+    """The rule that makes each store and the manifest is the plan's answer (the rules define a
+    producer only when some store names it)."""
+    sources = feature_sources(llp(**dataset), ROWS)
+    assert {feature: sources.producer(feature) for feature in producers} == producers
+    assert sources.manifest_producer == manifest
+    assert sources.probes_videos == ("videos" in dataset)
+    assert sources.clip_imported == ("clip_features" in dataset)
+
+
+def test_demo_backbone_settings_read_the_extractor_and_the_teacher():
+    """A backbone is pretrained at its extractor's size; the inflated R(2+1)D gets its teacher's
+    file and size as the teacher's extractor reads them."""
+    cnn2d = demo_backbone_settings(DEMO, "cnn2d")
+    assert cnn2d == {**DEMO["demo"]["backbone_training"]["cnn2d"], "size": DEMO["features"]["cnn2d"]["size"],
+                     "arch": DEMO["features"]["cnn2d"]["backbone"]}
+    r2 = demo_backbone_settings(DEMO, "r2plus1d")
+    assert r2["size"] == DEMO["features"]["r2plus1d"]["size"] and "arch" not in r2
+    assert (r2["inflate_from"], r2["teacher_size"]) == (DEMO["features"]["cnn2d"]["weights"],
+                                                        DEMO["features"]["cnn2d"]["size"])
+    assert demo_backbone_teacher(DEMO, "r2plus1d") == [DEMO["features"]["cnn2d"]["weights"]]
+    assert demo_backbone_teacher(DEMO, "vggish") == [] and "size" not in demo_backbone_settings(DEMO, "vggish")
+
+
+def test_extraction_reads_only_its_own_files_and_sampling_keys():
+    assert extraction_inputs(DEMO, "clip") == [DEMO["features"]["clip"]["checkpoint"],
+                                               DEMO["features"]["clip"]["config_file"]]
+    assert extraction_inputs(DEMO, "cnn2d") == [DEMO["features"]["cnn2d"]["weights"]]
+    config = copy.deepcopy(DEMO)
+    config["features"]["vggish"].update(weights="random:0", pca=True, pca_params="pca.pth")
+    assert extraction_inputs(config, "vggish") == ["pca.pth"]
+    assert set(extraction_settings(DEMO, "clip")) - set(DEMO["features"]["clip"]) == {"seconds"}
+    assert set(extraction_settings(DEMO, "vggish")) - set(DEMO["features"]["vggish"]) == {"audio_rate", "seconds"}
+
+
+def test_paths_keep_han_where_it_was_and_put_other_parsers_beside_it():
+    paths = RunPaths("demo")
+    assert paths.model_dir("row4_plg_rl", "0-1") == "results/demo/models/row4_plg_rl/seeds_0-1"
+    assert paths.model_dir("row4_plg_rl", "0-1", model="mgn") == "results/demo/models/mgn/row4_plg_rl/seeds_0-1"
+    assert paths.evaluation("{row}", "{seeds}") == "results/demo/eval/{row}/seeds_{seeds}.json"
+    assert paths.resume_file("row1_han", "0") == "results/demo/models/row1_han/seeds_0.resume.pt"
+    assert paths.log("train/{row}/seeds_{seeds}") == "logs/demo/train/{row}/seeds_{seeds}.log"
 
 
 def test_videos_win_the_clip_store_only_when_asked():

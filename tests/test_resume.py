@@ -17,7 +17,7 @@ import torch
 from tests.paths import REPO
 from tests.test_training import make_features
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.data.dataset import Features
+from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
 from vplan_core.training.prediction import predict
 from vplan_core.training.trainer import TrainConfig, train
 
@@ -45,7 +45,7 @@ def config(**kw) -> TrainConfig:
 
 def run(cfg, data, **kw):
     train_f, y, seg, val_f, gt_a, gt_v = data
-    return train(cfg, train_f, y, seg, val_f, gt_a, gt_v, **{"log": lambda _: None, **kw})
+    return train(cfg, TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v), **{"log": lambda _: None, **kw})
 
 
 def strip(history):
@@ -126,11 +126,13 @@ def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp
 KILLED_TRAINING = textwrap.dedent(f"""
     import sys, torch
     from tests.test_resume import resume_data
+    from vplan_core.data.dataset import TrainingSet, ValidationSet
     from vplan_core.training.trainer import TrainConfig, train
     torch.set_num_threads(1)
     train_f, y, seg, val_f, gt_a, gt_v = resume_data()
     config = TrainConfig(**{CONFIG!r})
-    train(config, train_f, y, seg, val_f, gt_a, gt_v, resume_path=sys.argv[1], log=lambda _: None)
+    train(config, TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v), resume_path=sys.argv[1],
+          log=lambda _: None)
 """)
 
 

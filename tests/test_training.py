@@ -8,7 +8,7 @@ import torch
 
 from vplan_core.models import HAN
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
-from vplan_core.data.dataset import Features
+from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
 from vplan_core.method.losses import LossConfig
 from vplan_core.evaluation.metrics import binarize
 from vplan_core.method.pld import denoise, forward_loss_matrix
@@ -48,8 +48,8 @@ def tiny(loss: str = "plg_rl", **kw) -> TrainConfig:
 
 def run(config, data, seg=None, **kw):
     train_f, y, default_seg, val_f, gt_a, gt_v = data
-    return train(config, train_f, y, default_seg if seg is None else seg, val_f, gt_a, gt_v,
-                 log=lambda _: None, **kw)
+    return train(config, TrainingSet(train_f, y, default_seg if seg is None else seg),
+                 ValidationSet(val_f, gt_a, gt_v), log=lambda _: None, **kw)
 
 
 def run_one(config, data, **kw):
@@ -118,7 +118,7 @@ def test_lr_schedule_and_missing_labels(data):
     assert [h["lr"] for h in result.history] == pytest.approx([1e-3, 1e-3, 5e-4])
     train_f, y, _, val_f, gt_a, gt_v = data
     with pytest.raises(ValueError):
-        train(tiny("plg"), train_f, y, None, val_f, gt_a, gt_v, log=lambda _: None)
+        train(tiny("plg"), TrainingSet(train_f, y), ValidationSet(val_f, gt_a, gt_v), log=lambda _: None)
     with pytest.raises(ValueError):
         LossConfig("bogus")
     with pytest.raises(ValueError):
@@ -261,7 +261,7 @@ def test_row4_with_bce_richness_keeps_predicting_positives():
     val_f, _, gt_a, gt_v = prototype_world(64, 1)
     config = TrainConfig(loss=LossConfig("plg_rl", rl_distance="bce"), epochs=15, batch_size=16,
                          d_model=32, lr=3e-3, lr_step=1000)
-    (result,) = train(config, train_f, y, seg, val_f, gt_a, gt_v, log=lambda _: None)
+    (result,) = train(config, TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v), log=lambda _: None)
     pred = predict(result.model, val_f)
     so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"])
     assert so_v.sum() > 0.5 * gt_v.sum() and so_a.sum() > 0.5 * gt_a.sum()

@@ -53,7 +53,7 @@ def extract_windows(video: str | Path, config: dict, n_windows: int, device: str
     arrays = {}
     for feature in HAN_FEATURES:
         extractor = build_extractor(feature, extraction_settings(config, feature), device)
-        arrays[FEATURES[feature].han_input] = np.stack([extractor.clip_features(video, w * WINDOW_S)
+        arrays[FEATURES[feature].han_input] = np.stack([extractor.window_features(video, w * WINDOW_S)
                                  for w in range(n_windows)]).astype(np.float32)
     return Features(video_ids=[f"window_{w}" for w in range(n_windows)], **arrays)
 

@@ -6,13 +6,17 @@ pre-extracted features (feature_sources), and that decides which ablation rows c
 Seeds: every row is trained for every seed of `train.seeds`; the seeds of one job train as one
 batched model (vplan_core.models.seed_batch). Jobs take the seeds in list order,
 `train.seeds_per_job` at a time (default: all), so appending a whole group of seeds adds jobs
-and leaves the existing ones as they are. A job's seeds name its folder: seeds_0-1-2.
+and leaves the existing ones as they are. A job's seeds name its folder: seeds_0-1-2 (the group's name).
+
+Producers: which rule makes each feature store and the manifest is decided here, by
+feature_sources, and the rules read its answer (rules/features.smk defines a producer's rule
+only when the run uses it).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vplan_core.features.registry import HAN_FEATURES, weight_files
+from vplan_core.features.registry import FEATURES, HAN_FEATURES, RANDOM_PREFIX
 
 SEED_SEPARATOR = "-"
 
@@ -25,22 +29,18 @@ def seed_groups(seeds: list[int], per_job: int | None = None) -> list[list[int]]
     return [list(seeds[i:i + per_job]) for i in range(0, len(seeds), per_job)]
 
 
-def seed_label(seeds: list[int]) -> str:
+def group_name(seeds: list[int]) -> str:
     """The name of a group of seeds in paths: [0, 1, 2] -> "0-1-2"."""
     return SEED_SEPARATOR.join(str(s) for s in seeds)
 
 
-def label_seeds(label: str) -> list[int]:
-    """The inverse of seed_label."""
-    return [int(s) for s in label.split(SEED_SEPARATOR)]
-
-
-def seed_dir(seed: int) -> str:
-    """A seed's folder inside its job's output folder."""
-    return f"seed_{seed}"
+def group_seeds(name: str) -> list[int]:
+    """The inverse of group_name."""
+    return [int(s) for s in name.split(SEED_SEPARATOR)]
 
 
 CLIP = "clip"
+OFFICIAL_KEY, CLIP_FEATURES_KEY = "dataset.official_features", "dataset.clip_features"
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,33 @@ class Sources:
     rows: tuple[str, ...]
     skipped_rows: dict[str, str]
 
+    probes_videos: bool = True  # a folder of videos is probed (else: no video is decoded)
+
     @property
     def features(self) -> tuple[str, ...]:
         """Every store the run makes (the manifest accounts for each)."""
         return (*self.imported, *self.extracted)
+
+    @property
+    def official(self) -> tuple[str, ...]:
+        """The stores imported from the official features (then the manifest comes from them)."""
+        return tuple(f for f, key in self.imported.items() if key == OFFICIAL_KEY)
+
+    @property
+    def clip_imported(self) -> bool:
+        return self.imported.get(CLIP) == CLIP_FEATURES_KEY
+
+    def producer(self, feature: str) -> str:
+        """The rule that makes `feature`'s stores: extract_features, import_official_features or
+        import_clip_features."""
+        if feature in self.extracted:
+            return "extract_features"
+        return {OFFICIAL_KEY: "import_official_features", CLIP_FEATURES_KEY: "import_clip_features"}[self.imported[feature]]
+
+    @property
+    def manifest_producer(self) -> str:
+        """probe_official_shard (status from the official feature files) or probe_shard."""
+        return "probe_official_shard" if self.official else "probe_shard"
 
 
 def feature_sources(config: dict, rows: dict) -> Sources:
@@ -82,31 +105,30 @@ def feature_sources(config: dict, rows: dict) -> Sources:
         raise ValueError("config key 'features.clip.source' is 'videos' but dataset.videos is not set")
     if source == "features" and not clip_features:
         raise ValueError("config key 'features.clip.source' is 'features' but dataset.clip_features is not set")
-    imported = {f: "dataset.official_features" for f in HAN_FEATURES} if official else {}
+    imported = {f: OFFICIAL_KEY for f in HAN_FEATURES} if official else {}
     clip_from_features = clip_features and source != "videos"
     if clip_from_features:
-        imported[CLIP] = "dataset.clip_features"
+        imported[CLIP] = CLIP_FEATURES_KEY
     extracted = tuple(f for f in (*HAN_FEATURES, CLIP) if f not in imported and (f != CLIP or videos))
     has_clip = CLIP in imported or CLIP in extracted
     skipped = {} if has_clip else {
         row: "needs CLIP pseudo labels (PLG): set dataset.videos or dataset.clip_features"
         for row, spec in rows.items() if spec.labels is not None}
     return Sources(extracted=extracted, imported=imported,
-                   rows=tuple(r for r in rows if r not in skipped), skipped_rows=skipped)
+                   rows=tuple(r for r in rows if r not in skipped), skipped_rows=skipped, probes_videos=videos)
 
 
 def extraction_settings(config: dict, feature: str) -> dict:
     """What the extraction of `feature` gets: its features.<feature> section and the sampling
     keys it uses (so a change of another feature's settings reruns nothing of this one)."""
     sampling = config["sampling"]
-    settings = dict(config["features"][feature])
-    if feature == "vggish":
-        settings.update(audio_rate=sampling["audio_rate"], seconds=sampling["seconds"])
-    elif feature == CLIP:
-        settings.update(seconds=sampling["seconds"])
-    else:
-        settings.update(fps=sampling["fps"], seconds=sampling["seconds"])
-    return settings
+    return {**config["features"][feature], **{key: sampling[key] for key in FEATURES[feature].sampling}}
+
+
+def extraction_inputs(config: dict, feature: str) -> list[str]:
+    """The local files the extraction of `feature` reads (weight files that are files, config
+    files), so that a changed file reruns it."""
+    return FEATURES[feature].input_files(config["features"][feature])
 
 
 TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")
@@ -136,8 +158,8 @@ def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
         return {}
     features = [*sources.extracted, *([CLIP] if CLIP in sources.imported else [])]
     return {key: (str(path), url) for feature in features
-            for key, path, url in weight_files(feature, config["features"][feature])
-            if not str(path).startswith("random:")}
+            for key, path, url in FEATURES[feature].weight_files(config["features"][feature])
+            if not str(path).startswith(RANDOM_PREFIX)}
 
 
 def input_problems(config: dict, sources: Sources) -> list[str]:
@@ -190,3 +212,27 @@ def job_device(gpus: int) -> str:
     """A job that the scheduler gave a GPU (its `gpu` resource) uses it: the device is a
     resource, never a parameter, so moving to a GPU reruns nothing."""
     return "cuda" if gpus else "cpu"
+
+
+def demo_backbone_settings(config: dict, backbone: str) -> dict:
+    """The pretraining settings of one demo backbone: its demo.backbone_training section plus
+    what its extractor states, the input size (and, for the 2D CNN, the architecture). Stated
+    once, in `features`, the backbone cannot be trained at one size and read at another; a
+    change there reruns the pretraining. An inflated backbone also gets its teacher's weight
+    file and size as the teacher's extractor reads them."""
+    settings = dict(config["demo"]["backbone_training"][backbone])
+    extractor = config["features"][backbone]
+    if "size" in extractor:
+        settings["size"] = extractor["size"]
+    if "backbone" in extractor:
+        settings["arch"] = extractor["backbone"]
+    if "inflate_from" in settings:
+        teacher = config["features"][settings["inflate_from"]]
+        settings.update(inflate_from=teacher["weights"], teacher_size=teacher["size"])
+    return settings
+
+
+def demo_backbone_teacher(config: dict, backbone: str) -> list[str]:
+    """The pretrained file an inflated demo backbone starts from (none for the others)."""
+    settings = demo_backbone_settings(config, backbone)
+    return [settings["inflate_from"]] if "inflate_from" in settings else []

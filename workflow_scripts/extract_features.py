@@ -8,7 +8,7 @@ from vplan_core.data.manifest import read_manifest
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    rows = [row for row in read_manifest(snakemake.input.manifest) if row["status"] == "used"]
-    summary = extract_shard(snakemake.wildcards.feature, rows, snakemake.output[0],
+    records = [record for record in read_manifest(snakemake.input.manifest) if record["status"] == "used"]
+    summary = extract_shard(snakemake.wildcards.feature, records, snakemake.output[0],
                             dict(snakemake.params.settings), device=job_device(snakemake.resources.gpu))
     print(summary)

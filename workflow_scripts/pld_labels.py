@@ -7,8 +7,7 @@ from vplan_core.features.registry import HAN_FEATURES
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.method.pld import denoise, forward_loss_matrix
-from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.refinement import refine_labels
 from vplan_core.training.outputs import load_models, save_forward_loss, save_seed_labels
 
 with job_log(snakemake.log[0]):
@@ -21,9 +20,7 @@ with job_log(snakemake.log[0]):
         data = load_split_data(p.annotations, split, stores, only=labelled_ids(plg))
         ids = data.split.video_ids
         labels = load_labels(plg, ids)
-        visual_prob = predict_seeds(batch, data.features.to_tensors(device))["visual_prob"]  # [S, N, T, C]
-        loss = forward_loss_matrix(visual_prob, labels)
-        refined = denoise(loss, labels, k=p.k, alpha=p.alpha)
+        refined, loss = refine_labels(batch, data.features, labels, p.k, p.alpha, device)
         save_seed_labels(snakemake.output[0], split, p.seeds, ids, refined)
         if split == "val":  # for the label-quality study of K and α (rule label_quality)
             save_forward_loss(snakemake.output[0], split, p.seeds, ids, loss)

@@ -1,6 +1,5 @@
 """Assemble the report (markdown + json + figures) from the evaluation and training files."""
 import json
-from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ from vplan_core import atomic
 from vplan_core.method.ablation import BASELINE_ROW, ROW_TITLES, VPLAN_ROW
 from vplan_core.data.llp import load_split
 from vplan_core.logs import job_log
-from vplan_core.plan import label_seeds
+from vplan_core.plan import group_seeds
 from vplan_core.evaluation.label_quality import study_key
 from vplan_core.evaluation.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
                                plot_timelines, pld_study_table, quality_summary, quality_tables, render_markdown,
@@ -23,13 +22,13 @@ def read_json(path):
 
 with job_log(snakemake.log[0]):
     inp, p = snakemake.input, snakemake.params
-    jobs = list(product(p.rows, p.seed_groups))  # the order of the evals and models inputs
     evals = {row: [] for row in p.rows}
     histories, model_dirs = {row: [] for row in p.rows}, {row: [] for row in p.rows}
-    for (row, group), eval_file, model_dir in zip(jobs, inp.evals, inp.models):
-        evals[row].append(read_json(eval_file))
-        histories[row] += read_histories(model_dir, label_seeds(group))
-        model_dirs[row].append((model_dir, label_seeds(group)))
+    for job in p.jobs:
+        row, seeds = job["row"], group_seeds(job["seeds"])
+        evals[row].append(read_json(job["evaluation"]))
+        histories[row] += read_histories(job["model_dir"], seeds)
+        model_dirs[row].append((job["model_dir"], seeds))
     ablation = ablation_summary(evals)
     quality = quality_summary([read_json(path) for path in inp.quality]) if inp.quality else None
     test = load_split(p.annotations, "test")

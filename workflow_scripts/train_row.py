@@ -32,9 +32,7 @@ with job_log(snakemake.log[0]):
     config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
     started = time.perf_counter()
     resume = Path(p.resume)
-    results = train(config, data["train"].features, train_split.weak_labels, labels,
-                    data["val"].features, data["val"].split.gt_audio, data["val"].split.gt_visual,
-                    resume_path=resume)
+    results = train(config, data["train"].training_set(labels), data["val"].validation_set(), resume_path=resume)
     batch = SeedBatch([r.model for r in results]).to(config.device)
     test_pred = predict_seeds(batch, data["test"].features.to_tensors(config.device))
     videos = {split: {"used": len(d.split.video_ids), "missing": d.n_missing} for split, d in data.items()}

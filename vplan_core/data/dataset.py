@@ -42,10 +42,36 @@ class Features:
 
 
 @dataclass
+class TrainingSet:
+    """What a training run learns from: features, video labels [N, C] and, for the rows with
+    segment pseudo labels, those labels ([N, T, C] for every seed, or [S, N, T, C] one set a
+    seed: row 5's PLD labels come from each seed's own stage-1 model)."""
+
+    features: Features
+    video_labels: np.ndarray
+    segment_labels: np.ndarray | None = None
+
+
+@dataclass
+class ValidationSet:
+    """What a training run selects its epochs on: features and the dense ground truth."""
+
+    features: Features
+    gt_audio: np.ndarray
+    gt_visual: np.ndarray
+
+
+@dataclass
 class SplitData:
     split: Split  # restricted to the videos that have every feature
     features: Features
     n_missing: int  # split videos without features (deleted, skipped)
+
+    def training_set(self, segment_labels: np.ndarray | None = None) -> TrainingSet:
+        return TrainingSet(self.features, self.split.weak_labels, segment_labels)
+
+    def validation_set(self) -> ValidationSet:
+        return ValidationSet(self.features, self.split.gt_audio, self.split.gt_visual)
 
 
 def subset_split(split: Split, keep: list[int]) -> Split:

@@ -4,7 +4,7 @@ One TSV per shard, merged at the end (docs/architecture.md). Columns: video_id, 
 (used | skipped | missing), reason, duration_s, fps, has_audio, decoder. Reasons are
 "category" or "category: detail"; summaries count by category so that, e.g., every
 "too short: 6.00 s < 9 s" lands in one "too short" bucket. Every requested video gets exactly
-one row, so the counts of a summary always add up to the videos asked for.
+one record, so the counts of a summary always add up to the videos asked for.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ STATUSES = ("used", "skipped", "missing")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
 
 
-class ManifestRow(TypedDict):
-    """One video's line; a plain dict so scripts can filter with row["status"]."""
+class ManifestRecord(TypedDict):
+    """One video's line; a plain dict so scripts can filter with record["status"]."""
 
     video_id: str
     path: str
@@ -36,12 +36,12 @@ class ManifestRow(TypedDict):
     decoder: str
 
 
-COLUMNS = tuple(ManifestRow.__annotations__)
+COLUMNS = tuple(ManifestRecord.__annotations__)
 
 
-def make_row(video_id: str, path: str, status: str, reason: str = "", duration_s: float = 0.0,
-             fps: float = 0.0, has_audio: int = 0, decoder: str = "") -> ManifestRow:
-    return ManifestRow(video_id=video_id, path=path, status=status, reason=reason,
+def make_record(video_id: str, path: str, status: str, reason: str = "", duration_s: float = 0.0,
+             fps: float = 0.0, has_audio: int = 0, decoder: str = "") -> ManifestRecord:
+    return ManifestRecord(video_id=video_id, path=path, status=status, reason=reason,
                        duration_s=duration_s, fps=fps, has_audio=has_audio, decoder=decoder)
 
 
@@ -55,36 +55,36 @@ def _index_video_dir(video_dir: Path) -> dict[str, list[Path]]:
 
 
 def probe_videos(video_ids: Sequence[str], video_dir: str | os.PathLike,
-                 min_duration_s: float = 9.0, decoder: str = "auto") -> list[ManifestRow]:
-    """One row per requested id (ids longer than 11 chars are cut to the LLP key).
+                 min_duration_s: float = 9.0, decoder: str = "auto") -> list[ManifestRecord]:
+    """One record per requested id (ids longer than 11 chars are cut to the LLP key).
 
     missing: no file for the id. skipped: the file is unusable (VideoError, too short, or
     several files share the id). A video without audio is `used` with has_audio=0: the
     audio extractor records it as skipped for its feature only.
     """
     index = _index_video_dir(Path(video_dir))
-    rows = []
+    records = []
     for raw_id in video_ids:
         vid = raw_id[:11]
         files = index.get(vid, [])
         if not files:
-            rows.append(make_row(vid, "", "missing", "no file"))
+            records.append(make_record(vid, "", "missing", "no file"))
             continue
         if len(files) > 1:
-            rows.append(make_row(vid, str(files[0]), "skipped",
+            records.append(make_record(vid, str(files[0]), "skipped",
                                  f"ambiguous: {len(files)} files share the id"))
             continue
         path = str(files[0])
         try:
             info = probe(path, decoder=decoder)
         except VideoError as exc:
-            rows.append(make_row(vid, path, "skipped", exc.summary))
+            records.append(make_record(vid, path, "skipped", exc.summary))
             continue
         skip = check_usable(info, min_duration_s)
-        rows.append(make_row(vid, path, "skipped" if skip else "used", skip or "",
+        records.append(make_record(vid, path, "skipped" if skip else "used", skip or "",
                              round(info.duration_s, 3), round(info.fps, 3),
                              int(info.has_audio), info.decoder))
-    return rows
+    return records
 
 
 def extra_videos(video_dir: str | os.PathLike | None, video_ids: Iterable[str]) -> dict:
@@ -109,49 +109,49 @@ def _clean(text: object) -> str:
     return " ".join(str(text).replace("\t", " ").split())
 
 
-def write_manifest(path: str | os.PathLike, rows: Iterable[ManifestRow]) -> Path:
+def write_manifest(path: str | os.PathLike, records: Iterable[ManifestRecord]) -> Path:
     """Write the TSV under a temporary name and rename it: readers never see half a file."""
     path = Path(path)
     with atomic.replacing(path, ".tmp") as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(COLUMNS)
-        for row in rows:
-            if row["status"] not in STATUSES:
-                raise ValueError(f"{row['video_id']}: status {row['status']!r} not in {STATUSES}")
-            writer.writerow([_clean(row[c]) for c in COLUMNS])
+        for record in records:
+            if record["status"] not in STATUSES:
+                raise ValueError(f"{record['video_id']}: status {record['status']!r} not in {STATUSES}")
+            writer.writerow([_clean(record[c]) for c in COLUMNS])
     return path
 
 
-def read_manifest(path: str | os.PathLike) -> list[ManifestRow]:
+def read_manifest(path: str | os.PathLike) -> list[ManifestRecord]:
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh, delimiter="\t")
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(f"{path}: manifest columns {reader.fieldnames} != {list(COLUMNS)}")
-        return [make_row(r["video_id"], r["path"], r["status"], r["reason"],
+        return [make_record(r["video_id"], r["path"], r["status"], r["reason"],
                          float(r["duration_s"] or 0), float(r["fps"] or 0),
                          int(r["has_audio"] or 0), r["decoder"]) for r in reader]
 
 
 def merge_manifests(paths: Sequence[str | os.PathLike], out: str | os.PathLike
-                    ) -> list[ManifestRow]:
+                    ) -> list[ManifestRecord]:
     """Concatenate shard manifests in the given order; a video in two shards is an error."""
-    rows: list[ManifestRow] = []
+    records: list[ManifestRecord] = []
     seen: dict[str, str | os.PathLike] = {}
     for path in paths:
-        for row in read_manifest(path):
-            vid = row["video_id"]
+        for record in read_manifest(path):
+            vid = record["video_id"]
             if vid in seen:
                 raise ValueError(f"video {vid} is in manifests {seen[vid]} and {path}")
             seen[vid] = path
-            rows.append(row)
-    write_manifest(out, rows)
-    return rows
+            records.append(record)
+    write_manifest(out, records)
+    return records
 
 
-def summarize(rows: Sequence[ManifestRow]) -> dict:
+def summarize(records: Sequence[ManifestRecord]) -> dict:
     """{"total", "by_status": {status: n}, "by_reason": {"status/category": n}}."""
     by_status = Counter({s: 0 for s in STATUSES})
-    by_status.update(r["status"] for r in rows)
-    by_reason = Counter(f"{r['status']}/{_category(r['reason'])}" for r in rows
+    by_status.update(r["status"] for r in records)
+    by_reason = Counter(f"{r['status']}/{_category(r['reason'])}" for r in records
                         if r["status"] != "used")
-    return {"total": len(rows), "by_status": dict(by_status), "by_reason": dict(by_reason)}
+    return {"total": len(records), "by_status": dict(by_status), "by_reason": dict(by_reason)}

@@ -14,10 +14,10 @@ CLIP image embeddings released for LLP (`dataset.clip_features: DIR`, `DIR/<id>.
 D = 768) become the clip store the same way (import_clip_shard); D is whatever the release has,
 the same for every file, and must match the width of the configured CLIP's text embeddings.
 
-When no videos are configured the manifest is made from these files instead (status_rows):
+When no videos are configured the manifest is made from these files instead (status_records):
 a video is `used` when all three files exist, `missing` ("no official features") when none
 does, and `skipped` ("incomplete official features: no res152, ...") otherwise, so the manifest
-still has exactly one row per annotated video and its counts add up. Files are checked when
+still has exactly one record per annotated video and its counts add up. Files are checked when
 imported: exact official shape, a numeric dtype (cast to float32), only finite values; any
 violation is an error naming the file.
 """
@@ -32,7 +32,7 @@ import numpy as np
 from vplan_core.features.registry import FEATURES as REGISTRY
 from vplan_core.features.registry import OFFICIAL_FEATURES as FEATURES
 from vplan_core.features.store import write_store
-from vplan_core.data.manifest import ManifestRow, make_row
+from vplan_core.data.manifest import ManifestRecord, make_record
 
 DECODER = "official features"
 
@@ -42,7 +42,7 @@ class OfficialFeatureError(ValueError):
 
 
 def feature_dir(official_dir: str | os.PathLike, feature: str) -> Path:
-    return Path(official_dir) / REGISTRY[feature].official_folder
+    return Path(official_dir) / REGISTRY[feature].official.folder
 
 
 def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -> Path:
@@ -52,7 +52,7 @@ def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -
 def check_layout(official_dir: str | os.PathLike, features: Sequence[str] = FEATURES) -> list[str]:
     """Problems with the folder layout (missing subfolders), each naming the path."""
     return [f"config key 'dataset.official_features': no folder {feature_dir(official_dir, f)} "
-            f"(expected {REGISTRY[f].official_folder}/<id>.npy of shape {REGISTRY[f].official_shape})"
+            f"(expected {REGISTRY[f].official.folder}/<id>.npy of shape {REGISTRY[f].official.shape})"
             for f in features if not feature_dir(official_dir, f).is_dir()]
 
 
@@ -66,29 +66,29 @@ def _listing(official_dir: str | os.PathLike) -> dict[str, set[str]]:
     return out
 
 
-def status_rows(video_ids: Sequence[str], official_dir: str | os.PathLike) -> list[ManifestRow]:
-    """One manifest row per id from the official files (no videos needed)."""
+def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike) -> list[ManifestRecord]:
+    """One manifest record per id from the official files (no videos needed)."""
     present = _listing(official_dir)
-    rows = []
+    records = []
     for raw_id in video_ids:
         vid = raw_id[:11]
         have = [f for f in FEATURES if vid in present[f]]
         if not have:
-            rows.append(make_row(vid, "", "missing", "no official features"))
+            records.append(make_record(vid, "", "missing", "no official features"))
         elif len(have) < len(FEATURES):
-            lacking = ", ".join(REGISTRY[f].official_folder for f in FEATURES if f not in have)
-            rows.append(make_row(vid, str(feature_path(official_dir, have[0], vid)), "skipped",
+            lacking = ", ".join(REGISTRY[f].official.folder for f in FEATURES if f not in have)
+            records.append(make_record(vid, str(feature_path(official_dir, have[0], vid)), "skipped",
                                  f"incomplete official features: no {lacking}", decoder=DECODER))
         else:
-            rows.append(make_row(vid, str(feature_path(official_dir, "vggish", vid)), "used",
+            records.append(make_record(vid, str(feature_path(official_dir, "vggish", vid)), "used",
                                  duration_s=10.0, has_audio=1, decoder=DECODER))
-    return rows
+    return records
 
 
 def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
     """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
     path = Path(path)
-    folder, shape = REGISTRY[feature].official_folder, REGISTRY[feature].official_shape
+    folder, shape = REGISTRY[feature].official.folder, REGISTRY[feature].official.shape
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -107,26 +107,26 @@ def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
     return array
 
 
-def import_shard(feature: str, manifest_rows: Sequence[ManifestRow], official_dir: str | os.PathLike,
+def import_shard(feature: str, records: Sequence[ManifestRecord], official_dir: str | os.PathLike,
                  out_store: str | os.PathLike) -> dict:
-    """Write the official `feature` of a shard's manifest rows into one store.
+    """Write the official `feature` of a shard's manifest records into one store.
 
-    Every row whose status is "used" gets its file; a used row without a file (possible when
+    Every record whose status is "used" gets its file; a used record without a file (possible when
     the manifest was made from videos) is recorded in the store's "skipped" attr as
     "no official feature file", so manifest plus skips still account for every video.
     """
     spec = REGISTRY[feature]
-    folder, shape, sampling = spec.official_folder, spec.official_shape, spec.official_sampling
+    folder, shape, sampling = spec.official.folder, spec.official.shape, spec.official.sampling
     ids, arrays, skipped = [], [], []
-    for row in manifest_rows:
-        if row["status"] != "used":
+    for record in records:
+        if record["status"] != "used":
             continue
-        path = feature_path(official_dir, feature, row["video_id"])
+        path = feature_path(official_dir, feature, record["video_id"])
         if not path.is_file():
-            skipped.append([row["video_id"], f"no official feature file: {path}"])
+            skipped.append([record["video_id"], f"no official feature file: {path}"])
             continue
         arrays.append(load_official(path, feature))
-        ids.append(row["video_id"])
+        ids.append(record["video_id"])
     features = np.stack(arrays) if arrays else np.zeros((0, *shape), np.float32)
     write_store(out_store, features, ids, {
         "feature": feature, "model": f"official {folder}",
@@ -173,7 +173,7 @@ def load_clip_features(path: str | os.PathLike, width: int | None) -> np.ndarray
     return array
 
 
-def import_clip_shard(manifest_rows: Sequence[ManifestRow], clip_dir: str | os.PathLike, out_store: str | os.PathLike,
+def import_clip_shard(records: Sequence[ManifestRecord], clip_dir: str | os.PathLike, out_store: str | os.PathLike,
                       model_name: str, frame_rule: str) -> dict:
     """The clip store of a shard from released CLIP features, with their provenance.
 
@@ -185,15 +185,15 @@ def import_clip_shard(manifest_rows: Sequence[ManifestRow], clip_dir: str | os.P
     if sample is None:
         raise OfficialFeatureError(f"{clip_dir}: no <id>.npy CLIP feature files")
     width = clip_feature_width(sample)
-    for row in manifest_rows:
-        if row["status"] != "used":
+    for record in records:
+        if record["status"] != "used":
             continue
-        path = Path(clip_dir) / f"{row['video_id']}.npy"
+        path = Path(clip_dir) / f"{record['video_id']}.npy"
         if not path.is_file():
-            skipped.append([row["video_id"], f"no CLIP feature file: {path}"])
+            skipped.append([record["video_id"], f"no CLIP feature file: {path}"])
             continue
         arrays.append(load_clip_features(path, width))
-        ids.append(row["video_id"])
+        ids.append(record["video_id"])
     features = np.stack(arrays) if arrays else np.zeros((0, CLIP_SEGMENTS, width), np.float32)
     write_store(out_store, features, ids, {
         "feature": "clip", "model": f"released CLIP features ({model_name}, as configured)",

@@ -72,13 +72,12 @@ from vplan_core.demo.render import (
 )
 from vplan_core.demo.sound import EVENT_RMS, NOISE_RMS, class_sound
 from vplan_core.features import cnn, vggish
-from vplan_core.features.registry import CNN_PUBLISHED
+from vplan_core.features.registry import CNN_PUBLISHED, DEMO_BACKBONES
 from vplan_core.features.weights import apply_weights, init_random
 from vplan_core.demo.inflation import inflate_resnet18
 from vplan_core.data.llp import CLASSES
 from vplan_core.data.video import resize_crop
 
-BACKBONES = ("cnn2d", "r2plus1d", "vggish")
 NOTHING = len(CLASSES)  # label of "no object" / "no class sound"
 N_OUTPUTS = NOTHING + 1
 RENDER_SIZE = 144  # images and clips are drawn like the centre crop of a 144 px high frame
@@ -209,13 +208,6 @@ def _stages(backbone: str, model: nn.Module) -> list[tuple[str, _Stage]]:
         + [("head", _Stage(model.avgpool, nn.Flatten(1), model.fc, after=lambda x: x[:, :N_OUTPUTS]))]
 
 
-def stage_names(backbone: str) -> list[str]:
-    """The stages `train_from` can name (pretrain_backbone)."""
-    model = vggish.VGGish() if backbone == "vggish" else (
-        torchvision.models.video.r2plus1d_18() if backbone == "r2plus1d" else torchvision.models.resnet18())
-    return [name for name, _ in _stages(backbone, model)]
-
-
 # ---------------------------------------------------------------- training
 def _fit(batch_loss: Callable[[np.ndarray], torch.Tensor], parameters: list[nn.Parameter], n: int,
          epochs: int, batch_size: int, lr: float, rng: np.random.Generator) -> list[float]:
@@ -343,7 +335,7 @@ def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epoc
 
     backbone: cnn2d (torchvision `arch`, images of `size` px), r2plus1d (clips of clip_len
     frames of `size` px) or vggish (size is ignored: VGGish's input is the 96x64 log-mel).
-    train_from names the first stage that is trained (stage_names; default the first: all
+    train_from names the first stage that is trained (the names of _stages; default the first: all
     of it). The stages before it keep their seeded initial weights: their outputs (eval mode,
     as in extraction) are computed once and training runs through the rest, which is what
     makes several epochs affordable on two CPU cores.
@@ -354,8 +346,8 @@ def pretrain_backbone(backbone: str, out_path: str | Path, n_examples: int, epoc
     accuracy over 26 classes on n_holdout fresh examples (chance 1/26; default a tenth of
     n_examples, 26 to 260) before and after training.
     """
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown demo backbone {backbone!r}; choose one of {BACKBONES}")
+    if backbone not in DEMO_BACKBONES:
+        raise ValueError(f"unknown demo backbone {backbone!r}; choose one of {DEMO_BACKBONES}")
     if inflate_from is not None and (backbone != "r2plus1d" or train_from is not None):
         raise ValueError(f"inflate_from is for r2plus1d without train_from, not {backbone} "
                          f"(train_from {train_from!r})")

@@ -140,9 +140,8 @@ def train_demo_clip(out_path: str | Path, n_images: int = 8000, epochs: int = 6,
     """Train the demo CLIP and save an open_clip checkpoint atomically.
 
     image_size is the size synthetic images are rendered at before the model's own resize
-    (144 = the centre crop of a 192x144 demo frame). Uses the caller's torch thread setting;
-    the defaults (750 steps) are sized for about 90 s on 2 idle CPU threads. Returns a log:
-    seconds, steps, the loss of every step.
+    (144 = the centre crop of a 192x144 demo frame). Uses the caller's torch thread setting
+    (its cost: README, Performance). Returns a log: seconds, steps, the loss of every step.
     """
     start = time.perf_counter()
     torch.manual_seed(seed)

@@ -15,6 +15,7 @@ costs seconds that a checkpoint in open_clip's own form never needs there.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from pathlib import Path
 
@@ -26,8 +27,10 @@ from PIL import Image
 from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, ClipCheckpoint,
                                                   inspect_checkpoint, read_tensors,
                                                   to_open_clip_names)
-from vplan_core.features.registry import CLIP_PUBLISHED_AT
-from vplan_core.features.weights import RANDOM_PREFIX, check_state_dict
+from vplan_core.data.video import segment_middle_times
+from vplan_core.features.extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames
+from vplan_core.features.registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
+from vplan_core.features.weights import check_state_dict, sha256_file
 
 MODEL_KEY = "features.clip.model_name"
 
@@ -195,3 +198,34 @@ def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str 
                 f"config key '{MODEL_KEY}' = {model_name!r} gives text embeddings of width {text}; PLG "
                 f"compares the two (VALOR's 768-d features need ViT-L-14)"]
     return []
+
+
+def weights_label(checkpoint: str | None) -> tuple[str, str]:
+    """The store's weights attr and sha256 of a CLIP checkpoint setting."""
+    if checkpoint and checkpoint.startswith(RANDOM_PREFIX):
+        return f"random-seed-{int(checkpoint[len(RANDOM_PREFIX):])}", ""
+    if checkpoint and Path(checkpoint).is_file():
+        return str(Path(checkpoint).resolve()), sha256_file(checkpoint)
+    return f"unverified: {checkpoint}", ""
+
+
+def clip_extractor(s: dict, device: str) -> Extractor:
+    """features.clip: one image embedding a second, of the frame in the middle of the second."""
+    model, preprocess, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device=device)
+    size, seconds = s.get("size", 224), s.get("seconds", 10)
+    times = segment_middle_times(seconds, s.get("start_s", 0.0))
+    batch_size = s.get("batch_size", 64)
+
+    def run(frames: np.ndarray) -> np.ndarray:
+        return encode_images(model, preprocess, frames, batch_size=batch_size, device=device)
+
+    label, sha = weights_label(s.get("checkpoint"))
+    return Extractor(
+        decode=functools.partial(decode_frames, times=times, size=size, decoder=s.get("decoder", "auto")),
+        run=run,
+        per_video_shape=lambda: [len(times), run(np.zeros((1, size, size, 3), np.uint8)).shape[1]],
+        model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha,
+        sampling={**common_sampling(s), "frame_size": size,
+                  "frame_times": "start_s + segment + 0.5 (segment middle)",
+                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess"},
+        attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})

@@ -7,11 +7,15 @@ Weights come from a local file or "random:<seed>" (weights.apply_weights); nothi
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 
+from ..data.video import llp_frame_times
+from .extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames, torch_runner
 from .registry import CNN_PUBLISHED
 from .weights import apply_weights
 
@@ -56,3 +60,41 @@ def images_to_2d_input(frames: np.ndarray, device: str = "cpu") -> torch.Tensor:
 def clips_to_r2plus1d_input(clips: np.ndarray, device: str = "cpu") -> torch.Tensor:
     """uint8 [B, T, H, W, 3] -> Kinetics-normalised [B, 3, T, H, W]."""
     return _normalise(clips, KINETICS_MEAN, KINETICS_STD, device).transpose(1, 2)
+
+
+def cnn2d_extractor(s: dict, device: str) -> Extractor:
+    """features.cnn2d: `backbone` on the frames at `fps` (80 over 10 s), `size` px -> [80, dim]."""
+    name, size, fps = s.get("backbone", "resnet152"), s.get("size", 224), s.get("fps", 8)
+    model, label, sha = build_2d_backbone(name, s["weights"])
+    model.to(device)
+    times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))
+    return Extractor(
+        decode=functools.partial(decode_frames, times=times, size=size,
+                                 decoder=s.get("decoder", "auto")),
+        run=torch_runner(model, functools.partial(images_to_2d_input, device=device)),
+        per_video_shape=lambda: [len(times), BACKBONES_2D[name]],
+        model=name, weights=label, weights_sha256=sha,
+        sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),
+                  "frame_size": size, "frame_times": "start_s + (i + 0.5) / fps",
+                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE,
+                  "normalise": "imagenet mean/std"})
+
+
+def r2plus1d_extractor(s: dict, device: str) -> Extractor:
+    """features.r2plus1d: the same frames at `size` px as clips of `clip_len` -> [10, 512]."""
+    size, fps, clip_len = s.get("size", 112), s.get("fps", 8), s.get("clip_len", 8)
+    times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))
+    if len(times) % clip_len:
+        raise ValueError(f"{len(times)} frames do not split into clips of {clip_len}")
+    model, label, sha = build_r2plus1d(s["weights"])
+    model.to(device)
+    return Extractor(
+        decode=functools.partial(decode_frames, times=times, size=size,
+                                 decoder=s.get("decoder", "auto"), clip_len=clip_len),
+        run=torch_runner(model, functools.partial(clips_to_r2plus1d_input, device=device)),
+        per_video_shape=lambda: [len(times) // clip_len, R2PLUS1D_DIM],
+        model="r2plus1d_18", weights=label, weights_sha256=sha,
+        sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),
+                  "clip_len": clip_len, "frame_size": size,
+                  "frame_times": "start_s + (i + 0.5) / fps", "frame_rule": FRAME_RULE,
+                  "resize": RESIZE_RULE, "normalise": "kinetics mean/std"})

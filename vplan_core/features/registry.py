@@ -1,10 +1,17 @@
-"""The four features of a run, defined once: what each is to HAN, where its released files are,
-which config keys name its weight files and where those are published.
+"""Every feature of a run described once, torchvision-style: one spec per feature that planning,
+extraction, import, the rules and the demo iterate over.
 
-Import-free (no torch), so that planning a workflow and reading a store stay light.
+A spec says what the feature is to the method (a HAN input, or what PLG labels from), which
+sampling keys its extraction reads, its weight files (config key, when it is needed, where it is
+published), the builder of its extractor (imported lazily: planning a workflow and reading a
+store stay free of torch and open_clip), its provenance texts, the layout of its released
+files, and whether the demo pretrains its backbone in the demo world. Adding a feature is one
+new spec here and its extractor builder.
 """
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TORCHVISION = "https://download.pytorch.org/models/"
@@ -20,49 +27,107 @@ VGGISH_WEIGHTS_URL = TORCHVGGISH + "vggish-10086976.pth"
 VGGISH_PCA_URL = TORCHVGGISH + "vggish_pca_params-970ea276.pth"
 CLIP_PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                      "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
+VGGISH_EXAMPLE = "0.96 s, 96x64 log-mel (25 ms / 10 ms, 125-7500 Hz)"
+RANDOM_PREFIX = "random:"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file an extraction loads: features.<feature>.<key>. published: where the file is
+    published (a text, or a function of the feature's settings); when: the settings key that
+    must be true for the file to be needed (VGGish's PCA)."""
+
+    key: str
+    published: str | Callable[[dict], str]
+    when: str | None = None
+
+    def published_at(self, settings: dict) -> str:
+        return self.published(settings) if callable(self.published) else self.published
+
+
+@dataclass(frozen=True)
+class Official:
+    """The feature's folder, per-video shape and sampling in the AVVP-ECCV20 release."""
+
+    folder: str
+    shape: tuple[int, ...]
+    sampling: dict
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One feature store. han_input: the dataset.Features field it feeds (None: CLIP, which
-    feeds PLG); official: the folder, per-video shape and sampling of the AVVP-ECCV20 release."""
+    """One feature store. han_input: the dataset.Features field it feeds (None: the features PLG
+    labels from); sampling: the keys of the config's `sampling` section its extraction reads;
+    extractor: "module:function" building its extractor from (settings, device); config_files:
+    settings keys naming further files the extraction reads (inputs of its jobs); provenance:
+    texts its stores record (and the official release's attrs repeat)."""
 
     name: str
     han_input: str | None
-    official_folder: str | None = None
-    official_shape: tuple[int, ...] | None = None
-    official_sampling: dict = field(default_factory=dict)
+    sampling: tuple[str, ...]
+    weights: tuple[WeightFile, ...]
+    extractor: str
+    config_files: tuple[str, ...] = ()
+    needs_audio: bool = False  # a video without an audio stream is a recorded skip
+    official: Official | None = None
+    demo_backbone: bool = False
+    provenance: dict = field(default_factory=dict)
+
+    def build_extractor(self, settings: dict, device: str):
+        module, function = self.extractor.split(":")
+        return getattr(importlib.import_module(module), function)(settings, device)
+
+    def weight_files(self, settings: dict) -> list[tuple[str, str, str]]:
+        """(config key, value, where the published file is) of each weight file the extraction
+        with `settings` (config features.<name>) loads."""
+        return [(f"features.{self.name}.{w.key}", settings.get(w.key, ""), w.published_at(settings))
+                for w in self.weights if w.when is None or settings.get(w.when)]
+
+    def input_files(self, settings: dict) -> list[str]:
+        """The local files an extraction job reads (weights that are files, config files), so
+        that a changed file reruns it."""
+        weights = [str(value) for _, value, _ in self.weight_files(settings)
+                   if not str(value).startswith(RANDOM_PREFIX)]
+        return weights + [str(settings[key]) for key in self.config_files if settings.get(key)]
 
 
 FEATURES: dict[str, Feature] = {f.name: f for f in (
-    Feature("vggish", "audio", "vggish", (10, 128), {
-        "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
-        "example": "0.96 s, 96x64 log-mel", "postprocess": "VGGish PCA + 8-bit quantisation"}),
-    Feature("cnn2d", "visual_2d", "res152", (80, 2048), {
-        "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
-        "weights": "ImageNet", "output": "final pool"}),
-    Feature("r2plus1d", "visual_3d", "r2plus1d_18", (10, 512), {
-        "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
-        "weights": "Kinetics-400", "output": "final pool"}),
-    Feature("clip", None),
+    Feature("vggish", "audio", sampling=("audio_rate", "seconds"),
+            weights=(WeightFile("weights", VGGISH_WEIGHTS_URL), WeightFile("pca_params", VGGISH_PCA_URL, when="pca")),
+            extractor="vplan_core.features.vggish:vggish_extractor", needs_audio=True,
+            official=Official("vggish", (10, 128), {
+                "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
+                "example": VGGISH_EXAMPLE, "postprocess": "VGGish PCA + 8-bit quantisation"}),
+            demo_backbone=True, provenance={"example": VGGISH_EXAMPLE}),
+    Feature("cnn2d", "visual_2d", sampling=("fps", "seconds"),
+            weights=(WeightFile("weights", lambda s: CNN_PUBLISHED[s["backbone"]]),),
+            extractor="vplan_core.features.cnn:cnn2d_extractor",
+            official=Official("res152", (80, 2048), {
+                "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
+                "weights": "ImageNet", "output": "final pool"}),
+            demo_backbone=True),
+    Feature("r2plus1d", "visual_3d", sampling=("fps", "seconds"),
+            weights=(WeightFile("weights", CNN_PUBLISHED["r2plus1d_18"]),),
+            extractor="vplan_core.features.cnn:r2plus1d_extractor",
+            official=Official("r2plus1d_18", (10, 512), {
+                "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
+                "weights": "Kinetics-400", "output": "final pool"}),
+            demo_backbone=True),
+    Feature("clip", None, sampling=("seconds",),
+            weights=(WeightFile("checkpoint", CLIP_PUBLISHED_AT),),
+            extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",)),
 )}
 HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.han_input)
-OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official_folder)
+OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official)
+DEMO_BACKBONES = tuple(name for name, f in FEATURES.items() if f.demo_backbone)
 
 
-def weight_files(feature: str, settings: dict) -> list[tuple[str, str, str]]:
-    """(config key, value, where the published file is) of each weight file the extraction of
-    `feature` with `settings` (config features.<feature>) loads."""
-    key = f"features.{feature}"
-    if feature == "vggish":
-        files = [(f"{key}.weights", settings["weights"], VGGISH_WEIGHTS_URL)]
-        if settings.get("pca"):
-            files.append((f"{key}.pca_params", settings.get("pca_params", ""), VGGISH_PCA_URL))
-        return files
-    if feature == "cnn2d":
-        return [(f"{key}.weights", settings["weights"], CNN_PUBLISHED[settings["backbone"]])]
-    if feature == "r2plus1d":
-        return [(f"{key}.weights", settings["weights"], CNN_PUBLISHED["r2plus1d_18"])]
-    if feature == "clip":
-        return [(f"{key}.checkpoint", settings["checkpoint"], CLIP_PUBLISHED_AT)]
-    raise ValueError(f"unknown feature {feature!r}; choose one of {tuple(FEATURES)}")
+def feature(name: str) -> Feature:
+    if name not in FEATURES:
+        raise ValueError(f"unknown feature {name!r}; choose one of {tuple(FEATURES)}")
+    return FEATURES[name]
+
+
+def weight_files(name: str, settings: dict) -> list[tuple[str, str, str]]:
+    """(config key, value, where the published file is) of each weight file of feature `name`."""
+    return feature(name).weight_files(settings)

@@ -19,6 +19,10 @@ ROWS: dict[str, Row] = {
 
 # PLD refines the labels with the forward loss of the stage-1 model: row 4 (PLG + RL, Eq. 9).
 PLD_SOURCE_ROW = "row4_plg_rl"
+# Fig. 2's two stages: rows trained on the video labels or PLG's labels, then the retraining on
+# the labels PLD refined with a stage-1 model.
+STAGE2_ROWS = tuple(name for name, row in ROWS.items() if row.labels == "pld")
+STAGE1_ROWS = tuple(name for name in ROWS if name not in STAGE2_ROWS)
 # The two ends of the table, which the report compares class by class.
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 

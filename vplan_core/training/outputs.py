@@ -16,7 +16,7 @@ from vplan_core import atomic
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
 from vplan_core.models import HAN
-from vplan_core.plan import seed_dir
+from vplan_core.paths import seed_dir
 
 MODEL, HISTORY, TEST_PRED = "model.pt", "history.json", "test_pred.npz"
 

@@ -1,7 +1,8 @@
-"""Per-epoch training state, so that a stopped or killed training continues where it stopped.
+"""Per-epoch training state on disk, so that a stopped or killed training continues where it stopped.
 
-The state is trusted only for the same settings (device and epochs may differ) and the same
-data; anything else starts from epoch 1. Written atomically, like every file of a run.
+The state (training/state.py) is trusted only for the same settings (device and epochs may
+differ) and the same data; anything else starts from epoch 1. Written atomically, like every
+file of a run.
 """
 from __future__ import annotations
 
@@ -14,25 +15,26 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
-from vplan_core.data.dataset import Features
+from vplan_core.data.dataset import TrainingSet, ValidationSet
+from vplan_core.training.state import TrainingState
 
 
-def fingerprint(config, train_features: Features, video_labels: np.ndarray,
-                segment_labels: np.ndarray | None, val_features: Features,
-                val_gt_audio: np.ndarray, val_gt_visual: np.ndarray) -> dict:
+def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
     """What a resumed run must share with the stopped one: the settings (device, epochs and
     compilation may differ) and the data (ids and labels hashed; features by shape, float64 sum
-    and a hash of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features)."""
+    and a hash of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features).
+    Segment labels count only for a loss that reads them."""
     settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs", "compile")}
+    segment_labels = train_set.segment_labels if config.loss.needs_segment_labels else None
     digest = hashlib.sha256()
-    for ids in (train_features.video_ids, val_features.video_ids):
+    for ids in (train_set.features.video_ids, val_set.features.video_ids):
         digest.update("\n".join(ids).encode() + b"\0")
-    for array in (video_labels, segment_labels, val_gt_audio, val_gt_visual):
+    for array in (train_set.video_labels, segment_labels, val_set.gt_audio, val_set.gt_visual):
         if array is not None:
             array = np.ascontiguousarray(array)
             digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
     features = []
-    for f in (train_features, val_features):
+    for f in (train_set.features, val_set.features):
         for a in (f.audio, f.visual_2d, f.visual_3d):
             sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
             features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
@@ -40,18 +42,21 @@ def fingerprint(config, train_features: Features, video_labels: np.ndarray,
     return {"format": 2, "settings": settings, "labels_sha256": digest.hexdigest(), "features": features}
 
 
-def save_state(path: str | Path, state: dict) -> None:
+def save(path: str | Path, expected: dict, state: TrainingState) -> None:
+    """`state` after its epoch, with the fingerprint of the run it belongs to."""
     with atomic.replacing(Path(path), ".tmp") as tmp:
-        torch.save(state, tmp)
+        torch.save({"fingerprint": expected, **state.state_dict()}, tmp)
 
 
-def load_state(path: str | Path, device: torch.device, expected: dict,
-               log: Callable[[str], None]) -> dict | None:
-    """The saved state if `path` exists and was written for `expected`, else None."""
+def restore(path: str | Path, expected: dict, state: TrainingState, device: torch.device,
+            log: Callable[[str], None]) -> bool:
+    """Load the saved state into `state` if `path` exists and was written for `expected`."""
     if not Path(path).is_file():
-        return None
-    state = torch.load(path, map_location=device, weights_only=True)
-    if state.get("fingerprint") != expected:
+        return False
+    saved = torch.load(path, map_location=device, weights_only=True)
+    if saved.get("fingerprint") != expected:
         log(f"{path}: saved for other settings or data; training from epoch 1")
-        return None
-    return state
+        return False
+    state.load_state_dict(saved)
+    log(f"resuming after epoch {state.epoch} from {path}")
+    return True

@@ -11,7 +11,6 @@ per-video file reads and no DataLoader, which is what bounds the reference loop
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ import numpy as np
 import torch
 
 from vplan_core.training import resume
-from vplan_core.data.dataset import Features, Tensors
+from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
 from vplan_core.method.losses import LossConfig, compute_loss
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.models import HAN
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.state import TrainingState
 
 
 @dataclass(frozen=True)
@@ -160,92 +160,53 @@ def _per_seed_labels(labels: np.ndarray, n_seeds: int, device: torch.device) -> 
     return tensor
 
 
-def train(
-    config: TrainConfig,
-    train_features: Features,
-    video_labels: np.ndarray,
-    segment_labels: np.ndarray | None,
-    val_features: Features,
-    val_gt_audio: np.ndarray,
-    val_gt_visual: np.ndarray,
-    log: Callable[[str], None] = print,
-    resume_path: str | Path | None = None,
-) -> list[SeedResult]:
+def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
+          log: Callable[[str], None] = print, resume_path: str | Path | None = None) -> list[SeedResult]:
     """Adam + StepLR for every seed of config.seeds; each seed keeps the epoch with its best val
     segment-level Type@AV (ties: the later, as the reference's ``>=``).
 
-    segment_labels: [N, T, C] shared by all seeds, or [S, N, T, C] one set per seed (row ⑤,
-    whose PLD labels come from each seed's own stage-1 model); None for row ①.
     resume_path: the whole training state is saved there atomically after every epoch; when
     the file exists at the start (same settings and data), training continues after its epoch
     and ends where an uninterrupted run ends (CPU; bitwise).
     """
-    if config.loss.needs_segment_labels and segment_labels is None:
+    if config.loss.needs_segment_labels and train_set.segment_labels is None:
         raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
     device = torch.device(config.device)
     n_seeds = len(config.seeds)
-    inputs = train_features.to_tensors(device)
-    batch = SeedBatch([initial_model(config, inputs, video_labels.shape[-1], seed)
-                       for seed in config.seeds]).to(device)
+    inputs = train_set.features.to_tensors(device)
+    y = torch.as_tensor(np.asarray(train_set.video_labels, dtype=np.float32), device=device)
+    seg = _per_seed_labels(train_set.segment_labels, n_seeds, device) if config.loss.needs_segment_labels else None
+    val_inputs = val_set.features.to_tensors(device)
+
+    batch = SeedBatch([initial_model(config, inputs, y.shape[-1], seed) for seed in config.seeds]).to(device)
     optimizer = torch.optim.Adam(batch.params.values(), lr=config.lr, fused=device.type == "cuda")
-    step_losses = torch.compile(batch_losses, dynamic=False) if config.compile else batch_losses
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     order_generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     noise_generators = [torch.Generator(device).manual_seed(stream_seed(seed, "dropout")) for seed in config.seeds]
-    val_inputs = val_features.to_tensors(device)
-    y = torch.as_tensor(np.asarray(video_labels, dtype=np.float32), device=device)
-    seg = None if not config.loss.needs_segment_labels else _per_seed_labels(segment_labels, n_seeds, device)
-
-    best_scores, best_epochs = [-math.inf] * n_seeds, [0] * n_seeds
-    best_state, histories = batch.state(), [[] for _ in config.seeds]
-    first_epoch = 1
-    fingerprint = None
+    step_losses = torch.compile(batch_losses, dynamic=False) if config.compile else batch_losses
+    state = TrainingState(batch, optimizer, scheduler, order_generators + noise_generators)
     if resume_path is not None:
-        fingerprint = resume.fingerprint(config, train_features, video_labels,
-                                         None if seg is None else segment_labels,
-                                         val_features, val_gt_audio, val_gt_visual)
-        state = resume.load_state(resume_path, device, fingerprint, log)
-        if state is not None:
-            batch.load_state(state["batch"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            for generator, saved in zip(order_generators + noise_generators, state["generators"]):
-                generator.set_state(saved)
-            best_scores, best_epochs = state["best_scores"], state["best_epochs"]
-            best_state, histories = state["best_state"], state["histories"]
-            first_epoch = state["epoch"] + 1
-            log(f"resuming after epoch {state['epoch']} from {resume_path}")
+        expected = resume.fingerprint(config, train_set, val_set)
+        resume.restore(resume_path, expected, state, device, log)
 
-    for epoch in range(first_epoch, config.epochs + 1):
+    for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_losses = train_one_epoch(batch, optimizer, inputs, y, seg, config, order_generators,
                                        noise_generators, epoch, step_losses)
         scheduler.step()
-        metrics = evaluate_seeds(batch, val_inputs, val_gt_audio, val_gt_visual)
+        metrics = evaluate_seeds(batch, val_inputs, val_set.gt_audio, val_set.gt_visual)
         seconds = time.perf_counter() - started
-        improved = []
-        for s, (loss, m) in enumerate(zip(train_losses, metrics)):
-            score = m["segment_level"]["type_at_av"]
-            histories[s].append({"epoch": epoch, "train_loss": loss, "lr": lr, "val_metrics": m, "seconds": seconds})
-            if score >= best_scores[s]:
-                best_scores[s], best_epochs[s] = score, epoch
-                improved.append(s)
-        if improved:
-            for name, value in batch.state().items():
-                best_state[name][improved] = value[improved]
+        improved = state.record(epoch, [{"epoch": epoch, "train_loss": loss, "lr": lr, "val_metrics": m, "seconds": seconds}
+                                        for loss, m in zip(train_losses, metrics)],
+                                [m["segment_level"]["type_at_av"] for m in metrics])
         if resume_path is not None:
-            resume.save_state(resume_path, {
-                "fingerprint": fingerprint, "epoch": epoch, "batch": batch.state(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generators": [g.get_state() for g in order_generators + noise_generators],
-                "best_scores": best_scores, "best_epochs": best_epochs, "best_state": best_state,
-                "histories": histories})
+            resume.save(resume_path, expected, state)
         scores = " ".join(f"{m['segment_level']['type_at_av']:.2f}{'*' if s in improved else ''}"
                           for s, m in enumerate(metrics))
         log(f"epoch {epoch}/{config.epochs} loss {' '.join(f'{v:.4f}' for v in train_losses)} "
             f"lr {lr:.1e} val Type@AV {scores} ({seconds:.1f} s)")
 
-    return [SeedResult(seed=seed, model=batch.model(s, best_state), best_epoch=best_epochs[s],
-                       best_score=best_scores[s], history=histories[s])
+    return [SeedResult(seed=seed, model=batch.model(s, state.best_state), best_epoch=state.best_epochs[s],
+                       best_score=state.best_scores[s], history=state.histories[s])
             for s, seed in enumerate(config.seeds)]

@@ -1,0 +1,27 @@
+"""PLD's stage between the two trainings (Fig. 2): each seed's stage-1 model scores the labels.
+
+The pld_labels job, the GPU chain benchmark and the bench scripts that rerun the chain all call
+this one function.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vplan_core.data.dataset import Features
+from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.training.prediction import predict_seeds
+
+
+def refine_labels(stage1: SeedBatch, features: Features, labels: np.ndarray, k: int, alpha: float,
+                  device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(refined labels, forward-loss matrix), both [S, N, T, C]: the PLG labels [N, T, C] of the
+    videos `features` holds, refined (Eq. 10-11) with each seed's stage-1 P^v."""
+    visual_prob = stage1_visual_prob(stage1, features, device)
+    loss = forward_loss_matrix(visual_prob, labels)
+    return denoise(loss, labels, k=k, alpha=alpha), loss
+
+
+def stage1_visual_prob(stage1: SeedBatch, features: Features, device: str = "cpu") -> np.ndarray:
+    """P^v [S, N, T, C] of every seed's stage-1 model."""
+    return predict_seeds(stage1, features.to_tensors(device))["visual_prob"]
