@@ -10,9 +10,10 @@ from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.features.registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
+from vplan_core.paths import HAN
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
-                             feature_sources, group_name, group_seeds, input_problems, seed_groups, summary_line,
-                             train_settings)
+                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_source_model,
+                             seed_groups, summary_line, train_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -41,6 +42,11 @@ except ValueError as error:
     raise ConfigError(str(error)) from None
 RUN_ROWS = list(SOURCES.rows)
 SKIPPED_ROWS = SOURCES.skipped_rows
+# Parser families (train.models): HAN trains every row; each other family the rows of its
+# Table V (vplan_core.plan.model_rows), in folders of its own beside HAN's.
+OTHER_MODELS = [model for model in trained_models(config) if model != HAN]
+MODEL_ROWS = {model: model_rows(config, model, SOURCES.rows) for model in OTHER_MODELS}
+OWN_PLD_MODELS = [model for model in OTHER_MODELS if pld_source_model(config, model) != HAN]
 if SKIPPED_ROWS:
     print(f"vplan: no CLIP image embeddings (dataset.videos or dataset.clip_features): training "
           f"{', '.join(RUN_ROWS)} only; {', '.join(SKIPPED_ROWS)} need CLIP pseudo labels (PLG)",
@@ -76,6 +82,7 @@ wildcard_constraints:
     split="|".join(SPLITS),
     row="|".join(ROWS),
     seeds=r"\d+(-\d+)*",
+    model="|".join(OTHER_MODELS) or "(?!)",
 
 
 def repo_path(relative):
@@ -121,18 +128,36 @@ def job_seeds(wildcards):
     return group_seeds(wildcards.seeds)
 
 
+def job_model(wildcards):
+    """The family a training or evaluation job is of (HAN's jobs have no model wildcard)."""
+    return wildcards.get("model", HAN)
+
+
+def row_settings(wildcards):
+    return train_settings(config, ROWS[wildcards.row].loss, job_model(wildcards))
+
+
 def row_label_input(wildcards):
-    """A row's segment labels: PLG's for stage-1 rows, the PLD job of its seeds for stage 2."""
+    """A row's segment labels: PLG's for stage-1 rows; for stage 2 the PLD job of its seeds, made
+    with HAN's row-4 models (or the family's own, models.<model>.pld_source)."""
     source = ROWS[wildcards.row].labels
     if source is None:
         return {}
-    return {"labels": PATHS.plg_labels("train") if source == "plg" else PATHS.pld_dir(wildcards.seeds)}
+    if source == "plg":
+        return {"labels": PATHS.plg_labels("train")}
+    return {"labels": PATHS.pld_dir(wildcards.seeds, pld_source_model(config, job_model(wildcards)))}
 
 
 def report_jobs(rows):
-    """Each training job the report reads, keyed: its row, seed group, evaluation and folder."""
+    """Each HAN training job the report reads, keyed: its row, seed group, evaluation and folder."""
     return [{"row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds), "model_dir": PATHS.model_dir(row, seeds)}
             for row in rows for seeds in SEED_GROUPS]
+
+
+def parser_jobs():
+    """Each other family's evaluations the report's Table V reads, keyed by model, row and seeds."""
+    return [{"model": model, "row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds, model)}
+            for model, rows in MODEL_ROWS.items() for row in rows for seeds in SEED_GROUPS]
 
 
 def report_outputs():

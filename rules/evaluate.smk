@@ -42,3 +42,17 @@ rule label_quality:
         ENV_TRAIN
     script:
         "../workflow_scripts/label_quality.py"
+
+
+if OTHER_MODELS:
+
+    use rule evaluate_row as evaluate_parser_row with:
+        input:
+            model=PATHS.model_dir("{row}", "{seeds}", "{model}"),
+            annotations=annotation_files(),
+        output:
+            PATHS.evaluation("{row}", "{seeds}", "{model}"),
+        log:
+            PATHS.log("eval/{model}/{row}/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("eval/{model}/{row}/seeds_{seeds}")

@@ -30,3 +30,23 @@ rule pld_labels:
         ENV_TRAIN
     script:
         "../workflow_scripts/pld_labels.py"
+
+
+# A family whose own row-4 models refine its labels (models.<model>.pld_source: own).
+if OWN_PLD_MODELS:
+
+    use rule pld_labels as pld_parser_labels with:
+        input:
+            unpack(lambda wildcards: han_feature_inputs()),
+            model=PATHS.model_dir(PLD_SOURCE_ROW, "{seeds}", "{model}"),
+            train_labels=PATHS.plg_labels("train"),
+            val_labels=PATHS.plg_labels("val"),
+            annotations=annotation_files(),
+        output:
+            directory(PATHS.pld_dir("{seeds}", "{model}")),
+        wildcard_constraints:
+            model="|".join(OWN_PLD_MODELS),
+        log:
+            PATHS.log("pld/{model}/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("pld/{model}/seeds_{seeds}")

@@ -8,6 +8,7 @@ rule report:
     input:
         evals=[job["evaluation"] for job in report_jobs(RUN_ROWS)],
         models=[job["model_dir"] for job in report_jobs(RUN_ROWS)],
+        parsers=[job["evaluation"] for job in parser_jobs()],
         quality=quality_inputs(),
         manifest=PATHS.manifest_summary,
         annotations=annotation_files(),
@@ -23,6 +24,7 @@ rule report:
     params:
         rows=RUN_ROWS,
         jobs=report_jobs(RUN_ROWS),
+        parser_jobs=parser_jobs(),
         skipped_rows=SKIPPED_ROWS,
         annotations=annotation_dir,
         timeline_clips=config["report"]["timeline_clips"],

@@ -15,10 +15,10 @@ rule train_row:
     wildcard_constraints:
         row="|".join(STAGE1_ROWS),
     params:
-        settings=lambda wildcards: train_settings(config, ROWS[wildcards.row].loss),
+        settings=row_settings,
         seeds=job_seeds,
         row=lambda wildcards: wildcards.row,
-        resume=lambda wildcards: PATHS.resume_file(wildcards.row, wildcards.seeds),
+        resume=lambda wildcards: PATHS.resume_file(wildcards.row, wildcards.seeds, job_model(wildcards)),
         annotations=annotation_dir,
     threads: JOB_THREADS
     log:
@@ -39,3 +39,25 @@ rule train_row:
 use rule train_row as retrain_row with:
     wildcard_constraints:
         row="|".join(STAGE2_ROWS),
+
+
+# Other parser families (train.models; Table V) train the same rows on the same labels, each in
+# a folder of its own (vplan_core.paths); by default their stage 2 retrains on the labels PLD
+# made with HAN's row-4 models, as the paper's Table V did.
+if OTHER_MODELS:
+
+    use rule train_row as train_parser_row with:
+        output:
+            directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),
+        log:
+            PATHS.log("train/{model}/{row}/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("train/{model}/{row}/seeds_{seeds}")
+
+    use rule retrain_row as retrain_parser_row with:
+        output:
+            directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),
+        log:
+            PATHS.log("train/{model}/{row}/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("train/{model}/{row}/seeds_{seeds}")

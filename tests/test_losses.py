@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vplan_core.method.losses import (
-    LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, has_visual_labels,
-    predicted_richness, richness_loss, segment_richness,
+    LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, has_segment_labels,
+    AUDIO, VISUAL, predicted_richness, richness_loss, segment_richness,
 )
 from vplan_core.models import HAN
 
@@ -94,7 +94,7 @@ def test_videos_without_visual_labels_add_nothing_to_the_cr_term():
     and adding such a video to a batch leaves the CR term unchanged."""
     labelled = fig2_labels()
     seg = torch.cat([labelled, torch.zeros(1, 4, C)])
-    assert has_visual_labels(seg).tolist() == [True, False]
+    assert has_segment_labels(seg).tolist() == [True, False]
     torch.manual_seed(0)
     frame = torch.rand(2, 4, 2, C).requires_grad_()
     out = (torch.full((2, C), 0.5), torch.full((2, C), 0.5), torch.full((2, C), 0.5), frame)
@@ -192,7 +192,8 @@ def test_gradients_reach_every_used_parameter(kind):
     y[:, 0] = 1
     seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
     out = model(torch.randn(b, 10, 8), torch.randn(b, 80, 12), torch.randn(b, 10, 6))
-    loss = compute_loss(out, y, seg, LossConfig(kind))
+    audio_seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
+    loss = compute_loss(out, y, seg, LossConfig(kind), audio_seg)
     loss.backward()
     assert torch.isfinite(loss)
     for name, param in model.named_parameters():
@@ -214,6 +215,35 @@ def test_richness_term_only_drives_the_visual_frames():
     assert torch.all(frame.grad[:, :, 0] == 0)
     assert frame.grad[:, :, 1].abs().sum() > 0
     assert torch.all(pv.grad == 0)  # ĉr's video level is max_t P^v, not the pooled p^v
+
+
+def test_audio_richness_is_the_visual_one_on_the_audio_frames():
+    """Rows 6-7: the audio CR/SR terms are computed from P^a exactly as the visual ones from P^v
+    (the same value with the modalities swapped) and drive the audio frames only."""
+    torch.manual_seed(1)
+    seg = fig2_labels()
+    frame = torch.rand(1, 4, 2, C).clamp(0.05, 0.95).requires_grad_()
+    out = (torch.full((1, C), 0.5), torch.full((1, C), 0.5), torch.full((1, C), 0.5), frame)
+    swapped = (*out[:3], frame.flip(2))
+    cfg = LossConfig("plg_av_rl")
+    audio = richness_loss(out, seg, cfg, AUDIO)
+    torch.testing.assert_close(audio, richness_loss(swapped, seg, cfg, VISUAL))
+    audio.backward()
+    assert torch.all(frame.grad[:, :, VISUAL] == 0) and frame.grad[:, :, AUDIO].abs().sum() > 0
+
+
+def test_audio_visual_loss_is_eq5_on_both_modalities_plus_both_richness_terms():
+    torch.manual_seed(2)
+    seg, audio_seg = fig2_labels(), fig2_labels().roll(1, dims=1)
+    y = torch.maximum(seg.amax(1), audio_seg.amax(1))
+    frame = torch.rand(1, 4, 2, C).clamp(0.05, 0.95)
+    out = (torch.rand(1, C).clamp(0.05, 0.95), torch.rand(1, C).clamp(0.05, 0.95), torch.rand(1, C).clamp(0.05, 0.95), frame)
+    cfg = LossConfig("plg_av_rl", rl_lambda=0.7)
+    expected = (bce(out[0], y) + bce(out[1], audio_seg.amax(1)) + bce(out[2], seg.amax(1))
+                + 0.7 * (richness_loss(out, seg, cfg, VISUAL) + richness_loss(out, audio_seg, cfg, AUDIO)))
+    torch.testing.assert_close(compute_loss(out, y, seg, cfg, audio_seg), expected)
+    with pytest.raises(ValueError, match="audio segment pseudo labels"):
+        compute_loss(out, y, seg, cfg)
 
 
 def test_bce_matches_torch_and_propagates_nan():

@@ -69,9 +69,10 @@ class RunPaths:
     def plg_labels(self, split: str) -> str:
         return f"{self.results}/labels/plg/{split}.npz"
 
-    def pld_dir(self, seeds: str) -> str:
-        """One PLD job: seed_<s>/{train,val}.npz (and val's forward losses)."""
-        return f"{self.results}/labels/pld/seeds_{seeds}"
+    def pld_dir(self, seeds: str, model: str = HAN) -> str:
+        """One PLD job: seed_<s>/{train,val}.npz (and val's forward losses), refined with the
+        row-4 models of `model`."""
+        return f"{self.results}/labels/pld/{_family(model)}seeds_{seeds}"
 
     # ---- training and evaluation
     def model_dir(self, row: str, seeds: str, model: str = HAN) -> str:

@@ -131,15 +131,57 @@ def extraction_inputs(config: dict, feature: str) -> list[str]:
     return FEATURES[feature].input_files(config["features"][feature])
 
 
-TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual")
+TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual", "models")
+HAN_ONLY = ("d_model", "dropout")  # train.* keys that configure HAN itself
+HAN = "han"
+# The rows of the paper's Table V (another parser on the same labels): its own loss (1), PLG (2),
+# PLD + RL (5); row 4 too when a family's own row-4 models refine its labels (pld_source "own").
+TABLE_V_ROWS = ("row1_han", "row2_plg", "row5_vplan")
 
 
-def train_settings(config: dict, loss_kind: str) -> dict:
+def trained_models(config: dict) -> list[str]:
+    """The parser families trained on the rows (train.models; HAN alone by default)."""
+    return list(config["train"].get("models", [HAN]))
+
+
+def model_settings(config: dict, model: str) -> dict:
+    """models.<model> of the config: a family's training defaults and constructor arguments."""
+    return dict(config.get("models", {}).get(model, {}))
+
+
+def model_rows(config: dict, model: str, rows: tuple[str, ...]) -> list[str]:
+    """The rows `model` trains, of those the run can train: HAN every row; another family
+    models.<model>.rows (default Table V's), with row 4 when its own models refine its labels."""
+    if model == HAN:
+        return list(rows)
+    settings = model_settings(config, model)
+    wanted = list(settings.get("rows", TABLE_V_ROWS))
+    if settings.get("pld_source", HAN) != HAN and "row5_vplan" in wanted and "row4_plg_rl" not in wanted:
+        wanted.append("row4_plg_rl")
+    return [row for row in rows if row in wanted]
+
+
+def pld_source_model(config: dict, model: str) -> str:
+    """Whose row-4 models refine the labels `model` retrains on: HAN's, as the paper's Table V
+    did (the labels are a product of the label pipeline), or the family's own ("own")."""
+    if model == HAN or model_settings(config, model).get("pld_source", HAN) == HAN:
+        return HAN
+    return model
+
+
+def train_settings(config: dict, loss_kind: str, model: str = HAN) -> dict:
     """The training settings of a row with loss `loss_kind`: the trainer's, and only the loss
     constants that loss uses (changing rl.distance reruns rows 4-5, not 1-3). The device is
-    not a setting: moving to a GPU must not invalidate results."""
+    not a setting: moving to a GPU must not invalidate results. Another family than HAN takes
+    train.* without HAN's own keys, overridden by its models.<model> defaults, and names its
+    family and constructor arguments (so a change of one family's settings reruns that family)."""
     train = config["train"]
     settings = {key: value for key, value in train.items() if key not in TRAINER_ONLY}
+    if model != HAN:
+        family = model_settings(config, model)
+        settings = {key: value for key, value in settings.items() if key not in HAN_ONLY}
+        settings.update({key: value for key, value in family.items() if key not in ("kwargs", "rows", "pld_source")})
+        settings.update(model=model, model_kwargs=dict(family.get("kwargs", {})))
     loss = {"kind": loss_kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
     if loss_kind == "han":
         loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))

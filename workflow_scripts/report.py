@@ -12,7 +12,7 @@ from vplan_core.plan import group_seeds
 from vplan_core.evaluation.label_quality import study_key
 from vplan_core.evaluation.report import (ablation_summary, ablation_table, manifest_table, per_class_visual_f1, plot_per_class,
                                plot_timelines, pld_study_table, quality_summary, quality_tables, render_markdown,
-                               timeline_videos)
+                               table_v, timeline_videos)
 from vplan_core.training.outputs import load_predictions, read_histories
 
 
@@ -30,6 +30,10 @@ with job_log(snakemake.log[0]):
         histories[row] += read_histories(job["model_dir"], seeds)
         model_dirs[row].append((job["model_dir"], seeds))
     ablation = ablation_summary(evals)
+    parser_evals = {}
+    for job in p.parser_jobs:
+        parser_evals.setdefault(job["model"], {}).setdefault(job["row"], []).append(read_json(job["evaluation"]))
+    parsers = {model: ablation_summary(rows) for model, rows in parser_evals.items()}
     quality = quality_summary([read_json(path) for path in inp.quality]) if inp.quality else None
     test = load_split(p.annotations, "test")
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in p.rows]
@@ -56,12 +60,13 @@ with job_log(snakemake.log[0]):
                         for row, t in training.items())
     Path(snakemake.output.markdown).write_text(render_markdown(
         inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
-        table1=table1, table2=table2, pld_study=study, manifest=manifest_table(read_json(inp.manifest)),
+        table1=table1, table2=table2, table_v=table_v(ablation, parsers) if parsers else
+        "Not trained: train.models lists HAN only (add mgn, mm_pyramid to train them on the same labels).", pld_study=study, manifest=manifest_table(read_json(inp.manifest)),
         data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
                   f"std (sample, ddof 1) over {n_seeds} seed(s): {training[BASELINE_ROW]['seeds']}.{skipped}"))
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": training[BASELINE_ROW]["seeds"], "ablation": ablation,
-        "skipped_rows": dict(p.skipped_rows), "label_quality": quality, "manifest": read_json(inp.manifest),
+        "skipped_rows": dict(p.skipped_rows), "parsers": parsers, "label_quality": quality, "manifest": read_json(inp.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]
                                 for row, f in f1.items()},
         "training": training})

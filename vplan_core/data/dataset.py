@@ -45,11 +45,13 @@ class Features:
 class TrainingSet:
     """What a training run learns from: features, video labels [N, C] and, for the rows with
     segment pseudo labels, those labels ([N, T, C] for every seed, or [S, N, T, C] one set a
-    seed: row 5's PLD labels come from each seed's own stage-1 model)."""
+    seed: row 5's PLD labels come from each seed's own stage-1 model); rows 6-7 also audio
+    segment pseudo labels, of the same shapes."""
 
     features: Features
     video_labels: np.ndarray
     segment_labels: np.ndarray | None = None
+    audio_segment_labels: np.ndarray | None = None
 
 
 @dataclass
@@ -67,8 +69,9 @@ class SplitData:
     features: Features
     n_missing: int  # split videos without features (deleted, skipped)
 
-    def training_set(self, segment_labels: np.ndarray | None = None) -> TrainingSet:
-        return TrainingSet(self.features, self.split.weak_labels, segment_labels)
+    def training_set(self, segment_labels: np.ndarray | None = None,
+                     audio_segment_labels: np.ndarray | None = None) -> TrainingSet:
+        return TrainingSet(self.features, self.split.weak_labels, segment_labels, audio_segment_labels)
 
     def validation_set(self) -> ValidationSet:
         return ValidationSet(self.features, self.split.gt_audio, self.split.gt_visual)

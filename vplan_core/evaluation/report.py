@@ -68,6 +68,42 @@ def ablation_table(ablation: dict[str, dict]) -> str:
     return "\n".join(lines).rstrip()
 
 
+# The paper's figures (LLP test, F %), segment then event level A / V / AV / Type@AV / Event@AV:
+# Table III for HAN, Table V for the other parsers on the same labels (∗: its rerun of MM-Pyramid).
+PAPER = {
+    "han": {"row1_han": (60.1, 52.9, 48.9, 54.0, 55.4, 51.3, 48.9, 43.0, 47.7, 48.0),
+            "row2_plg": (60.0, 63.7, 57.3, 60.3, 58.8, 51.1, 60.3, 50.4, 53.9, 50.2),
+            "row5_vplan": (61.1, 65.5, 59.3, 62.0, 60.1, 52.1, 62.4, 52.4, 55.6, 51.3)},
+    "mgn": {"row1_han": (60.8, 55.4, 50.4, 55.5, 57.2, 51.1, 52.4, 44.4, 49.3, 49.1),
+            "row2_plg": (60.3, 63.0, 56.4, 59.9, 59.1, 50.5, 61.1, 50.4, 54.0, 49.5),
+            "row5_vplan": (59.6, 64.0, 56.9, 60.2, 58.9, 49.8, 61.8, 50.5, 54.0, 49.3)},
+    "mm_pyramid": {"row1_han": (60.5, 52.3, 48.1, 53.6, 57.5, 51.5, 48.3, 42.5, 47.4, 48.5),
+                   "row2_plg": (59.8, 63.9, 57.3, 60.3, 59.1, 50.0, 60.3, 50.2, 53.5, 48.6),
+                   "row5_vplan": (60.1, 64.8, 58.0, 61.0, 59.5, 51.4, 60.7, 50.7, 54.2, 49.7)},
+}
+MODEL_TITLES = {"han": "HAN", "mgn": "MGN", "mm_pyramid": "MM-Pyramid"}
+TABLE_V_TITLES = {"row1_han": "its own loss", "row2_plg": "+ PLG", "row4_plg_rl": "+ PLG + RL",
+                  "row5_vplan": "+ PLD + RL"}
+
+
+def table_v(ablation: dict[str, dict], parsers: dict[str, dict[str, dict]]) -> str:
+    """Markdown: Table V, each parser's rows (its own loss, PLG, PLD) beside the paper's figures,
+    HAN's from the ablation first; cells mean ± std over seeds. parsers: model -> row -> summary."""
+    models = {"han": {row: ablation[row] for row in PAPER["han"] if row in ablation}, **parsers}
+    names = ("A", "V", "AV", "Type@AV", "Event@AV")
+    lines = []
+    for level, title, offset in (("segment_level", "segment level", 0), ("event_level", "event level", 5)):
+        lines += [f"| parser, labels ({title}) | " + " | ".join(names) + " | paper |", "|---" * (len(names) + 2) + "|"]
+        for model, rows in models.items():
+            for row, summary in rows.items():
+                paper = PAPER.get(model, {}).get(row)
+                cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
+                lines.append(f"| {MODEL_TITLES[model]} {TABLE_V_TITLES.get(row, row)} | "
+                             + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + f" | {cited} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
 def quality_summary(files: list[dict]) -> dict:
     """The label-quality files of all seed groups -> the label_quality layout with every row
     (a label set's precision/recall, or segment/event F) as a seed_summary."""

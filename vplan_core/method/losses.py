@@ -1,7 +1,9 @@
-"""Training losses of rows ①-④ (docs/method.md: Eq. 2, Eq. 5, segment BCE, Eq. 6-9).
+"""Training losses of rows ①-④ (docs/method.md: Eq. 2, Eq. 5, segment BCE, Eq. 6-9), and of rows
+⑥-⑦, which add audio segment pseudo labels (CLAP; VALOR and the paper's journal version).
 
-All labels are float tensors: video labels y [B, C], segment pseudo labels Ŷ [B, T, C].
-Model outputs are the HAN tuple (p, p^a, p^v, frame_prob [B, T, 2, C]); P^v = frame_prob[:, :, 1].
+All labels are float tensors: video labels y [B, C], segment pseudo labels Ŷ [B, T, C] (visual,
+and Ŷ^a for audio). Model outputs are the common parser tuple (p, p^a, p^v, frame_prob
+[B, T, 2, C]); P^a = frame_prob[:, :, 0], P^v = frame_prob[:, :, 1].
 BCE is mean-reduced binary cross entropy, as nn.BCELoss in the reference, written out so that a
 NaN prediction gives a NaN loss (which the trainer reports) instead of F.binary_cross_entropy's
 range error, a device-side assert on CUDA.
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 import torch
 
 PROB_EPS = 1e-7
-LOSS_KINDS = ("han", "plg", "plg_segbce", "plg_rl")
+LOSS_KINDS = ("han", "plg", "plg_segbce", "plg_rl", "plg_av_rl")
+AUDIO, VISUAL = 0, 1  # the modality axis of frame_prob
 DISTANCES = ("bce", "l1", "mse")
 
 Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -39,6 +42,10 @@ class LossConfig:
     @property
     def needs_segment_labels(self) -> bool:
         return self.kind != "han"
+
+    @property
+    def needs_audio_labels(self) -> bool:
+        return self.kind == "plg_av_rl"
 
 
 def clamp_prob(p: torch.Tensor) -> torch.Tensor:
@@ -79,13 +86,13 @@ def basic_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossCo
 
 
 def category_richness(seg: torch.Tensor) -> torch.Tensor:
-    """Eq. 6, CR [B, T]: cr_t = Σ_c Ŷ_tc / Σ_c ŷ^v_c; 0 where undefined (see has_visual_labels)."""
+    """Eq. 6, CR [B, T]: cr_t = Σ_c Ŷ_tc / Σ_c ŷ^v_c; 0 where undefined (see has_segment_labels)."""
     n_classes = seg.amax(dim=1).sum(dim=-1, keepdim=True)
     return torch.where(n_classes > 0, seg.sum(dim=-1) / n_classes.clamp_min(1.0), 0.0)
 
 
-def has_visual_labels(seg: torch.Tensor) -> torch.Tensor:
-    """[B] bool: videos with at least one visual pseudo label. CR is 0/0 for the others, so they
+def has_segment_labels(seg: torch.Tensor) -> torch.Tensor:
+    """[B] bool: videos with at least one segment pseudo label. CR is 0/0 for the others, so they
     have no CR term (masked out of its mean, not given a target of 0 no prediction can reach)."""
     return seg.flatten(1).amax(dim=1) > 0
 
@@ -120,24 +127,40 @@ def pointwise_distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> t
     raise ValueError(f"unknown richness distance {kind!r}; expected one of {DISTANCES}")
 
 
-def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig, modality: int = VISUAL) -> torch.Tensor:
     """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR), each mean-reduced; the CR mean runs over the
-    segments of videos that have visual pseudo labels only."""
-    cr_hat, sr_hat = predicted_richness(outputs[3][:, :, 1, :], cfg.rl_eps)
+    segments of videos that have pseudo labels only. modality: VISUAL (P^v against Ŷ, the
+    paper's) or AUDIO (P^a against Ŷ^a, computed exactly the same way)."""
+    cr_hat, sr_hat = predicted_richness(outputs[3][:, :, modality, :], cfg.rl_eps)
     cr_terms = pointwise_distance(cr_hat, category_richness(seg), cfg.rl_distance)
-    labelled = has_visual_labels(seg)[:, None].expand_as(cr_terms)
+    labelled = has_segment_labels(seg)[:, None].expand_as(cr_terms)
     cr_loss = torch.where(labelled, cr_terms, 0.0).sum() / labelled.sum().clamp_min(1)
     sr_loss = pointwise_distance(sr_hat, segment_richness(seg), cfg.rl_distance).mean()
     return cr_loss + sr_loss
 
 
+def audio_visual_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, audio_seg: torch.Tensor,
+                      cfg: LossConfig) -> torch.Tensor:
+    """Rows ⑥-⑦: Eq. 5 with the audio target the audio pseudo label too (ŷ^a = max_t Ŷ^a), plus
+    λ·L_RL on both modalities (the audio CR/SR from P^a against Ŷ^a, as the visual ones)."""
+    p, pa, pv, _ = outputs
+    loss = (bce(clamp_prob(p), video_labels) + bce(clamp_prob(pa), audio_seg.amax(dim=1))
+            + bce(clamp_prob(pv), seg.amax(dim=1)))
+    return loss + cfg.rl_lambda * (richness_loss(outputs, seg, cfg, VISUAL) + richness_loss(outputs, audio_seg, cfg, AUDIO))
+
+
 def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                 cfg: LossConfig) -> torch.Tensor:
-    """The trainer's one entry point: the loss of row ① "han", ② "plg", ③ "plg_segbce", ④ "plg_rl"."""
+                 cfg: LossConfig, audio_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The trainer's one entry point: the loss of row ① "han", ② "plg", ③ "plg_segbce", ④ "plg_rl",
+    and ⑥-⑦ "plg_av_rl" (which also reads the audio segment labels)."""
     if cfg.kind == "han":
         return han_loss(outputs, video_labels, cfg)
     if segment_labels is None:
         raise ValueError(f"loss {cfg.kind!r} needs segment pseudo labels")
+    if cfg.kind == "plg_av_rl":
+        if audio_labels is None:
+            raise ValueError(f"loss {cfg.kind!r} needs audio segment pseudo labels")
+        return audio_visual_loss(outputs, video_labels, segment_labels, audio_labels, cfg)
     loss = basic_loss(outputs, video_labels, segment_labels, cfg)
     if cfg.kind == "plg_segbce":
         frame_v = clamp_prob(outputs[3][:, :, 1, :])

@@ -1,7 +1,9 @@
-"""Trained HAN checkpoints: one file per model (a seed of a row), loadable without unpickling.
+"""Trained parser checkpoints: one file per model (a seed of a row), loadable without unpickling.
 
-The payload is plain data: the state dict, HAN's constructor arguments, the training settings
-and an `extra` dict of plain Python values, so torch.load(weights_only=True) reads it.
+The payload is plain data: the state dict, the model's family (vplan_core.models.FAMILIES) and
+constructor arguments, the training settings and an `extra` dict of plain Python values, so
+torch.load(weights_only=True) reads it and the right model is rebuilt from it. A checkpoint
+without a family is HAN's (written before other families existed).
 Files are written under a temporary name and renamed: a killed job never leaves half a file.
 """
 from __future__ import annotations
@@ -12,13 +14,16 @@ from pathlib import Path
 import torch
 
 from vplan_core import atomic
-from vplan_core.models import HAN
+from torch import nn
+
+from vplan_core.models import family, family_of
 
 
-def save_checkpoint(path: str | Path, model: HAN, config, extra: dict) -> None:
+def save_checkpoint(path: str | Path, model: nn.Module, config, extra: dict) -> None:
     """config: the TrainConfig the model was trained with (stored as a dict)."""
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "family": family_of(model),
         "model_kwargs": dict(model.init_kwargs),
         "train_config": asdict(config),
         "extra": extra,
@@ -27,9 +32,9 @@ def save_checkpoint(path: str | Path, model: HAN, config, extra: dict) -> None:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[HAN, dict]:
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
     """(model in eval mode on device, the whole payload)."""
     payload = torch.load(path, map_location=device, weights_only=True)
-    model = HAN(**payload["model_kwargs"])
+    model = family(payload.get("family", "han")).build(**payload["model_kwargs"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload

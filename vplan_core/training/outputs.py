@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from vplan_core import atomic
-from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
-from vplan_core.models import HAN
 from vplan_core.paths import seed_dir
+from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 
 MODEL, HISTORY, TEST_PRED = "model.pt", "history.json", "test_pred.npz"
 
@@ -41,7 +41,7 @@ def save_training_outputs(job_dir: str | Path, results, config, test_filenames: 
                           {**history, **extra, "epochs": result.history})
 
 
-def load_models(job_dir: str | Path, seeds: list[int], device: str = "cpu") -> list[HAN]:
+def load_models(job_dir: str | Path, seeds: list[int], device: str = "cpu") -> list[nn.Module]:
     return [load_checkpoint(seed_file(job_dir, seed, MODEL), device=device)[0] for seed in seeds]
 
 

@@ -1,11 +1,11 @@
-"""Probabilities of trained HANs: every seed of a seed batch at once, or one model."""
+"""Probabilities of trained parsers: every seed of a seed batch at once, or one model."""
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from vplan_core.data.dataset import Features, Tensors
-from vplan_core.models import HAN
 from vplan_core.models.seed_batch import SeedBatch
 
 
@@ -15,7 +15,8 @@ def predict_seeds(batch: SeedBatch, inputs: Tensors, chunk: int = 256) -> dict[s
     seed on the same inputs ([N, ...] tensors on the batch's device), `chunk` videos a call."""
     video, frame = [], []
     for start in range(0, inputs[0].shape[0], chunk):
-        video_prob, _, _, frame_prob = batch(*(x[start:start + chunk] for x in inputs), shared_inputs=True)
+        outputs = batch(*(x[start:start + chunk] for x in inputs), shared_inputs=True)
+        video_prob, frame_prob = outputs[0], outputs[3]  # p and frame_prob of the common contract
         video.append(video_prob)
         frame.append(frame_prob)
     video_prob = torch.cat(video, dim=1).float().cpu().numpy()
@@ -24,7 +25,7 @@ def predict_seeds(batch: SeedBatch, inputs: Tensors, chunk: int = 256) -> dict[s
             "visual_prob": np.ascontiguousarray(frame_prob[:, :, :, 1])}
 
 
-def predict(model: HAN, features: Features, device: str = "cpu", chunk: int = 256) -> dict[str, np.ndarray]:
+def predict(model: nn.Module, features: Features, device: str = "cpu", chunk: int = 256) -> dict[str, np.ndarray]:
     """The same for one model: video_prob [N, C], audio_prob and visual_prob [N, T, C]."""
     batch = SeedBatch([model]).to(device)
     return {key: value[0] for key, value in predict_seeds(batch, features.to_tensors(device), chunk).items()}

@@ -23,13 +23,14 @@ def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
     """What a resumed run must share with the stopped one: the settings (device, epochs and
     compilation may differ) and the data (ids and labels hashed; features by shape, float64 sum
     and a hash of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features).
-    Segment labels count only for a loss that reads them."""
+    Segment labels (visual, audio) count only for a loss that reads them."""
     settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs", "compile")}
     segment_labels = train_set.segment_labels if config.loss.needs_segment_labels else None
+    audio_labels = train_set.audio_segment_labels if config.loss.needs_audio_labels else None
     digest = hashlib.sha256()
     for ids in (train_set.features.video_ids, val_set.features.video_ids):
         digest.update("\n".join(ids).encode() + b"\0")
-    for array in (train_set.video_labels, segment_labels, val_set.gt_audio, val_set.gt_visual):
+    for array in (train_set.video_labels, segment_labels, audio_labels, val_set.gt_audio, val_set.gt_visual):
         if array is not None:
             array = np.ascontiguousarray(array)
             digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())

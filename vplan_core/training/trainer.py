@@ -1,4 +1,4 @@
-"""Trainer for HAN with the losses of rows ①-⑤ (docs/method.md): all seeds of a row at once.
+"""Trainer for any parser family with the losses of rows ①-⑤ (docs/method.md): all seeds of a row at once.
 
 The seeds of a run train as one SeedBatch (models/seed_batch.py): one batched forward and
 backward per step for all of them, while each seed keeps its own initialisation, data order,
@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from vplan_core.training import resume
 from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
-from vplan_core.method.losses import LossConfig, compute_loss
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
-from vplan_core.models import HAN
+from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.models import family
 from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.training import resume
 from vplan_core.training.prediction import predict_seeds
 from vplan_core.training.state import TrainingState
 
@@ -42,10 +43,12 @@ class TrainConfig:
     lr_step: int = 10
     lr_gamma: float = 0.1
     device: str = "cpu"
-    d_model: int = 512  # the feed-forward width follows it (both 512 in the reference)
-    dropout: float = 0.1
-    standardize_inputs: bool = False  # see HAN: for the demo's uneven feature scales
+    d_model: int = 512  # HAN's width; the feed-forward width follows it (both 512 in the reference)
+    dropout: float = 0.1  # HAN's
+    standardize_inputs: bool = False  # see models/inputs.py: for the demo's uneven feature scales
     compile: bool = False  # torch.compile the step (pays on a GPU, where launches dominate)
+    model: str = "han"  # the parser family (vplan_core.models.FAMILIES)
+    model_kwargs: dict = field(default_factory=dict)  # the family's constructor arguments
 
     def __post_init__(self) -> None:
         # plain dicts and lists as they come from a workflow's params or a checkpoint payload
@@ -59,7 +62,7 @@ class TrainConfig:
 @dataclass
 class SeedResult:
     seed: int
-    model: HAN  # the best epoch's weights, on CPU, eval mode
+    model: nn.Module  # the best epoch's weights, on CPU, eval mode
     best_epoch: int
     best_score: float  # val segment-level Type@AV of best_epoch
     history: list[dict]
@@ -70,55 +73,70 @@ def stream_seed(seed: int, stream: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{stream}".encode()).digest()[:8], "little") >> 1
 
 
-def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: int) -> HAN:
-    """HAN sized by the feature tensors, initialised from `seed` alone (the global generator is
-    left as it was)."""
+def model_kwargs(config: TrainConfig, inputs: Tensors, num_classes: int) -> dict:
+    """The constructor arguments of config.model: sized by the feature tensors, then the
+    family's own (HAN's width and dropout are train.d_model and train.dropout)."""
     audio, visual_2d, visual_3d = inputs
+    kwargs = dict(audio_dim=audio.shape[-1], visual_2d_dim=visual_2d.shape[-1], visual_3d_dim=visual_3d.shape[-1],
+                  num_classes=num_classes, frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
+                  standardize_inputs=config.standardize_inputs)
+    if config.model == "han":
+        kwargs.update(d_model=config.d_model, dim_feedforward=config.d_model, dropout=config.dropout)
+    return {**kwargs, **config.model_kwargs}
+
+
+def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: int) -> nn.Module:
+    """The parser sized by the feature tensors, initialised from `seed` alone (the global
+    generator is left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = HAN(audio_dim=audio.shape[-1], visual_2d_dim=visual_2d.shape[-1],
-                    visual_3d_dim=visual_3d.shape[-1], d_model=config.d_model, num_classes=num_classes,
-                    frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
-                    dim_feedforward=config.d_model, dropout=config.dropout,
-                    standardize_inputs=config.standardize_inputs)
+        model = family(config.model).build(**model_kwargs(config, inputs, num_classes))
     if config.standardize_inputs:
         model.fit_input_statistics(*(x.cpu() for x in inputs))
     return model
 
 
 def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                cfg: LossConfig) -> torch.Tensor:
-    """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each)."""
-    def one_seed(outputs, video_labels, segment_labels):
-        return compute_loss(outputs, video_labels, segment_labels, cfg)
+                cfg: LossConfig, extra_loss: Callable | None = None,
+                audio_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each): the row's
+    loss on the common outputs, plus the family's extra terms on its extra outputs."""
+    def one_seed(outputs, video_labels, segment_labels, audio_labels):
+        loss = compute_loss(outputs[:4], video_labels, segment_labels, cfg, audio_labels)
+        if extra_loss is not None:
+            loss = loss + extra_loss(outputs[4:], video_labels, segment_labels, cfg, audio_labels)
+        return loss
 
-    in_dims = (0, 0, None if segment_labels is None else 0)
-    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels)
+    in_dims = (0, 0, None if segment_labels is None else 0, None if audio_labels is None else 0)
+    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels, audio_labels)
 
 
 def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_labels: torch.Tensor,
                  segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
-                 loss_config: LossConfig) -> torch.Tensor:
+                 loss_config: LossConfig, extra_loss: Callable | None = None,
+                 audio_labels: torch.Tensor | None = None) -> torch.Tensor:
     """[S] losses of one step: seed s's batch idx[s] gathered on the device, forward, its loss.
     The unit that torch.compile fuses when config.compile is set."""
     outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
     seed_rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
     seg = None if segment_labels is None else segment_labels[seed_rows, idx]
-    return seed_losses(outputs, video_labels[idx], seg, loss_config)
+    audio_seg = None if audio_labels is None else audio_labels[seed_rows, idx]
+    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg)
 
 
 def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors,
                     video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                     config: TrainConfig, order_generators: list[torch.Generator],
                     noise_generators: list[torch.Generator], epoch: int,
-                    step_losses: Callable = batch_losses) -> list[float]:
+                    step_losses: Callable = batch_losses, audio_labels: torch.Tensor | None = None) -> list[float]:
     """One pass, each seed in its own random order; returns each seed's mean batch loss.
 
-    segment_labels is [S, N, T, C] (each seed its own labels). Nothing waits for the device
+    segment_labels (and audio_labels) are [S, N, T, C] (each seed its own labels). Nothing waits for the device
     until the end of the epoch, where a non-finite loss raises RuntimeError naming the first
     bad epoch, batch and seed.
     """
     n, device = video_labels.shape[0], video_labels.device
+    extra_loss = family(config.model).extra_loss_fn()
     orders = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
     losses = []
     for start in range(0, n, config.batch_size):
@@ -126,7 +144,8 @@ def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: 
         size = batch.noise_size(idx.shape[1], inputs[0].shape[1])
         noise = (torch.stack([torch.rand(size, generator=g, device=device) for g in noise_generators])
                  if size else None)
-        loss = step_losses(batch, inputs, idx, video_labels, segment_labels, noise, config.loss)
+        loss = step_losses(batch, inputs, idx, video_labels, segment_labels, noise, config.loss, extra_loss,
+                           audio_labels)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
@@ -171,11 +190,15 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     """
     if config.loss.needs_segment_labels and train_set.segment_labels is None:
         raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
+    if config.loss.needs_audio_labels and train_set.audio_segment_labels is None:
+        raise ValueError(f"loss {config.loss.kind!r} needs audio segment pseudo labels")
     device = torch.device(config.device)
     n_seeds = len(config.seeds)
     inputs = train_set.features.to_tensors(device)
     y = torch.as_tensor(np.asarray(train_set.video_labels, dtype=np.float32), device=device)
     seg = _per_seed_labels(train_set.segment_labels, n_seeds, device) if config.loss.needs_segment_labels else None
+    audio_seg = (_per_seed_labels(train_set.audio_segment_labels, n_seeds, device)
+                 if config.loss.needs_audio_labels else None)
     val_inputs = val_set.features.to_tensors(device)
 
     batch = SeedBatch([initial_model(config, inputs, y.shape[-1], seed) for seed in config.seeds]).to(device)
@@ -193,7 +216,7 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_losses = train_one_epoch(batch, optimizer, inputs, y, seg, config, order_generators,
-                                       noise_generators, epoch, step_losses)
+                                       noise_generators, epoch, step_losses, audio_seg)
         scheduler.step()
         metrics = evaluate_seeds(batch, val_inputs, val_set.gt_audio, val_set.gt_visual)
         seconds = time.perf_counter() - started
