@@ -464,11 +464,13 @@ class MGN(InputStandardization, nn.Module):
                 aud_cls_logits, vis_cls_logits)
 
 
-def mgn_loss_extra(extras: tuple[torch.Tensor, ...], video_labels: torch.Tensor) -> torch.Tensor:
+def mgn_loss_extra(extras: tuple[torch.Tensor, ...], video_labels: torch.Tensor, *labels) -> torch.Tensor:
     """MGN's class-token terms: CE(aud_cls_logits, arange(C)) + CE(vis_cls_logits, arange(C)),
     each mean-reduced over the C tokens (nn.CrossEntropyLoss of main.py). extras are the
-    outputs after the first four, (aud_cls_logits [C,C], vis_cls_logits [C,C]); video_labels
-    [B, C] are not used by these terms (accepted for the loss interface)."""
+    outputs after the first four, (aud_cls_logits [C,C], vis_cls_logits [C,C]); the labels
+    (video labels [B, C], then the row's segment labels, loss config, audio labels: the
+    trainer's family-loss interface) are not used by these terms: they teach each class token
+    its own class, whatever the row."""
     aud_cls_logits, vis_cls_logits = extras[0], extras[1]
 
     def ce_diagonal(logits: torch.Tensor) -> torch.Tensor:
