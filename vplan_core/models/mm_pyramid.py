@@ -32,10 +32,10 @@ What is identical
   official `clones` deep-copies one nn.Linear), every feed-forward of the capture module starts
   as one template, and the fusion module's visual and audio layers start equal.
 * Defaults: the official main_avvp.py (--levels 4, --hid_dim 512, --ffn_dim 512, --head 8) and
-  the module defaults it leaves alone (not constructor options of AVVPNet): dropout 0.2 (residual and feed-forward dropout,
-  MultimodalPyramidAttentionalModule's default; not a CLI option) and attention-probability
-  dropout 0.1 (MultiHeadAttention's default, never overridden), TCN kernel size 3 (fixed here:
-  with the official padding = dilation only 3 keeps the length T). There is no
+  the module defaults it leaves alone (neither CLI nor AVVPNet options): dropout 0.2 (residual
+  and feed-forward dropout, MultimodalPyramidAttentionalModule's default), attention-probability
+  dropout 0.1 (MultiHeadAttention's default) and TCN kernel size 3 (fixed here: with the official
+  padding = dilation only 3 keeps the length T). There is no
   BatchNorm anywhere (nets/MPAM.py imports weight_norm but never uses it), so vmap over seeds
   needs no special treatment of running statistics.
 * Loss: main_avvp.py trains with exactly HAN's loss, BCE(p, y) + BCE(p^a, y) + BCE(p^v,
@@ -54,7 +54,8 @@ and evaluated as the audio prediction Pa = frame_prob[:, :, 0]), v_prob = tempor
 the visual features is trained and evaluated as the audio branch, and the audio-feature stream as
 the visual branch. The code is self-consistent (training and evaluation agree), and the
 streams can still exchange content, since each level's gate mixes in cross-modal attention whose
-values are the other modality, so the model learns. But the roles are swapped against the names.
+values are the other modality, so the network can still fit. But the roles are swapped against
+the names.
 
 * official_modality_order=True reproduces the official outputs exactly: frame_prob[..., 0, :]
   (and a_prob, the audio loss) come from the visual-feature stream, frame_prob[..., 1, :]
