@@ -70,6 +70,10 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
     assert shards == 40
     expected_rows = 5 if videos else 1  # each row one job: its five seeds train batched
     assert jobs["train_row"] + jobs.get("retrain_row", 0) == expected_rows and jobs["evaluate_row"] == expected_rows
+    # Table V: MGN and MM-Pyramid train their own loss, PLG and PLD rows (row 1 alone without CLIP)
+    parser_rows = 3 if videos else 1
+    assert jobs["train_parser_row"] + jobs.get("retrain_parser_row", 0) == 2 * parser_rows
+    assert jobs["evaluate_parser_row"] == 2 * parser_rows and "pld_parser_labels" not in jobs
     if official:
         assert jobs["probe_official_shard"] == shards
         assert jobs["import_official_features"] == 3 * shards

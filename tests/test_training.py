@@ -157,6 +157,7 @@ def test_a_seed_trains_alike_alone_and_batched(data, dropout):
 # Small instances of the other parser families (constructor arguments of their official names).
 FAMILY_KWARGS = {
     "mgn": {"dim": 16, "depth_aud": 1, "depth_vis": 1, "depth_av": 1, "num_heads": 2},
+    "mm_pyramid": {"hidden_dim": 16, "ffn_dim": 16, "levels": 2, "nhead": 2},
 }
 
 

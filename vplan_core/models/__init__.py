@@ -46,6 +46,7 @@ def _load(ref: str):
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("han", "vplan_core.models.han:HAN"),
     Family("mgn", "vplan_core.models.mgn:MGN", extra_loss="vplan_core.models.mgn:mgn_loss_extra"),
+    Family("mm_pyramid", "vplan_core.models.mm_pyramid:MMPyramid"),
 )}
 
 
