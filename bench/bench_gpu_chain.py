@@ -12,8 +12,11 @@ schedule -> test prediction (1,200 videos) and the ten metrics. Official shapes 
   vplan+compile  the same with train.compile (torch.compile of the step; on GPUs).
 Targets (issue "Several seeds for the price of one"): one seed <= 60 s on one H200, five seeds
 <= 2x one seed. Print versions first; the whole default run is sized for a 10-minute command.
+--model mgn / mm_pyramid runs the same chain with that parser family and its official recipe
+from config/llp.yaml (batch 16, its own epochs unless --epochs; the plain loop is HAN's only).
 
     python bench/bench_gpu_chain.py --device cuda                                   # H200
+    python bench/bench_gpu_chain.py --device cuda --model mgn --ways vplan,vplan+compile --epochs 4
     .venv/bin/python bench/bench_gpu_chain.py --device cpu --scale small --seeds 1,2   # smoke test
 """
 from __future__ import annotations
@@ -23,18 +26,23 @@ import copy
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
-from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.method.losses import compute_loss
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.method.pld import DEFAULT_ALPHA, DEFAULT_K, denoise, forward_loss_matrix
 from vplan_core.training.refinement import refine_labels
 from vplan_core.training.prediction import predict, predict_seeds
+from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, initial_model, train
+
+LLP_CONFIG = Path(__file__).resolve().parents[1] / "config/llp.yaml"
 
 SCALES = {  # train, val, test videos; epochs per stage
     "llp": (10_000, 649, 1_200, 30),
@@ -148,24 +156,32 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,5", help="comma-separated seed counts S")
     ap.add_argument("--ways", default="plain,vplan,vplan+compile")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", default="han", choices=("han", "mgn", "mm_pyramid"),
+                    help="the parser family, with its recipe from config/llp.yaml")
     args = ap.parse_args()
+    if args.model != "han" and "plain" in args.ways.split(","):
+        ap.error("the plain loop is HAN's: use --ways vplan,vplan+compile for another family")
+    recipe = train_settings(yaml.safe_load(LLP_CONFIG.read_text()), "plg_rl", args.model)
 
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
           f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu ({args.threads} threads)'}")
     n_train, n_val, n_test, default_epochs = SCALES[args.scale]
+    if args.scale == "llp" and args.model != "han":
+        default_epochs = recipe["epochs"]
     epochs = args.epochs or default_epochs
     plain_epochs = min(args.plain_epochs, epochs)
     rng = np.random.default_rng(0)
     data = {name: random_split(n, rng) for name, n in (("train", n_train), ("val", n_val), ("test", n_test))}
-    print(f"{n_train} train / {n_val} val / {n_test} test videos, {epochs} epochs a stage, batch 32, d 512\n")
+    print(f"{n_train} train / {n_val} val / {n_test} test videos, {epochs} epochs a stage, model {args.model}, "
+          f"batch {recipe['batch_size']}, lr {recipe['lr']:g}\n")
 
     rows = []
     for n_seeds in (int(s) for s in args.seeds.split(",")):
         for way in args.ways.split(","):
-            config = TrainConfig(loss=LossConfig("plg_rl"), seeds=range(n_seeds), epochs=epochs,
-                                 device=args.device, compile=way == "vplan+compile")
+            config = TrainConfig(**{**recipe, "epochs": epochs}, seeds=range(n_seeds), device=args.device,
+                                 compile=way == "vplan+compile")
             timer = Timer(device)
             started = time.perf_counter()
             if way == "plain":
