@@ -48,10 +48,31 @@ def test_seed_groups_keep_list_order_and_name_their_folders():
 def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, rows):
     sources = feature_sources(llp(**dataset), ROWS)
     assert sources.extracted == extracted and sources.imported == imported
-    assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == set(ROWS)
+    visual_rows = {row for row, spec in ROWS.items() if not spec.audio}  # audio PLG is off in llp.yaml
+    assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == visual_rows
     if rows == 1:
         assert sources.rows == ("row1_han",)
         assert all("dataset.clip_features" in why for why in sources.skipped_rows.values())
+
+
+@pytest.mark.parametrize("dataset, clap, rows_6_7", [
+    ({"videos": "v"}, "extract_features", "run"),
+    ({"official_features": "o", "clip_features": "c", "clap_features": "a"}, "import_clap_features", "run"),
+    ({"official_features": "o", "clip_features": "c"}, None, "skipped"),
+    ({"official_features": "o"}, None, "skipped"),
+])
+def test_audio_plg_adds_the_clap_store_and_rows_6_7(dataset, clap, rows_6_7):
+    config = llp(**dataset)
+    assert feature_sources(config, ROWS).rows == tuple(r for r in feature_sources(config, ROWS).rows
+                                                       if not ROWS[r].audio)  # off: no audio rows
+    config["plg"]["audio"] = {"enabled": True}
+    sources = feature_sources(config, ROWS)
+    assert (sources.producer("clap") if clap else "clap" not in sources.features) == (clap or True)
+    audio_rows = {row for row, spec in ROWS.items() if spec.audio}
+    if rows_6_7 == "run":
+        assert audio_rows <= set(sources.rows) and sources.audio_plg
+    else:
+        assert audio_rows <= set(sources.skipped_rows) and not audio_rows & set(sources.rows)
 
 
 @pytest.mark.parametrize("dataset, producers, manifest", [

@@ -64,15 +64,23 @@ class RunPaths:
     # ---- pseudo labels
     @property
     def text_embeddings(self) -> str:
+        """CLIP's class prompts (visual PLG)."""
         return f"{self.results}/plg/text_embeddings.npz"
 
-    def plg_labels(self, split: str) -> str:
-        return f"{self.results}/labels/plg/{split}.npz"
+    @property
+    def audio_text_embeddings(self) -> str:
+        """CLAP's class prompts (audio PLG)."""
+        return f"{self.results}/plg/clap_text_embeddings.npz"
 
-    def pld_dir(self, seeds: str, model: str = HAN) -> str:
+    def plg_labels(self, split: str, audio: bool = False) -> str:
+        """PLG's segment labels of a split: visual (CLIP), or audio (CLAP)."""
+        return f"{self.results}/labels/plg{'_audio' if audio else ''}/{split}.npz"
+
+    def pld_dir(self, seeds: str, model: str = HAN, audio: bool = False) -> str:
         """One PLD job: seed_<s>/{train,val}.npz (and val's forward losses), refined with the
-        row-4 models of `model`."""
-        return f"{self.results}/labels/pld/{_family(model)}seeds_{seeds}"
+        row-4 models of `model`; with audio, both modalities' labels refined with row 6's
+        models (seed_<s>/{train,val}_audio.npz beside the visual ones)."""
+        return f"{self.results}/labels/pld{'_av' if audio else ''}/{_family(model)}seeds_{seeds}"
 
     # ---- training and evaluation
     def model_dir(self, row: str, seeds: str, model: str = HAN) -> str:
@@ -86,8 +94,9 @@ class RunPaths:
     def evaluation(self, row: str, seeds: str, model: str = HAN) -> str:
         return f"{self.results}/eval/{_family(model)}{row}/seeds_{seeds}.json"
 
-    def label_quality(self, seeds: str) -> str:
-        return f"{self.results}/eval/label_quality/seeds_{seeds}.json"
+    def label_quality(self, seeds: str, audio: bool = False) -> str:
+        """Pseudo-label quality on val (Tables I/II) of the visual labels, or of the audio ones."""
+        return f"{self.results}/eval/label_quality{'_audio' if audio else ''}/seeds_{seeds}.json"
 
     # ---- the report
     def report(self, name: str) -> str:

@@ -39,8 +39,8 @@ def group_seeds(name: str) -> list[int]:
     return [int(s) for s in name.split(SEED_SEPARATOR)]
 
 
-CLIP = "clip"
-OFFICIAL_KEY, CLIP_FEATURES_KEY = "dataset.official_features", "dataset.clip_features"
+CLIP, CLAP = "clip", "clap"
+OFFICIAL_KEY, CLIP_FEATURES_KEY, CLAP_FEATURES_KEY = "dataset.official_features", "dataset.clip_features", "dataset.clap_features"
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,22 @@ class Sources:
     def clip_imported(self) -> bool:
         return self.imported.get(CLIP) == CLIP_FEATURES_KEY
 
+    @property
+    def clap_imported(self) -> bool:
+        return self.imported.get(CLAP) == CLAP_FEATURES_KEY
+
+    @property
+    def audio_plg(self) -> bool:
+        """Audio segment pseudo labels (CLAP) are made: rows 6-7 run."""
+        return CLAP in self.features
+
     def producer(self, feature: str) -> str:
         """The rule that makes `feature`'s stores: extract_features, import_official_features or
         import_clip_features."""
         if feature in self.extracted:
             return "extract_features"
-        return {OFFICIAL_KEY: "import_official_features", CLIP_FEATURES_KEY: "import_clip_features"}[self.imported[feature]]
+        return {OFFICIAL_KEY: "import_official_features", CLIP_FEATURES_KEY: "import_clip_features",
+                CLAP_FEATURES_KEY: "import_clap_features"}[self.imported[feature]]
 
     @property
     def manifest_producer(self) -> str:
@@ -92,7 +102,9 @@ def feature_sources(config: dict, rows: dict) -> Sources:
     videos. CLIP image embeddings (PLG, rows 2-5): imported from dataset.clip_features when
     given, unless features.clip.source is "videos"; else extracted from the videos (the demo
     renders its own). Without either, only the rows without segment labels run (row 1).
-    rows: vplan_core.method.ablation.ROWS.
+    CLAP audio embeddings (audio PLG, rows 6-7) only when plg.audio.enabled: imported from
+    dataset.clap_features when given, else extracted from the videos; the audio rows are not
+    planned at all when audio PLG is off. rows: vplan_core.method.ablation.ROWS.
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
@@ -109,13 +121,23 @@ def feature_sources(config: dict, rows: dict) -> Sources:
     clip_from_features = clip_features and source != "videos"
     if clip_from_features:
         imported[CLIP] = CLIP_FEATURES_KEY
-    extracted = tuple(f for f in (*HAN_FEATURES, CLIP) if f not in imported and (f != CLIP or videos))
-    has_clip = CLIP in imported or CLIP in extracted
-    skipped = {} if has_clip else {
-        row: "needs CLIP pseudo labels (PLG): set dataset.videos or dataset.clip_features"
-        for row, spec in rows.items() if spec.labels is not None}
-    return Sources(extracted=extracted, imported=imported,
-                   rows=tuple(r for r in rows if r not in skipped), skipped_rows=skipped, probes_videos=videos)
+    audio_plg = bool(config["plg"].get("audio", {}).get("enabled", False))
+    if audio_plg and dataset.get("clap_features"):
+        imported[CLAP] = CLAP_FEATURES_KEY
+    pseudo_label_features = (CLIP, CLAP) if audio_plg else (CLIP,)
+    extracted = tuple(f for f in (*HAN_FEATURES, *pseudo_label_features)
+                      if f not in imported and (f in HAN_FEATURES or videos))
+    has = {f: f in imported or f in extracted for f in (CLIP, CLAP)}
+    skipped = {}
+    for row, spec in rows.items():
+        if spec.audio and not audio_plg:
+            continue  # audio PLG off: rows 6-7 are not part of the run
+        if spec.labels is not None and not has[CLIP]:
+            skipped[row] = "needs CLIP pseudo labels (PLG): set dataset.videos or dataset.clip_features"
+        elif spec.audio and not has[CLAP]:
+            skipped[row] = "needs CLAP audio pseudo labels: set dataset.videos or dataset.clap_features"
+    run = tuple(r for r in rows if r not in skipped and (audio_plg or not rows[r].audio))
+    return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=skipped, probes_videos=videos)
 
 
 def extraction_settings(config: dict, feature: str) -> dict:
