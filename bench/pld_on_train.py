@@ -30,7 +30,7 @@ from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.plan import seed_groups, group_name
 from vplan_core.training.outputs import load_models
 from vplan_core.paths import RunPaths, demo_resources
-from vplan_core.training.refinement import stage1_visual_prob
+from vplan_core.training.refinement import stage1_prob
 
 
 def dense_visual_truth(scenarios: list[dict]) -> np.ndarray:
@@ -62,7 +62,7 @@ def main() -> None:
     study = config["pld"]["study"]
     for group in seed_groups(config["train"]["seeds"], config["train"].get("seeds_per_job")):
         folder = paths.model_dir(PLD_SOURCE_ROW, group_name(group))
-        prob = stage1_visual_prob(SeedBatch(load_models(folder, group)), data.features)
+        prob = stage1_prob(SeedBatch(load_models(folder, group)), data.features)
         for seed, p in zip(group, prob):
             loss = forward_loss_matrix(p, plg)
             grid = " | ".join(f"K {k} a {a:g}: {segment_event_f(denoise(loss, plg, k=k, alpha=a), gt)['segment_f']:.1f}"

@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing the package
 
-from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS, STAGE1_ROWS, STAGE2_ROWS
+from vplan_core.method.ablation import AUDIO_PLD_SOURCE_ROW, PLD_SOURCE_ROW, ROWS, STAGE1_ROWS, STAGE2_ROWS
+from vplan_core.method.plg import AUDIO_PROMPT
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.features.registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
@@ -140,11 +141,15 @@ def row_settings(wildcards):
 def row_label_input(wildcards):
     """A row's segment labels: PLG's for stage-1 rows; for stage 2 the PLD job of its seeds, made
     with HAN's row-4 models (or the family's own, models.<model>.pld_source)."""
-    source = ROWS[wildcards.row].labels
-    if source is None:
+    row = ROWS[wildcards.row]
+    if row.labels is None:
         return {}
-    if source == "plg":
-        return {"labels": PATHS.plg_labels("train")}
+    if row.labels == "plg":
+        labels = {"labels": PATHS.plg_labels("train")}
+        return {**labels, "audio_labels": PATHS.plg_labels("train", audio=True)} if row.audio else labels
+    if row.audio:  # row 7: both modalities refined by row 6's models
+        folder = PATHS.pld_dir(wildcards.seeds, audio=True)
+        return {"labels": folder, "audio_labels": folder}
     return {"labels": PATHS.pld_dir(wildcards.seeds, pld_source_model(config, job_model(wildcards)))}
 
 
@@ -165,11 +170,17 @@ def report_outputs():
     return [PATHS.report("report.md"), PATHS.report("report.json")]
 
 
-def quality_inputs():
-    """The label-quality files (PLG vs PLD on val) when PLD runs, i.e. when its stage-1 row does."""
-    if PLD_SOURCE_ROW not in RUN_ROWS:
+def quality_inputs(audio=False):
+    """The label-quality files (PLG vs PLD on val) when PLD runs, i.e. when its stage-1 row does
+    (row 4 for the visual labels, row 6 for the audio ones)."""
+    if (AUDIO_PLD_SOURCE_ROW if audio else PLD_SOURCE_ROW) not in RUN_ROWS:
         return []
-    return expand(PATHS.label_quality("{seeds}"), seeds=SEED_GROUPS)
+    return expand(PATHS.label_quality("{seeds}", audio=audio), seeds=SEED_GROUPS)
+
+
+def clap_settings():
+    """What CLAP's text side reads: the features.clap keys that choose the model."""
+    return {key: config["features"]["clap"].get(key) for key in ("checkpoint", "fusion", "config", "tokenizer")}
 
 
 def print_manifest_summary(path):

@@ -34,6 +34,7 @@ rule label_quality:
         seeds=job_seeds,
         annotations=annotation_dir,
         study=config["pld"].get("study"),
+        audio=False,
     log:
         PATHS.log("eval/label_quality/seeds_{seeds}"),
     benchmark:
@@ -56,3 +57,25 @@ if OTHER_MODELS:
             PATHS.log("eval/{model}/{row}/seeds_{seeds}"),
         benchmark:
             PATHS.benchmark("eval/{model}/{row}/seeds_{seeds}")
+
+
+# The audio labels' quality (rows 6-7): the video label as the audio label, CLAP's PLG labels
+# and PLD's (from row 6) against the dense audio truth of val.
+if AUDIO_PLD_SOURCE_ROW in RUN_ROWS:
+
+    use rule label_quality as label_quality_audio with:
+        input:
+            plg=PATHS.plg_labels("val", audio=True),
+            pld=PATHS.pld_dir("{seeds}", audio=True),
+            annotations=annotation_files(),
+        output:
+            PATHS.label_quality("{seeds}", audio=True),
+        params:
+            seeds=job_seeds,
+            annotations=annotation_dir,
+            study=None,
+            audio=True,
+        log:
+            PATHS.log("eval/label_quality_audio/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("eval/label_quality_audio/seeds_{seeds}")

@@ -50,3 +50,24 @@ if OWN_PLD_MODELS:
             PATHS.log("pld/{model}/seeds_{seeds}"),
         benchmark:
             PATHS.benchmark("pld/{model}/seeds_{seeds}")
+
+
+# Row 7: PLD on both modalities, each seed's row-6 model refining the visual labels with its P^v
+# and the audio labels with its P^a (the same rule, K and alpha).
+if AUDIO_PLD_SOURCE_ROW in RUN_ROWS:
+
+    use rule pld_labels as pld_av_labels with:
+        input:
+            unpack(lambda wildcards: han_feature_inputs()),
+            model=PATHS.model_dir(AUDIO_PLD_SOURCE_ROW, "{seeds}"),
+            train_labels=PATHS.plg_labels("train"),
+            val_labels=PATHS.plg_labels("val"),
+            train_audio_labels=PATHS.plg_labels("train", audio=True),
+            val_audio_labels=PATHS.plg_labels("val", audio=True),
+            annotations=annotation_files(),
+        output:
+            directory(PATHS.pld_dir("{seeds}", audio=True)),
+        log:
+            PATHS.log("pld_av/seeds_{seeds}"),
+        benchmark:
+            PATHS.benchmark("pld_av/seeds_{seeds}")

@@ -10,6 +10,7 @@ rule report:
         models=[job["model_dir"] for job in report_jobs(RUN_ROWS)],
         parsers=[job["evaluation"] for job in parser_jobs()],
         quality=quality_inputs(),
+        audio_quality=quality_inputs(audio=True),
         manifest=PATHS.manifest_summary,
         annotations=annotation_files(),
         template=config["report"].get("template") or repo_path("vplan_core/templates/report.md"),

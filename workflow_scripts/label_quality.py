@@ -1,5 +1,6 @@
 """Pseudo-label quality on val, per seed: video label vs PLG (Table I), PLG vs PLD (Table II),
-and PLD's K and α studied as in the paper (Table II's grid) when params.study names them."""
+and PLD's K and α studied as in the paper (Table II's grid) when params.study names them; of the
+visual labels, or (params.audio) of the audio ones against the dense audio truth."""
 from vplan_core import atomic
 from vplan_core.data.dataset import load_labels
 from vplan_core.evaluation.label_quality import label_quality, pld_parameter_study
@@ -11,10 +12,11 @@ with job_log(snakemake.log[0]):
     p = snakemake.params
     split = load_split(p.annotations, "val")
     plg = load_labels(snakemake.input.plg, split.video_ids)
-    pld = load_seed_labels(snakemake.input.pld, "val", p.seeds, split.video_ids)
-    per_seed = [label_quality(split, {"plg": plg, "pld": pld[s]}) for s in range(len(p.seeds))]
-    if p.study:
-        loss = load_forward_loss(snakemake.input.pld, "val", p.seeds, split.video_ids)
+    name = "val_audio" if p.audio else "val"
+    pld = load_seed_labels(snakemake.input.pld, name, p.seeds, split.video_ids)
+    per_seed = [label_quality(split, {"plg": plg, "pld": pld[s]}, audio=p.audio) for s in range(len(p.seeds))]
+    if p.study and not p.audio:
+        loss = load_forward_loss(snakemake.input.pld, name, p.seeds, split.video_ids)
         for s, quality in enumerate(per_seed):
             quality["pld_study"] = pld_parameter_study(split, plg, loss[s], p.study["k"], p.study["alpha"])
     atomic.write_json(snakemake.output[0], {"seeds": p.seeds, "per_seed": per_seed})

@@ -1,4 +1,5 @@
-"""PLD (Eq. 10-11): refine the train and val PLG labels with each seed's stage-1 model, batched."""
+"""PLD (Eq. 10-11): refine the train and val PLG labels with each seed's stage-1 model, batched;
+with audio labels as inputs (row 7), both modalities', each with its own P (P^v, P^a)."""
 import numpy as np
 import torch
 
@@ -16,13 +17,19 @@ with job_log(snakemake.log[0]):
     device = job_device(snakemake.resources.gpu)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
     batch = SeedBatch(load_models(snakemake.input.model, p.seeds)).to(device)
-    for split, plg in (("train", snakemake.input.train_labels), ("val", snakemake.input.val_labels)):
-        data = load_split_data(p.annotations, split, stores, only=labelled_ids(plg))
+    audio = "train_audio_labels" in snakemake.input.keys()
+    for split in ("train", "val"):
+        sources = {"": snakemake.input[f"{split}_labels"]}
+        if audio:
+            sources["_audio"] = snakemake.input[f"{split}_audio_labels"]
+        only = set.intersection(*(labelled_ids(path) for path in sources.values()))
+        data = load_split_data(p.annotations, split, stores, only=only)
         ids = data.split.video_ids
-        labels = load_labels(plg, ids)
-        refined, loss = refine_labels(batch, data.features, labels, p.k, p.alpha, device)
-        save_seed_labels(snakemake.output[0], split, p.seeds, ids, refined)
-        if split == "val":  # for the label-quality study of K and α (rule label_quality)
-            save_forward_loss(snakemake.output[0], split, p.seeds, ids, loss)
-        flipped = ", ".join(f"seed {seed}: {int(np.sum(refined[s] != labels))}" for s, seed in enumerate(p.seeds))
-        print(f"{split}: {len(ids)} videos, segment labels flipped ({flipped})")
+        for suffix, plg in sources.items():
+            labels = load_labels(plg, ids)
+            refined, loss = refine_labels(batch, data.features, labels, p.k, p.alpha, device, audio=suffix == "_audio")
+            save_seed_labels(snakemake.output[0], f"{split}{suffix}", p.seeds, ids, refined)
+            if split == "val":  # for the label-quality study of K and α (rule label_quality)
+                save_forward_loss(snakemake.output[0], f"{split}{suffix}", p.seeds, ids, loss)
+            flipped = ", ".join(f"seed {seed}: {int(np.sum(refined[s] != labels))}" for s, seed in enumerate(p.seeds))
+            print(f"{split}{suffix}: {len(ids)} videos, segment labels flipped ({flipped})")

@@ -1,7 +1,8 @@
-"""Quality of pseudo visual labels against the dense visual ground truth.
+"""Quality of pseudo labels against the dense ground truth of their modality.
 
-Video-level precision/recall (the paper's Table I) and the metric's visual segment- and
-event-level F (Table II), so that pseudo labels and model outputs are judged alike.
+Video-level precision/recall (the paper's Table I) and the metric's segment- and event-level F
+(Table II), so that pseudo labels and model outputs are judged alike: visual labels (CLIP)
+against the dense visual truth, audio labels (CLAP, rows 6-7) against the dense audio truth.
 """
 from __future__ import annotations
 
@@ -46,10 +47,11 @@ def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[s
             "event_f": float(100 * np.mean(event_f(gt_visual, segment_labels)))}
 
 
-def label_quality(split, segment_labels: dict[str, np.ndarray]) -> dict:
-    """Tables I and II for one split (with dense visual GT): the weak video label used as the
-    visual label ("video_label", video level only) and each named set of segment labels."""
-    gt = split.gt_visual
+def label_quality(split, segment_labels: dict[str, np.ndarray], audio: bool = False) -> dict:
+    """Tables I and II for one split (with dense GT): the weak video label used as the visual
+    (or, with audio, the audio) label ("video_label", video level only) and each named set of
+    segment labels, against the dense truth of that modality."""
+    gt = split.gt_audio if audio else split.gt_visual
     return {
         "videos": len(split.video_ids),
         "video_level": {"video_label": video_level_precision_recall(split.weak_labels, gt),

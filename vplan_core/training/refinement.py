@@ -14,14 +14,15 @@ from vplan_core.training.prediction import predict_seeds
 
 
 def refine_labels(stage1: SeedBatch, features: Features, labels: np.ndarray, k: int, alpha: float,
-                  device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+                  device: str = "cpu", audio: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(refined labels, forward-loss matrix), both [S, N, T, C]: the PLG labels [N, T, C] of the
-    videos `features` holds, refined (Eq. 10-11) with each seed's stage-1 P^v."""
-    visual_prob = stage1_visual_prob(stage1, features, device)
-    loss = forward_loss_matrix(visual_prob, labels)
+    videos `features` holds, refined (Eq. 10-11) with each seed's stage-1 P^v (or, for audio
+    labels, P^a: the same rule on the other modality)."""
+    prob = stage1_prob(stage1, features, device, audio)
+    loss = forward_loss_matrix(prob, labels)
     return denoise(loss, labels, k=k, alpha=alpha), loss
 
 
-def stage1_visual_prob(stage1: SeedBatch, features: Features, device: str = "cpu") -> np.ndarray:
-    """P^v [S, N, T, C] of every seed's stage-1 model."""
-    return predict_seeds(stage1, features.to_tensors(device))["visual_prob"]
+def stage1_prob(stage1: SeedBatch, features: Features, device: str = "cpu", audio: bool = False) -> np.ndarray:
+    """P^v (or P^a) [S, N, T, C] of every seed's stage-1 model."""
+    return predict_seeds(stage1, features.to_tensors(device))["audio_prob" if audio else "visual_prob"]
