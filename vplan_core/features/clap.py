@@ -40,7 +40,11 @@ _data does to VALOR's windows: int16 quantisation, "repeatpad" to 10 s (480,000 
 normalisation, 4 copies stacked (every window is shorter than 10 s, so it is never "longer" and
 the fusion branch is not used); unfused models: librosa's Slaney filters, which laion_clap's
 in-model torchlibrosa front end uses. log_mel computes this in torch for a batch of windows;
-tests/test_clap.py checks it against transformers' ClapFeatureExtractor.
+tests/test_clap.py checks it against transformers' ClapFeatureExtractor. That extractor is not
+used itself: it is numpy float64 (about 25 ms a window), and with truncation="fusion" it marks
+one clip of every batch without a long clip as "longer" at random (laion_clap's training-time
+behaviour), which would send that window through the fusion branch; laion_clap at inference,
+and so VALOR, never does.
 
 transformers is imported where a model, config or tokenizer is needed, not with the module: it
 costs seconds, and workflow input checks may import this module on every run.
