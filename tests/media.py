@@ -22,12 +22,14 @@ VFR_DURATIONS_MS = (33, 50, 17, 67, 40)  # cycled frame durations of the variabl
 
 @dataclass(frozen=True)
 class Audio:
-    """Audio track spec: a sine of `freq_hz` at `amplitude` on every channel."""
+    """Audio track spec: a sine of `freq_hz` at `amplitude` on every channel; with `tones`, second
+    s sounds tones[s] instead (the last tone holds after the list ends)."""
 
     channels: int = 2
     rate: int = 44100
     freq_hz: float = 440.0
     amplitude: float = 0.3
+    tones: tuple[float, ...] | None = None
 
 
 _LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
@@ -124,7 +126,9 @@ def _write_audio(out: av.container.OutputContainer, stream: av.AudioStream, audi
     for start in range(0, n_total, block):
         n = min(block, n_total - start)
         t = (start + np.arange(n)) / audio.rate
-        wave = (audio.amplitude * np.sin(2 * np.pi * audio.freq_hz * t)).astype(np.float32)
+        freq = audio.freq_hz if audio.tones is None else \
+            np.asarray(audio.tones)[np.minimum(t.astype(int), len(audio.tones) - 1)]
+        wave = (audio.amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
         data = np.repeat(wave[None], audio.channels, axis=0)
         frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=_LAYOUTS[audio.channels])
         frame.sample_rate, frame.pts = audio.rate, start

@@ -1,7 +1,10 @@
-"""PLG: segment-level visual pseudo labels from CLIP embeddings (docs/method.md Eq. 3-4).
+"""PLG: segment-level visual pseudo labels from CLIP embeddings (docs/method.md Eq. 3-4), and
+audio pseudo labels from CLAP embeddings (VALOR, Lai et al. NeurIPS 2023).
 
-Works on precomputed embeddings only (image [N, T, D], text [C, D]), so the label pipeline is
-independent of both the CLIP implementation and the parsing backbone.
+Works on precomputed embeddings only (image or audio [N, T, D], text [C, D]), so the label
+pipeline is independent of both the CLIP/CLAP implementation and the parsing backbone. Audio PLG
+uses the same softmax-tau rule (segment_scores, pseudo_labels) by default; VALOR's own rule,
+per-class thresholds on CLAP's scaled logits, is threshold_labels.
 """
 from __future__ import annotations
 
@@ -16,6 +19,14 @@ PROMPTS = {
     "P4": "This is a photo of the [CLS]",
 }
 DEFAULT_TAU = 0.04
+# VALOR's CLAP prompt (utils/clap_preprocess.py: "This is a sound of " + class name, lower case).
+AUDIO_PROMPT = "This is a sound of [CLS]"
+# VALOR's per-class thresholds on CLAP logits (utils/clap_preprocess.py, Franklin905/VALOR at
+# 2677da9), in LLP's class order; a segment gets class c when exp(logit_scale_a) * cos(audio,
+# text_c) > VALOR_CLAP_THRESHOLDS[c] and c is in the video label. They were chosen for LAION's
+# 630k-fusion-best.pt (laion_clap's model_id=2; its logit scale is read from the model, not
+# assumed here) and mean nothing for another CLAP, the demo's included.
+VALOR_CLAP_THRESHOLDS = (0, 0, 1, 4, 6, -2, 4, 4, 2, 2, 2, 1, 2, 3, 0, 2, 2, 2, 0, 2, -1, 2, 3, 3, 0)
 
 
 def readable_class_name(name: str) -> str:
@@ -51,6 +62,29 @@ def pseudo_labels(scores: np.ndarray, video_labels: np.ndarray, tau: float = DEF
     """Eq. 4: Ŷ_t = 1(s_t > τ) ⊙ y; scores [N, T, C], video_labels [N, C] -> uint8 [N, T, C]."""
     y = np.asarray(video_labels).astype(bool)[:, None, :]
     return ((np.asarray(scores) > tau) & y).astype(np.uint8)
+
+
+def clap_logits(audio_emb: np.ndarray, text_emb: np.ndarray, logit_scale: float) -> np.ndarray:
+    """VALOR's segment logits: logit_scale * cos(audio, text); [N, T, D], [C, D] -> float32 [N, T, C].
+
+    logit_scale is CLAP's exp(logit_scale_a) (features.clap.logit_scale(model)).
+    """
+    return (logit_scale * (_normalise(audio_emb) @ _normalise(text_emb).T)).astype(np.float32)
+
+
+def threshold_labels(logits: np.ndarray, thresholds: Sequence[float] | np.ndarray,
+                     video_labels: np.ndarray) -> np.ndarray:
+    """VALOR's rule: Ŷ_tc = 1(logit_tc > θ_c) ⊙ y_c.
+
+    logits [N, T, C] (clap_logits), thresholds [C] (VALOR_CLAP_THRESHOLDS for LAION's fused CLAP),
+    video_labels [N, C] -> uint8 [N, T, C]. Classes outside the video label stay 0.
+    """
+    logits = np.asarray(logits)
+    theta = np.asarray(thresholds, dtype=np.float64)
+    if theta.shape != (logits.shape[-1],):
+        raise ValueError(f"thresholds of shape {theta.shape} for logits of {logits.shape[-1]} classes")
+    y = np.asarray(video_labels).astype(bool)[:, None, :]
+    return ((logits > theta) & y).astype(np.uint8)
 
 
 def video_pseudo_labels(segment_labels: np.ndarray) -> np.ndarray:
