@@ -65,6 +65,29 @@ if DEMO:
         script:
             "../workflow_scripts/demo_clip.py"
 
+    # The demo CLAP (audio PLG, rows 6-7): trained on the demo world's own class sounds, mixed
+    # into one-second windows, never on demo clips; a transformers ClapModel folder with its own
+    # tokenizer, which the extraction loads through features.clap.checkpoint like a real one.
+    if SOURCES.audio_plg:
+
+        rule demo_clap:
+            output:
+                directory(config["features"]["clap"]["checkpoint"]),
+            params:
+                training=config["demo"]["clap_training"],
+            threads: JOB_THREADS
+            log:
+                PATHS.log("demo_clap"),
+            benchmark:
+                PATHS.benchmark("demo_clap")
+            resources:
+                mem_mb=4000,
+                runtime=30,
+            conda:
+                ENV_EXTRACT
+            script:
+                "../workflow_scripts/demo_clap.py"
+
     # The demo's backbones, pretrained in the demo world (vplan_core.demo.backbones) on its own
     # images, clips and sounds, as ImageNet / Kinetics / AudioSet pretrain the backbones of real
     # LLP features; each is written where its features.<backbone>.weights points, and the

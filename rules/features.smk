@@ -6,7 +6,8 @@
 # Which rule makes a store is the plan's answer (vplan_core.plan.feature_sources): a rule is
 # defined only for the stores it makes. With dataset.official_features the three HAN stores are
 # imported from the official .npy files (same store paths, so training is unchanged); released
-# CLIP image embeddings (dataset.clip_features) become the clip store the same way.
+# CLIP image embeddings (dataset.clip_features) and CLAP window embeddings (dataset.clap_features)
+# become the clip and clap stores the same way.
 
 if SOURCES.extracted:
 
@@ -61,21 +62,24 @@ if SOURCES.official:
             "../workflow_scripts/import_official_features.py"
 
 
-if SOURCES.clip_imported:
+if SOURCES.released:
 
-    rule import_clip_features:
+    rule import_segment_features:
         input:
             manifest=PATHS.manifest_shard("{shard}"),
         output:
-            directory(PATHS.feature_store("clip", "{shard}")),
+            directory(PATHS.feature_store("{feature}", "{shard}")),
+        wildcard_constraints:
+            feature="|".join(SOURCES.released),
         params:
-            clip_dir=config["dataset"].get("clip_features"),
-            model_name=config["features"]["clip"]["model_name"],
-            frame_rule=config["dataset"].get("clip_frame_rule", "unknown"),
+            feature=lambda wildcards: wildcards.feature,
+            folder=lambda wildcards: released_settings(config, wildcards.feature)["folder"],
+            model=lambda wildcards: released_settings(config, wildcards.feature)["model"],
+            sampling=lambda wildcards: released_settings(config, wildcards.feature)["sampling"],
         log:
-            PATHS.log("features/clip/shard_{shard}"),
+            PATHS.log("features/{feature}/shard_{shard}"),
         benchmark:
-            PATHS.benchmark("features/clip/shard_{shard}")
+            PATHS.benchmark("features/{feature}/shard_{shard}")
         resources:
             mem_mb=4000,
             runtime=30,
@@ -83,4 +87,4 @@ if SOURCES.clip_imported:
         conda:
             ENV_EXTRACT
         script:
-            "../workflow_scripts/import_clip_features.py"
+            "../workflow_scripts/import_segment_features.py"

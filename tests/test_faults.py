@@ -126,7 +126,7 @@ def real_config(tmp_path: Path) -> dict:
     feats["clip"] = {"model_name": "vplan-demo-clip", "checkpoint": str(tmp_path / "clip/clip.pt"),
                      "config_file": str(REPO / "vplan_core/demo/vplan-demo-clip.json"),
                      "size": 48, "batch_size": 64}
-    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=4)
+    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=4, models=["han"])
     return config
 
 

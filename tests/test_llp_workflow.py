@@ -165,7 +165,7 @@ def test_official_features_end_to_end(tmp_path):
             dtype = np.float64 if feature == "vggish" else np.float32  # cast on import
             np.save(tmp_path / "official_features" / sub / f"{vid}.npy", rng.random(shape).astype(dtype))
     config["dataset"]["shard_size"] = 25
-    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16)
+    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16, models=["han"])
     configfile = write_config(tmp_path, config)
     started = time.perf_counter()
     snakemake(tmp_path, configfile, "--cores", "2")
@@ -213,17 +213,20 @@ def test_import_rejects_bad_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_official_and_clip_features_run_all_five_rows_without_a_video(tmp_path):
+def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_path):
     """The features-only route: official HAN features plus CLIP image embeddings in VALOR's format
-    (<id>.npy, 10 x D, L2-normalised; D = the configured CLIP's text width). One video is gone
-    altogether, one lacks only its CLIP file: row 1 trains on it, rows 2-5 leave it out."""
+    (<id>.npy, 10 x D, L2-normalised; D = the configured CLIP's text width) and CLAP window
+    embeddings of the same layout (D = the configured CLAP's). One video is gone altogether, one
+    lacks only its CLIP file: row 1 trains on it, rows 2-7 leave it out."""
+    from vplan_core.demo.clap_training import train_demo_clap
     from vplan_core.demo.clip_training import create_demo_model
 
     keep = subset_annotations(tmp_path / "annotations")
     ids = [name[:11] for names in keep.values() for name in names]
     config = llp_config(tmp_path, annotations=tmp_path / "annotations", videos=False, official=True)
-    clip_dir = tmp_path / "CLIP/features"
+    clip_dir, clap_dir = tmp_path / "CLIP/features", tmp_path / "CLAP/window_embeddings"
     clip_dir.mkdir(parents=True)
+    clap_dir.mkdir(parents=True)
     rng = np.random.default_rng(0)
     gone, no_clip = ids[3], ids[5]  # both train videos
     for vid in ids:
@@ -234,15 +237,22 @@ def test_official_and_clip_features_run_all_five_rows_without_a_video(tmp_path):
         if vid != no_clip:
             emb = rng.standard_normal((10, 128)).astype(np.float32)
             np.save(clip_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
+        emb = rng.standard_normal((10, 32)).astype(np.float32)  # the demo CLAP's 32-d joint space
+        np.save(clap_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
     torch.manual_seed(0)
     model, _, _ = create_demo_model()  # text tower only is used: 128-d like the features
     checkpoint = tmp_path / "weights/clip.pt"
     torch.save({"state_dict": model.state_dict()}, checkpoint)
-    config["dataset"].update(clip_features=str(clip_dir), shard_size=25,
-                             clip_frame_rule="10 frames evenly spaced over the clip (VALOR)")
+    clap_checkpoint = tmp_path / "weights/clap"  # a transformers ClapModel folder (text tower used)
+    train_demo_clap(clap_checkpoint, n_examples=32, epochs=1, batch_size=32)
+    config["dataset"].update(clip_features=str(clip_dir), clap_features=str(clap_dir), shard_size=25,
+                             clip_frame_rule="10 frames evenly spaced over the clip (VALOR)",
+                             clap_window_rule="ten 1-s windows (VALOR)")
+    config["features"]["clap"] = {"checkpoint": str(clap_checkpoint), "fusion": True}
+    config["plg"]["audio"] = {"enabled": True}
     config["features"]["clip"].update(model_name="vplan-demo-clip", checkpoint=str(checkpoint),
                                       config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
-    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16, seeds=[0, 1])
+    config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16, seeds=[0, 1], models=["han"])
     snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2")
 
     results = tmp_path / "results/llp"
@@ -251,24 +261,30 @@ def test_official_and_clip_features_run_all_five_rows_without_a_video(tmp_path):
     assert summary["feature_skips"]["clip"]["total"] == 1
     assert summary["feature_skips"]["clip"]["videos"][0][0] == no_clip
     report = json.loads((results / "report/report.json").read_text())
-    assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"]
+    assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
+                                        "row6_plg_av", "row7_plg_av_pld"]
     assert report["skipped_rows"] == {} and report["label_quality"]["video_level"]["pld"]["per_seed"]
+    assert set(report["audio_label_quality"]["video_level"]) == {"video_label", "plg", "pld"}
     histories = {row: json.loads((results / f"models/{row}/seeds_0-1/seed_0/history.json").read_text())
                  for row in ("row1_han", "row4_plg_rl", "row5_vplan")}
     assert histories["row1_han"]["videos"]["train"] == {"used": 39, "missing": 1}
-    for row in ("row4_plg_rl", "row5_vplan"):  # without the video that has no CLIP file
+    histories["row7_plg_av_pld"] = json.loads((results / "models/row7_plg_av_pld/seeds_0-1/seed_0/history.json").read_text())
+    for row in ("row4_plg_rl", "row5_vplan", "row7_plg_av_pld"):  # without the video that has no CLIP file
         assert histories[row]["videos"]["train"] == {"used": 38, "missing": 2}
     import zarr
     attrs = dict(zarr.open_group(str(results / "features/clip/shard_0000.zarr"), mode="r").attrs)
     assert attrs["sampling"]["source"] == str(clip_dir.resolve()) and attrs["shape"] == [10, 128]
     assert attrs["sampling"]["frame_rule"].startswith("10 frames evenly spaced")
     assert "vplan-demo-clip" in attrs["model"]
+    attrs = dict(zarr.open_group(str(results / "features/clap/shard_0000.zarr"), mode="r").attrs)
+    assert attrs["sampling"]["window_rule"] == "ten 1-s windows (VALOR)" and attrs["shape"] == [10, 32]
 
 
 def test_clip_features_of_another_width_are_refused_before_any_job(tmp_path):
     config = llp_config(tmp_path, videos=False, official=True)
-    clip_dir = tmp_path / "CLIP/features"
+    clip_dir, clap_dir = tmp_path / "CLIP/features", tmp_path / "CLAP/window_embeddings"
     clip_dir.mkdir(parents=True)
+    clap_dir.mkdir(parents=True)
     np.save(clip_dir / "abcdefghijk.npy", np.zeros((10, 768), np.float32))  # VALOR's ViT-L/14 width
     config["dataset"]["clip_features"] = str(clip_dir)  # with llp.yaml's ViT-B-32: 512-d text
     result = snakemake(tmp_path, write_config(tmp_path, config), "--dry-run", check=False)

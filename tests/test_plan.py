@@ -57,7 +57,7 @@ def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, r
 
 @pytest.mark.parametrize("dataset, clap, rows_6_7", [
     ({"videos": "v"}, "extract_features", "run"),
-    ({"official_features": "o", "clip_features": "c", "clap_features": "a"}, "import_clap_features", "run"),
+    ({"official_features": "o", "clip_features": "c", "clap_features": "a"}, "import_segment_features", "run"),
     ({"official_features": "o", "clip_features": "c"}, None, "skipped"),
     ({"official_features": "o"}, None, "skipped"),
 ])
@@ -80,7 +80,7 @@ def test_audio_plg_adds_the_clap_store_and_rows_6_7(dataset, clap, rows_6_7):
     ({"official_features": "o"}, {"vggish": "import_official_features"}, "probe_official_shard"),
     ({"official_features": "o", "videos": "v"}, {"cnn2d": "import_official_features", "clip": "extract_features"},
      "probe_official_shard"),
-    ({"videos": "v", "clip_features": "c"}, {"r2plus1d": "extract_features", "clip": "import_clip_features"},
+    ({"videos": "v", "clip_features": "c"}, {"r2plus1d": "extract_features", "clip": "import_segment_features"},
      "probe_shard"),
 ])
 def test_one_producer_for_each_store(dataset, producers, manifest):
@@ -90,7 +90,7 @@ def test_one_producer_for_each_store(dataset, producers, manifest):
     assert {feature: sources.producer(feature) for feature in producers} == producers
     assert sources.manifest_producer == manifest
     assert sources.probes_videos == ("videos" in dataset)
-    assert sources.clip_imported == ("clip_features" in dataset)
+    assert sources.released == (("clip",) if "clip_features" in dataset else ())
 
 
 def test_demo_backbone_settings_read_the_extractor_and_the_teacher():
@@ -131,7 +131,7 @@ def test_videos_win_the_clip_store_only_when_asked():
     config = llp(videos="v", clip_features="c")
     config["features"]["clip"]["source"] = "videos"
     assert "clip" in feature_sources(config, ROWS).extracted
-    assert feature_sources(DEMO, ROWS).extracted == ("vggish", "cnn2d", "r2plus1d", "clip")
+    assert feature_sources(DEMO, ROWS).extracted == ("vggish", "cnn2d", "r2plus1d", "clip", "clap")  # audio PLG on
     with pytest.raises(ValueError, match="'features.clip.source' is 'videos' but dataset.videos is not set"):
         feature_sources(llp(official_features="o", clip_features="c") | {"features": config["features"]}, ROWS)
     with pytest.raises(ValueError, match="dataset.videos .* and/or"):

@@ -221,7 +221,7 @@ def official_workdir(workdir: Path) -> Path:
         for sub, shape in LAYOUT.values():
             np.save(workdir / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
     config["dataset"]["shard_size"] = 50
-    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1])
+    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1], models=["han"])
     return write_config(workdir, config)
 
 

@@ -64,31 +64,37 @@ def test_second_run_does_nothing(tiny_run):
     assert planned_jobs(workdir, configfile) == {}
 
 
-# Jobs downstream of new PLG labels: rows 2-4 train again, PLD reruns, row 5 retrains, then
-# evaluation and report (one job per row and seed group: the tiny config trains seeds 0 and 1
-# together).
-AFTER_LABELS = {"plg_labels": 2, "train_row": 3, "pld_labels": 1, "retrain_row": 1, "evaluate_row": 4,
-                "label_quality": 1, "report": 1, "all": 1}
-AFTER_PLD = {"pld_labels": 1, "retrain_row": 1, "evaluate_row": 1, "label_quality": 1, "report": 1, "all": 1}
-ALL_TRAINING = {"train_row": 4, "pld_labels": 1, "retrain_row": 1, "evaluate_row": 5, "label_quality": 1,
-                "report": 1, "all": 1}
+# Jobs downstream of new visual PLG labels: rows 2-4 and 6 train again, PLD (of row 4, and of row
+# 6 on both modalities) reruns, rows 5 and 7 retrain, then evaluation and report (one job per row
+# and seed group: the tiny config trains seeds 0 and 1 together).
+PLD_BOTH = {"pld_labels": 1, "pld_av_labels": 1, "retrain_row": 2, "label_quality": 1, "label_quality_audio": 1,
+            "report": 1, "all": 1}
+AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "evaluate_row": 6, **PLD_BOTH}
+AFTER_PLD = {"evaluate_row": 2, **PLD_BOTH}
+ALL_TRAINING = {"train_row": 5, "evaluate_row": 7, **PLD_BOTH}
+# New audio labels reach row 6, PLD on both, row 7 and the audio labels' quality only.
+AFTER_AUDIO_LABELS = {"plg_audio_labels": 2, "train_row": 1, "pld_av_labels": 1, "retrain_row": 1, "evaluate_row": 2,
+                      "label_quality_audio": 1, "report": 1, "all": 1}
 SHARDS = 2  # 18 tiny videos, 9 a shard
 
 RERUN_MATRIX = [
     ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("plg.prompt", "P4", {"clip_text_embeddings": 1, **AFTER_LABELS}),
     ("plg.tau", 0.05, AFTER_LABELS),
-    ("rl.lambda", 0.25, {"train_row": 2, "pld_labels": 1, "retrain_row": 1, "evaluate_row": 3, "label_quality": 1,
-                         "report": 1, "all": 1}),
-    ("rl.distance", "l1", {"train_row": 1, "pld_labels": 1, "retrain_row": 1, "evaluate_row": 2, "label_quality": 1,
-                           "report": 1, "all": 1}),
+    ("rl.lambda", 0.25, {"train_row": 3, "evaluate_row": 5, **PLD_BOTH}),  # rows 3-7
+    ("rl.distance", "l1", {"train_row": 2, "evaluate_row": 4, **PLD_BOTH}),  # rows 4-7
+    ("plg.audio.tau", 0.05, AFTER_AUDIO_LABELS),
+    ("plg.audio.rule", "thresholds", AFTER_AUDIO_LABELS),
+    ("demo.clap_training.epochs", 2, {"demo_clap": 1, "extract_features": SHARDS, "manifest": 1,
+                                      "clap_text_embeddings": 1, **AFTER_AUDIO_LABELS}),
     ("pld.k", 3, AFTER_PLD),
     ("pld.alpha", 5.0, AFTER_PLD),
     ("pld.study", {"k": [5], "alpha": [10.0]}, {"label_quality": 1, "report": 1, "all": 1}),
     ("train.lr", 1.0e-4, ALL_TRAINING),
     ("train.seeds", [1, 2], ALL_TRAINING),
     ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1
-    ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "retrain_row", "evaluate_row", "label_quality")
+    ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "pld_av_labels", "retrain_row", "evaluate_row",
+                                                                 "label_quality", "label_quality_audio")
                                 else n for key, n in ALL_TRAINING.items()}),
     # a backbone's pretraining reaches that backbone, its extraction (and the manifest summary of
     # feature skips) and all training, not PLG; R(2+1)D, inflated from the 2D CNN, follows it

@@ -17,8 +17,8 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 def tiny_demo_config(name: str = "tiny") -> dict:
-    """The demo config shrunk to a handful of clips, tiny backbones (pretrained on a few dozen
-    in-world examples) and 2 epochs."""
+    """The demo config shrunk to a handful of clips, tiny backbones, CLIP and CLAP (pretrained on a
+    few dozen in-world examples) and 2 epochs."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config = copy.deepcopy(config)
     config["dataset"].update(name=name, annotations=f"resources/{name}/annotations",
@@ -26,6 +26,8 @@ def tiny_demo_config(name: str = "tiny") -> dict:
     config["demo"].update(n_train=10, n_val=4, n_test=4)
     config["demo"]["video"].update(width=96, height=72, fps=12)
     config["demo"]["clip_training"].update(n_images=256, epochs=1, batch_size=64)
+    config["demo"]["clap_training"].update(n_examples=64, epochs=1, batch_size=32)
+    config["features"]["clap"]["checkpoint"] = f"resources/{name}/clap/vplan-demo-clap"
     tiny_pretraining = {"cnn2d": dict(n_examples=52, batch_size=26),
                         "r2plus1d": dict(n_examples=26, batch_size=13),
                         "vggish": dict(n_examples=26, batch_size=13)}

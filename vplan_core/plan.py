@@ -69,12 +69,9 @@ class Sources:
         return tuple(f for f, key in self.imported.items() if key == OFFICIAL_KEY)
 
     @property
-    def clip_imported(self) -> bool:
-        return self.imported.get(CLIP) == CLIP_FEATURES_KEY
-
-    @property
-    def clap_imported(self) -> bool:
-        return self.imported.get(CLAP) == CLAP_FEATURES_KEY
+    def released(self) -> tuple[str, ...]:
+        """The pseudo-label stores imported from released segment embeddings (CLIP, CLAP)."""
+        return tuple(f for f, key in self.imported.items() if key in (CLIP_FEATURES_KEY, CLAP_FEATURES_KEY))
 
     @property
     def audio_plg(self) -> bool:
@@ -83,11 +80,10 @@ class Sources:
 
     def producer(self, feature: str) -> str:
         """The rule that makes `feature`'s stores: extract_features, import_official_features or
-        import_clip_features."""
+        import_segment_features (released CLIP or CLAP embeddings)."""
         if feature in self.extracted:
             return "extract_features"
-        return {OFFICIAL_KEY: "import_official_features", CLIP_FEATURES_KEY: "import_clip_features",
-                CLAP_FEATURES_KEY: "import_clap_features"}[self.imported[feature]]
+        return "import_official_features" if self.imported[feature] == OFFICIAL_KEY else "import_segment_features"
 
     @property
     def manifest_producer(self) -> str:
@@ -122,6 +118,8 @@ def feature_sources(config: dict, rows: dict) -> Sources:
     if clip_from_features:
         imported[CLIP] = CLIP_FEATURES_KEY
     audio_plg = bool(config["plg"].get("audio", {}).get("enabled", False))
+    if audio_plg and CLAP not in config["features"]:
+        raise ValueError("config key 'plg.audio.enabled' is true but features.clap (the CLAP checkpoint) is not set")
     if audio_plg and dataset.get("clap_features"):
         imported[CLAP] = CLAP_FEATURES_KEY
     pseudo_label_features = (CLIP, CLAP) if audio_plg else (CLIP,)
@@ -145,6 +143,17 @@ def extraction_settings(config: dict, feature: str) -> dict:
     keys it uses (so a change of another feature's settings reruns nothing of this one)."""
     sampling = config["sampling"]
     return {**config["features"][feature], **{key: sampling[key] for key in FEATURES[feature].sampling}}
+
+
+def released_settings(config: dict, feature: str) -> dict:
+    """The import of released segment embeddings of `feature` (clip, clap): their folder, the
+    configured model they come from, and how the release sampled its segments."""
+    dataset, settings = config["dataset"], config["features"][feature]
+    if feature == CLIP:
+        return {"folder": dataset["clip_features"], "model": settings["model_name"],
+                "sampling": {"frame_rule": dataset.get("clip_frame_rule", "unknown")}}
+    return {"folder": dataset["clap_features"], "model": str(settings.get("checkpoint")),
+            "sampling": {"window_rule": dataset.get("clap_window_rule", "unknown")}}
 
 
 def extraction_inputs(config: dict, feature: str) -> list[str]:
@@ -207,20 +216,21 @@ def train_settings(config: dict, loss_kind: str, model: str = HAN) -> dict:
     loss = {"kind": loss_kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
     if loss_kind == "han":
         loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))
-    if loss_kind in ("plg_segbce", "plg_rl"):
+    if loss_kind in ("plg_segbce", "plg_rl", "plg_av_rl"):
         loss.update(rl_lambda=config["rl"]["lambda"])
-    if loss_kind == "plg_rl":
+    if loss_kind in ("plg_rl", "plg_av_rl"):
         loss.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
     return {**settings, "loss": loss}
 
 
 def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
     """config key -> (local weight file, where it is published) of every file this run loads:
-    the extracted features' backbones, and the configured CLIP whenever PLG runs (imported CLIP
-    image embeddings still need its text tower). The demo makes its own files by rules."""
+    the extracted features' backbones, and the configured CLIP (CLAP) whenever PLG (audio PLG)
+    runs: imported image (window) embeddings still need its text tower. The demo makes its own
+    files by rules."""
     if "demo" in config:
         return {}
-    features = [*sources.extracted, *([CLIP] if CLIP in sources.imported else [])]
+    features = [*sources.extracted, *(f for f in (CLIP, CLAP) if f in sources.imported)]
     return {key: (str(path), url) for feature in features
             for key, path, url in FEATURES[feature].weight_files(config["features"][feature])
             if not str(path).startswith(RANDOM_PREFIX)}
@@ -229,11 +239,12 @@ def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
 def input_problems(config: dict, sources: Sources) -> list[str]:
     """Every problem with the input paths and files of a real run, found before any job starts,
     each naming its config key: missing folders and weight files, the official features'
-    layout, released CLIP features against the configured CLIP, the CLIP checkpoint's form."""
+    layout, released CLIP features against the configured CLIP, the CLIP and CLAP checkpoints'
+    forms (a CLAP checkpoint may be a transformers folder)."""
     from pathlib import Path
 
     dataset = config["dataset"]
-    keys = ("annotations", "videos", "official_features", "clip_features")
+    keys = ("annotations", "videos", "official_features", "clip_features", "clap_features")
     problems = [f"config key 'dataset.{key}': path does not exist: {dataset[key]}"
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official, clip_dir, clip = dataset.get("official_features"), dataset.get("clip_features"), config["features"][CLIP]
@@ -248,11 +259,18 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
     weights = weight_paths(config, sources)
     problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
                  f"where there is network and set the key to the local file)"
-                 for key, (path, url) in weights.items() if not Path(path).is_file()]
+                 for key, (path, url) in weights.items()
+                 if not (Path(path).exists() if key == f"features.{CLAP}.checkpoint" else Path(path).is_file())]
     if f"features.{CLIP}.checkpoint" in weights and Path(clip["checkpoint"]).is_file():
         from vplan_core.features.clip import check_checkpoint  # its form and architecture
 
         problems += check_checkpoint(clip["checkpoint"], clip["model_name"], clip.get("config_file"))
+    if f"features.{CLAP}.checkpoint" in weights and Path(weights[f"features.{CLAP}.checkpoint"][0]).exists():
+        from vplan_core.features import clap
+
+        settings = config["features"][CLAP]
+        problems += clap.check_checkpoint(settings["checkpoint"], settings.get("fusion"), settings.get("config"),
+                                          settings.get("tokenizer"))
     return problems
 
 

@@ -35,6 +35,11 @@ with job_log(snakemake.log[0]):
         parser_evals.setdefault(job["model"], {}).setdefault(job["row"], []).append(read_json(job["evaluation"]))
     parsers = {model: ablation_summary(rows) for model, rows in parser_evals.items()}
     quality = quality_summary([read_json(path) for path in inp.quality]) if inp.quality else None
+    audio_quality = quality_summary([read_json(path) for path in inp.audio_quality]) if inp.audio_quality else None
+    if audio_quality is not None:
+        audio_tables = "\n\n".join(quality_tables(audio_quality, "audio"))
+    else:
+        audio_tables = "Not computed: audio PLG is off (plg.audio.enabled) or row 6 did not run."
     test = load_split(p.annotations, "test")
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in p.rows]
     f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
@@ -60,13 +65,13 @@ with job_log(snakemake.log[0]):
                         for row, t in training.items())
     Path(snakemake.output.markdown).write_text(render_markdown(
         inp.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
-        table1=table1, table2=table2, table_v=table_v(ablation, parsers) if parsers else
+        table1=table1, table2=table2, audio_quality=audio_tables, table_v=table_v(ablation, parsers) if parsers else
         "Not trained: train.models lists HAN only (add mgn, mm_pyramid to train them on the same labels).", pld_study=study, manifest=manifest_table(read_json(inp.manifest)),
         data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
                   f"std (sample, ddof 1) over {n_seeds} seed(s): {training[BASELINE_ROW]['seeds']}.{skipped}"))
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": training[BASELINE_ROW]["seeds"], "ablation": ablation,
-        "skipped_rows": dict(p.skipped_rows), "parsers": parsers, "label_quality": quality, "manifest": read_json(inp.manifest),
+        "skipped_rows": dict(p.skipped_rows), "parsers": parsers, "label_quality": quality, "audio_label_quality": audio_quality, "manifest": read_json(inp.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]
                                 for row, f in f1.items()},
         "training": training})

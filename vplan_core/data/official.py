@@ -11,7 +11,8 @@ shard_<k>.zarr), so training does not know where its features came from.
 
 CLIP image embeddings released for LLP (`dataset.clip_features: DIR`, `DIR/<id>.npy` of shape
 [10, D], one image embedding per one-second segment, e.g. VALOR's ViT-L/14 features with
-D = 768) become the clip store the same way (import_clip_shard); D is whatever the release has,
+D = 768) become the clip store the same way (import_segment_shard; CLAP window embeddings the
+clap store); D is whatever the release has,
 the same for every file, and must match the width of the configured CLIP's text embeddings.
 
 When no videos are configured the manifest is made from these files instead (status_records):
@@ -24,7 +25,7 @@ violation is an error naming the file.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,24 +138,35 @@ def import_shard(feature: str, records: Sequence[ManifestRecord], official_dir: 
             "skipped": skipped, "shape": list(shape)}
 
 
-CLIP_SEGMENTS = 10
+SEGMENTS = 10
 
 
-def first_clip_file(clip_dir: str | os.PathLike) -> Path | None:
-    """Any one <id>.npy of a CLIP feature folder (for checks before any job), or None."""
-    with os.scandir(clip_dir) as entries:
+def first_feature_file(folder: str | os.PathLike) -> Path | None:
+    """Any one <id>.npy of a released segment-feature folder (for checks before any job), or None."""
+    with os.scandir(folder) as entries:
         return next((Path(e.path) for e in entries if e.name.endswith(".npy") and e.is_file()), None)
 
 
-def clip_feature_width(path: str | os.PathLike) -> int:
-    """D of one [10, D] CLIP feature file, from its header alone."""
-    shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    if len(shape) != 2 or shape[0] != CLIP_SEGMENTS:
-        raise OfficialFeatureError(f"{path}: shape {shape}, CLIP segment features are [{CLIP_SEGMENTS}, D]")
+Check = Callable[[Path, tuple], str | None]  # a release's own shape check: a problem, or None
+
+
+def segment_feature_width(path: str | os.PathLike, what: str = "CLIP", check: Check | None = None) -> int:
+    """D of one [10, D] segment-feature file (`what`: CLIP, CLAP), from its header alone."""
+    path = Path(path)
+    try:
+        shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+    except (OSError, ValueError) as exc:
+        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    problem = check(path, shape) if check else None
+    if problem:
+        raise OfficialFeatureError(problem)
+    if len(shape) != 2 or shape[0] != SEGMENTS:
+        raise OfficialFeatureError(f"{path}: shape {shape}, {what} segment features are [{SEGMENTS}, D]")
     return shape[1]
 
 
-def load_clip_features(path: str | os.PathLike, width: int | None) -> np.ndarray:
+def load_segment_features(path: str | os.PathLike, width: int | None, what: str = "CLIP",
+                          check: Check | None = None) -> np.ndarray:
     """One [10, D] file as float32 (D = width when given); OfficialFeatureError otherwise."""
     path = Path(path)
     try:
@@ -163,43 +175,48 @@ def load_clip_features(path: str | os.PathLike, width: int | None) -> np.ndarray
         raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not numeric")
-    if array.ndim != 2 or array.shape[0] != CLIP_SEGMENTS or (width is not None and array.shape[1] != width):
-        expected = f"[{CLIP_SEGMENTS}, {width if width is not None else 'D'}]"
+    problem = check(path, array.shape) if check else None
+    if problem:
+        raise OfficialFeatureError(problem)
+    if array.ndim != 2 or array.shape[0] != SEGMENTS or (width is not None and array.shape[1] != width):
+        expected = f"[{SEGMENTS}, {width if width is not None else 'D'}]"
         raise OfficialFeatureError(f"{path}: shape {array.shape}, expected {expected} like the other "
-                                   "CLIP feature files")
+                                   f"{what} feature files")
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise OfficialFeatureError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/inf values")
     return array
 
 
-def import_clip_shard(records: Sequence[ManifestRecord], clip_dir: str | os.PathLike, out_store: str | os.PathLike,
-                      model_name: str, frame_rule: str) -> dict:
-    """The clip store of a shard from released CLIP features, with their provenance.
+def import_segment_shard(feature: str, records: Sequence[ManifestRecord], folder: str | os.PathLike,
+                         out_store: str | os.PathLike, model: str, sampling: dict, what: str,
+                         check: Check | None = None) -> dict:
+    """The `feature` store of a shard from released [10, D] segment features (CLIP image or CLAP
+    audio embeddings), with their provenance.
 
-    A used video without its file is recorded in the store's "skipped" attr ("no CLIP feature
-    file"): it still trains row 1, and rows 2-5 (which need PLG) leave it out.
+    A used video without its file is recorded in the store's "skipped" attr ("no <what> feature
+    file"): it still trains the rows that do not need these pseudo labels, and the others leave
+    it out.
     """
     ids, arrays, skipped = [], [], []
-    sample = first_clip_file(clip_dir)
+    sample = first_feature_file(folder)
     if sample is None:
-        raise OfficialFeatureError(f"{clip_dir}: no <id>.npy CLIP feature files")
-    width = clip_feature_width(sample)
+        raise OfficialFeatureError(f"{folder}: no <id>.npy {what} feature files")
+    width = segment_feature_width(sample, what, check)
     for record in records:
         if record["status"] != "used":
             continue
-        path = Path(clip_dir) / f"{record['video_id']}.npy"
+        path = Path(folder) / f"{record['video_id']}.npy"
         if not path.is_file():
-            skipped.append([record["video_id"], f"no CLIP feature file: {path}"])
+            skipped.append([record["video_id"], f"no {what} feature file: {path}"])
             continue
-        arrays.append(load_clip_features(path, width))
+        arrays.append(load_segment_features(path, width, what, check))
         ids.append(record["video_id"])
-    features = np.stack(arrays) if arrays else np.zeros((0, CLIP_SEGMENTS, width), np.float32)
+    features = np.stack(arrays) if arrays else np.zeros((0, SEGMENTS, width), np.float32)
     write_store(out_store, features, ids, {
-        "feature": "clip", "model": f"released CLIP features ({model_name}, as configured)",
+        "feature": feature, "model": f"released {what} features ({model}, as configured)",
         "weights": "released pre-extracted features", "weights_sha256": "",
-        "sampling": {"source": str(Path(clip_dir).resolve()), "frame_rule": frame_rule,
-                     "segments": CLIP_SEGMENTS},
+        "sampling": {"source": str(Path(folder).resolve()), "segments": SEGMENTS, **sampling},
         "skipped": skipped})
-    return {"feature": "clip", "store": str(out_store), "n_written": len(ids), "skipped": skipped,
-            "shape": [CLIP_SEGMENTS, width]}
+    return {"feature": feature, "store": str(out_store), "n_written": len(ids), "skipped": skipped,
+            "shape": [SEGMENTS, width]}

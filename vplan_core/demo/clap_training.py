@@ -176,13 +176,8 @@ def train_demo_clap(out_path: str | Path, n_examples: int = 1500, epochs: int = 
                     lr: float = 3e-3, seed: int = 0, prompt_template: str = AUDIO_PROMPT) -> dict:
     """Train the demo CLAP and write a transformers ClapModel folder at out_path.
 
-    Uses the caller's torch thread setting. The defaults (94 steps) took 60 s on one thread
-    (torch.set_num_threads(1), 2-core development machine, 2026-12-04), windows and tokenizer
-    included; 2000 windows took 71 s and labelled no better. Measured with evaluate_demo_clap on
-    100 test clips of make_scenarios seeds 0 / 1, softmax-tau rule (tau 0.04, VALOR's prompt),
-    against the dense audio truth: video P 97.9 / 97.2, R 79.3 / 78.3; segment P 77.5 / 74.1,
-    R 66.9 / 66.7, F 71.8 / 70.2 (the video label as audio label: video P 97.2 / 95.7, segment
-    F 84.0 / 80.7). Encoding 100 clips' 1000 windows took 7-9 s on one thread.
+    Uses the caller's torch thread setting (cost and label quality of its defaults: README,
+    Demo results).
     Returns a log: seconds, steps, the loss of every step.
     """
     start = time.perf_counter()

@@ -115,13 +115,14 @@ def quality_summary(files: list[dict]) -> dict:
                for part in parts}}
 
 
-def quality_tables(quality: dict) -> tuple[str, str]:
-    """Table I (video-level precision/recall) and Table II (segment/event F) as markdown."""
-    names = {"video_label": "video label as visual label", "plg": "PLG", "pld": "PLG + PLD"}
-    table1 = ["| visual label | precision | recall |", "|---|---|---|"]
+def quality_tables(quality: dict, modality: str = "visual") -> tuple[str, str]:
+    """Table I (video-level precision/recall) and Table II (segment/event F) as markdown, of
+    the visual labels (CLIP) or the audio ones (CLAP)."""
+    names = {"video_label": f"video label as {modality} label", "plg": "PLG", "pld": "PLG + PLD"}
+    table1 = [f"| {modality} label | precision | recall |", "|---|---|---|"]
     for key, pr in quality["video_level"].items():
         table1.append(f"| {names[key]} | {_cell(pr, 'precision')} | {_cell(pr, 'recall')} |")
-    table2 = ["| visual label | segment-level F | event-level F |", "|---|---|---|"]
+    table2 = [f"| {modality} label | segment-level F | event-level F |", "|---|---|---|"]
     for key, f in quality["segment_event"].items():
         table2.append(f"| {names[key]} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
     return "\n".join(table1), "\n".join(table2)

@@ -51,6 +51,7 @@ costs seconds, and workflow input checks may import this module on every run.
 """
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import re
@@ -64,15 +65,13 @@ import torch
 import torch.nn.functional as F
 
 from vplan_core.features.clip_checkpoints import _SAFETENSORS_DTYPES, _describe_bytes
-from vplan_core.features.weights import RANDOM_PREFIX, check_state_dict
+from vplan_core.features.registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX
+from vplan_core.features.weights import check_state_dict
 
 CONFIG_KEY = "features.clap.checkpoint"
 FUSION_KEY = "features.clap.fusion"
 ARCH_KEY = "features.clap.config"
 TOKENIZER_KEY = "features.clap.tokenizer"
-CLAP_PUBLISHED_AT = ("LAION-CLAP's releases (https://github.com/LAION-AI/CLAP: 630k-fusion-best.pt, "
-                     "the one VALOR uses, and 630k-audioset-fusion-best.pt, 630k-best.pt, ...) or "
-                     "the transformers folders laion/clap-htsat-fused and laion/clap-htsat-unfused")
 
 AUDIO_RATE = 48000
 SEGMENTS = 10
@@ -225,18 +224,24 @@ def encode_audio_windows(model, windows, batch_size: int = 64, device: str = "cp
         if v.ndim != 2 or v.shape[0] != SEGMENTS:
             raise ValueError(f"each video's windows must be [{SEGMENTS}, L], got {v.shape}")
     flat = [row for v in videos for row in v]
-    fusion, out = is_fused(model), []
+    out = []
     start = 0
     while start < len(flat):
         length = len(flat[start])  # a batch holds windows of one length
         stop = start
         while stop < len(flat) and stop - start < batch_size and len(flat[stop]) == length:
             stop += 1
-        batch = torch.from_numpy(np.stack(flat[start:stop])).to(device)
-        emb = model.get_audio_features(**model_input(batch, fusion)).pooler_output
-        out.append(F.normalize(emb.float(), dim=-1).cpu())
+        out.append(encode_windows(model, np.stack(flat[start:stop]), device))
         start = stop
-    return torch.cat(out).numpy().reshape(len(videos), SEGMENTS, -1)
+    return np.concatenate(out).reshape(len(videos), SEGMENTS, -1)
+
+
+@torch.no_grad()
+def encode_windows(model, windows: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Windows of one length [n, L] -> float32 [n, D], L2-normalised CLAP audio embeddings."""
+    batch = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(device)
+    emb = model.get_audio_features(**model_input(batch, is_fused(model))).pooler_output
+    return F.normalize(emb.float(), dim=-1).cpu().numpy()
 
 
 @torch.no_grad()
@@ -643,8 +648,11 @@ def provenance(checkpoint: str, model) -> dict:
 VALOR_FEATURE_MAPS = (64, 768)  # VALOR's CLAP/features/<id>.npy
 
 
-def _not_segment_embeddings(path: Path, shape: tuple) -> str:
-    return (f"{path}: shape {shape} is VALOR's released CLAP/features layout: HTSAT feature maps "
+def valor_feature_maps(path: Path, shape: tuple) -> str | None:
+    """The problem with a file of VALOR's released CLAP/features layout, or None."""
+    if tuple(shape) != VALOR_FEATURE_MAPS:
+        return None
+    return (f"{path}: shape {tuple(shape)} is VALOR's released CLAP/features layout: HTSAT feature maps "
             f"[{VALOR_FEATURE_MAPS[0]} tokens (2 frequency x 32 time), {VALOR_FEATURE_MAPS[1]} "
             "channels] of the whole 10-s clip, taken before CLAP's audio projection. They are "
             "inputs for a parser (VALOR++ interpolates them to 10 segments), not segment "
@@ -655,42 +663,17 @@ def _not_segment_embeddings(path: Path, shape: tuple) -> str:
 
 def clap_feature_width(path: str | Path) -> int:
     """D of one [10, D] CLAP segment-embedding file, from its header alone."""
-    from vplan_core.data.official import OfficialFeatureError
+    from vplan_core.data.official import segment_feature_width
 
-    path = Path(path)
-    try:
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
-    if tuple(shape) == VALOR_FEATURE_MAPS:
-        raise OfficialFeatureError(_not_segment_embeddings(path, tuple(shape)))
-    if len(shape) != 2 or shape[0] != SEGMENTS:
-        raise OfficialFeatureError(f"{path}: shape {shape}, CLAP segment embeddings are [{SEGMENTS}, D]")
-    return int(shape[1])
+    return segment_feature_width(path, "CLAP", valor_feature_maps)
 
 
 def load_clap_features(path: str | Path, width: int | None = None) -> np.ndarray:
     """One [10, D] CLAP segment-embedding file as float32 (D = width when given);
     OfficialFeatureError naming the file otherwise."""
-    from vplan_core.data.official import OfficialFeatureError
+    from vplan_core.data.official import load_segment_features
 
-    path = Path(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not numeric")
-    if array.shape == VALOR_FEATURE_MAPS:
-        raise OfficialFeatureError(_not_segment_embeddings(path, array.shape))
-    if array.ndim != 2 or array.shape[0] != SEGMENTS or (width is not None and array.shape[1] != width):
-        expected = f"[{SEGMENTS}, {width if width is not None else 'D'}]"
-        raise OfficialFeatureError(f"{path}: shape {array.shape}, expected {expected} like the other "
-                                   "CLAP feature files")
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise OfficialFeatureError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/inf values")
-    return array
+    return load_segment_features(path, width, "CLAP", valor_feature_maps)
 
 
 def load_valor_labels(path: str | Path, n_classes: int = 25) -> np.ndarray:
@@ -709,3 +692,39 @@ def load_valor_labels(path: str | Path, n_classes: int = 25) -> np.ndarray:
     if not np.isin(array, (0, 1)).all():
         raise OfficialFeatureError(f"{path}: values other than 0 and 1 (segment pseudo labels are binary)")
     return array.astype(np.uint8)
+
+
+# ---------------------------------------------------------------- the clap store's extractor
+def decode_windows(path: str, offset_s: float = 0.0, *, seconds: float, start_s: float) -> np.ndarray:
+    """The ten VALOR windows [10, N // 10] of a video's audio at 48 kHz (mono)."""
+    from vplan_core.data.video import sample_audio
+
+    return audio_windows(sample_audio(path, AUDIO_RATE, seconds, start_s + offset_s))
+
+
+def weights_label(checkpoint: str) -> tuple[str, str]:
+    """The store's weights attr and sha256 of a CLAP checkpoint setting (a folder: its weights file)."""
+    from vplan_core.features.weights import sha256_file
+
+    if checkpoint.startswith(RANDOM_PREFIX):
+        return f"random-seed-{int(checkpoint[len(RANDOM_PREFIX):])}", ""
+    found = inspect_checkpoint(checkpoint)
+    return str(Path(checkpoint).resolve()), sha256_file(found.weights)
+
+
+def clap_extractor(s: dict, device: str):
+    """features.clap: one CLAP audio embedding a second, of VALOR's window of that second."""
+    from vplan_core.features.extractor import Extractor, common_sampling
+
+    model, _ = load_clap(s["checkpoint"], s.get("fusion"), s.get("config"), s.get("tokenizer"), device=device)
+    seconds, start_s = s.get("seconds", 10), s.get("start_s", 0.0)
+    label, sha = weights_label(str(s["checkpoint"]))
+    return Extractor(
+        decode=functools.partial(decode_windows, seconds=seconds, start_s=start_s),
+        run=functools.partial(encode_windows, model, device=device),
+        per_video_shape=lambda: [SEGMENTS, int(model.config.projection_dim)],
+        model=f"transformers ClapModel ({'fused' if is_fused(model) else 'unfused'})", weights=label,
+        weights_sha256=sha,
+        sampling={**common_sampling(s), "sample_rate": AUDIO_RATE, "downmix": "mean of channels",
+                  "window": "VALOR: starts round(linspace(0, N, 11)), N // 10 samples each"},
+        attrs={"checkpoint_format": provenance(str(s["checkpoint"]), model)})

@@ -184,13 +184,13 @@ def text_width(model_name: str, config_file: str | None = None) -> int:
 def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None) -> list[str]:
     """Problems with released CLIP image embeddings (dataset.clip_features) for PLG with the
     configured CLIP's text embeddings: no files, an unreadable file, widths that differ."""
-    from vplan_core.data.official import OfficialFeatureError, clip_feature_width, first_clip_file
+    from vplan_core.data.official import OfficialFeatureError, first_feature_file, segment_feature_width
 
-    sample = first_clip_file(clip_dir)
+    sample = first_feature_file(clip_dir)
     if sample is None:
         return [f"config key 'dataset.clip_features': no <id>.npy files in {clip_dir}"]
     try:
-        image, text = clip_feature_width(sample), text_width(model_name, config_file)
+        image, text = segment_feature_width(sample), text_width(model_name, config_file)
     except (OfficialFeatureError, ValueError) as exc:
         return [f"config key 'dataset.clip_features': {exc}"]
     if image != text:

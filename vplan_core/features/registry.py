@@ -25,6 +25,9 @@ CNN_PUBLISHED = {
 TORCHVGGISH = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
 VGGISH_WEIGHTS_URL = TORCHVGGISH + "vggish-10086976.pth"
 VGGISH_PCA_URL = TORCHVGGISH + "vggish_pca_params-970ea276.pth"
+CLAP_PUBLISHED_AT = ("LAION-CLAP's releases (https://github.com/LAION-AI/CLAP: 630k-fusion-best.pt, "
+                     "the one VALOR uses, and 630k-audioset-fusion-best.pt, 630k-best.pt, ...) or "
+                     "the transformers folders laion/clap-htsat-fused and laion/clap-htsat-unfused")
 CLIP_PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                      "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
 VGGISH_EXAMPLE = "0.96 s, 96x64 log-mel (25 ms / 10 ms, 125-7500 Hz)"
@@ -116,6 +119,10 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("clip", None, sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLIP_PUBLISHED_AT),),
             extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",)),
+    Feature("clap", None, sampling=("seconds",),
+            weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT),),
+            extractor="vplan_core.features.clap:clap_extractor", config_files=("config", "tokenizer"),
+            needs_audio=True),
 )}
 HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.han_input)
 OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official)
