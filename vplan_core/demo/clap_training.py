@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vplan_core import atomic
 from vplan_core.data.llp import CLASSES

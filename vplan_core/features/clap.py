@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import functools
 import json
-import pickle
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -64,7 +63,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vplan_core.features.clip_checkpoints import _SAFETENSORS_DTYPES, _describe_bytes
+from vplan_core.features.clip_checkpoints import _SAFETENSORS_DTYPES, _describe_bytes, torch_zip_state
 from vplan_core.features.registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict
 
@@ -304,17 +303,7 @@ def _read(path: Path, with_data: bool) -> tuple[str, dict[str, torch.Tensor]]:
     """(container, tensors) of a weights file: meta tensors unless with_data."""
     size = path.stat().st_size
     if zipfile.is_zipfile(path):
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except pickle.UnpicklingError as exc:
-            raise _error(path, "a torch.save file that pickles more than tensors ("
-                               f"{str(exc).splitlines()[0]}); vplan reads weights with "
-                               "weights_only=True") from exc
-        except Exception as exc:
-            raise _error(path, f"an unreadable torch zip file ({' '.join(str(exc).split())[:300]})") from exc
-        state = _unwrap(raw)
-        if state is None:
-            raise _error(path, f"a torch.save file holding a {type(raw).__name__}, not a state dict")
+        state = torch_zip_state(path, _error, _unwrap)
         container = "torch zip"
     else:
         layout = _safetensors_header(path, size)

@@ -28,7 +28,7 @@ import json
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,19 +157,26 @@ def _state_dict(raw: object) -> dict[str, torch.Tensor] | None:
     return state
 
 
-def _torch_zip_layout(path: Path) -> dict[str, torch.Tensor]:
+def torch_zip_state(path: Path, error: Callable[[Path, str], Exception],
+                    unwrap: Callable[[object], dict | None]) -> dict[str, torch.Tensor]:
+    """The state dict of a torch.save zip file, read with weights_only=True (memory-mapped) and
+    unwrapped; error(path, what was found) for anything else (CLIP's and CLAP's loaders)."""
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
-        raise _error(path, "a torch.save file that pickles more than tensors ("
-                           f"{str(exc).splitlines()[0]}); vplan reads weights with "
-                           "weights_only=True") from exc
+        raise error(path, "a torch.save file that pickles more than tensors ("
+                          f"{str(exc).splitlines()[0]}); vplan reads weights with "
+                          "weights_only=True") from exc
     except Exception as exc:
-        raise _error(path, f"an unreadable torch.save zip file ({exc})") from exc
-    state = _state_dict(raw)
+        raise error(path, f"an unreadable torch.save zip file ({' '.join(str(exc).split())[:300]})") from exc
+    state = unwrap(raw)
     if state is None:
-        raise _error(path, f"a torch.save file holding a {type(raw).__name__}, not a state dict")
-    return {k: torch.empty_like(v, device="meta") for k, v in state.items()}
+        raise error(path, f"a torch.save file holding a {type(raw).__name__}, not a state dict")
+    return state
+
+
+def _torch_zip_layout(path: Path) -> dict[str, torch.Tensor]:
+    return {k: torch.empty_like(v, device="meta") for k, v in torch_zip_state(path, _error, _state_dict).items()}
 
 
 def _examples(names: list[str], n: int = 4) -> str:

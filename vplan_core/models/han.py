@@ -16,6 +16,7 @@ from torch import nn
 
 from vplan_core.models.inputs import InputStandardization
 from vplan_core.models.noise import no_dropout, tape
+from vplan_core.models.pooling import attentive_mmil
 
 
 class HANLayer(nn.Module):
@@ -161,11 +162,4 @@ class HAN(InputStandardization, nn.Module):
         drop.check_used()
 
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
-        frame_prob = torch.sigmoid(self.fc_prob(x))
-        frame_att = torch.softmax(self.fc_frame_att(x), dim=1)
-        av_att = torch.softmax(self.fc_av_att(x), dim=2)
-        temporal_prob = frame_att * frame_prob
-        global_prob = (temporal_prob * av_att).sum(dim=2).sum(dim=1)
-        a_prob = temporal_prob[:, :, 0, :].sum(dim=1)
-        v_prob = temporal_prob[:, :, 1, :].sum(dim=1)
-        return global_prob, a_prob, v_prob, frame_prob
+        return attentive_mmil(x, self.fc_prob, self.fc_frame_att, self.fc_av_att)

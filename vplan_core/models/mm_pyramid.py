@@ -102,6 +102,7 @@ from torch import nn
 
 from vplan_core.models.inputs import InputStandardization
 from vplan_core.models.noise import no_dropout, tape
+from vplan_core.models.pooling import attentive_mmil
 
 OFFICIAL_REPO = "JustinYuu/MM_Pyramid"
 OFFICIAL_COMMIT = "1c641a5f3302345a40adbc721b555d17e773f560"
@@ -428,11 +429,4 @@ class MMPyramid(InputStandardization, nn.Module):
         # official: [v_o, a_o], index 0 read as audio; default: [a_o, v_o] (module docstring).
         first, second = (v_o, a_o) if self.official_modality_order else (a_o, v_o)
         x = torch.stack((first, second), dim=-2)  # [B, T, 2, d]
-        frame_prob = torch.sigmoid(self.fc_prob(x))
-        frame_att = torch.softmax(self.fc_frame_att(x), dim=1)
-        av_att = torch.softmax(self.fc_av_att(x), dim=2)
-        temporal_prob = frame_att * frame_prob
-        global_prob = (temporal_prob * av_att).sum(dim=2).sum(dim=1)
-        a_prob = temporal_prob[:, :, 0, :].sum(dim=1)
-        v_prob = temporal_prob[:, :, 1, :].sum(dim=1)
-        return global_prob, a_prob, v_prob, frame_prob
+        return attentive_mmil(x, self.fc_prob, self.fc_frame_att, self.fc_av_att)
