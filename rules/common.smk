@@ -14,7 +14,7 @@ from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.paths import HAN
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
                              feature_sources, group_name, group_seeds, input_problems, model_rows, pld_source_model,
-                             seed_groups, summary_line, train_settings, trained_models)
+                             released_settings, seed_groups, summary_line, train_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))

@@ -28,7 +28,13 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     origin = tiny_demo[0]  # where the stores were made (tiny_run is a copy): they name its files
     results = workdir / "results/tiny"
     report = json.loads((results / "report/report.json").read_text())
-    assert set(report["ablation"]) == {"row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"}
+    assert set(report["ablation"]) == {"row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
+                                       "row6_plg_av", "row7_plg_av_pld"}
+    audio = report["audio_label_quality"]  # rows 6-7: CLAP's labels against the dense audio truth
+    assert set(audio["video_level"]) == {"video_label", "plg", "pld"} and audio["videos"] == 4
+    for seed in (0, 1):  # PLD on both modalities, from each seed's row-6 model
+        for name in ("train.npz", "train_audio.npz"):
+            assert (results / f"labels/pld_av/seeds_0-1/seed_{seed}/{name}").is_file()
     for scores in report["ablation"].values():
         for level in ("segment_level", "event_level"):
             assert all(0.0 <= v <= 100.0 for v in scores[level].values())
