@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from vplan_core.training.prediction import predict
 from vplan_core.training.trainer import TrainConfig, train
 
 
-def resume_data():
+def resume_data() -> tuple[TrainingSet, ValidationSet]:
     """The same data here and in the killed subprocess (which imports it from this module)."""
     rng = np.random.default_rng(7)
     train_f, val_f = make_features(160, 0), make_features(16, 1)
@@ -31,7 +32,7 @@ def resume_data():
     seg = ((rng.random((160, 10, 25)) < 0.5) & y[:, None, :].astype(bool)).astype(np.uint8)
     gt_a = (rng.random((16, 10, 25)) < 0.05).astype(np.uint8)
     gt_v = (rng.random((16, 10, 25)) < 0.05).astype(np.uint8)
-    return train_f, y, seg, val_f, gt_a, gt_v
+    return TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v)
 
 
 CONFIG = dict(loss={"kind": "plg_rl"}, epochs=5, batch_size=64, d_model=32, lr=1e-3, lr_step=2,
@@ -44,8 +45,7 @@ def config(**kw) -> TrainConfig:
 
 
 def run(cfg, data, **kw):
-    train_f, y, seg, val_f, gt_a, gt_v = data
-    return train(cfg, TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v), **{"log": lambda _: None, **kw})
+    return train(cfg, *data, **{"log": lambda _: None, **kw})
 
 
 def strip(history):
@@ -96,12 +96,12 @@ def test_resume_after_a_stop_equals_the_uninterrupted_run(data, uninterrupted, t
     resumed = run(config(), data, resume_path=state, log=lines.append)
     assert lines[0] == f"resuming after epoch 3 from {state}"
     assert [line.split()[1] for line in lines[1:]] == ["4/5", "5/5"]
-    assert_same_result(resumed, uninterrupted, data[3])
+    assert_same_result(resumed, uninterrupted, data[1].features)
     # A finished state resumes to the same result without training again.
     lines.clear()
     again = run(config(), data, resume_path=state, log=lines.append)
     assert lines == [f"resuming after epoch 5 from {state}"]
-    assert_same_result(again, uninterrupted, data[3])
+    assert_same_result(again, uninterrupted, data[1].features)
 
 
 def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp_path):
@@ -111,28 +111,26 @@ def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp
     lines = []
     fresh = run(config(), data, resume_path=state, log=lines.append)
     assert "saved for other settings or data; training from epoch 1" in lines[0]
-    assert_same_result(fresh, uninterrupted, data[3])
+    assert_same_result(fresh, uninterrupted, data[1].features)
     # Same settings, other features (e.g. re-extracted): not trusted either.
     state.unlink()
     with pytest.raises(Stop):
         run(config(), data, resume_path=state, log=stop_after(2))
-    train_f = data[0]
+    train_set, val_set = data
+    train_f = train_set.features
     changed = Features(train_f.video_ids, train_f.audio + 1.0, train_f.visual_2d, train_f.visual_3d)
     lines.clear()
-    run(config(epochs=1), (changed, *data[1:]), resume_path=state, log=lines.append)
+    run(config(epochs=1), (replace(train_set, features=changed), val_set), resume_path=state, log=lines.append)
     assert "training from epoch 1" in lines[0]
 
 
 KILLED_TRAINING = textwrap.dedent(f"""
     import sys, torch
     from tests.test_resume import resume_data
-    from vplan_core.data.dataset import TrainingSet, ValidationSet
     from vplan_core.training.trainer import TrainConfig, train
     torch.set_num_threads(1)
-    train_f, y, seg, val_f, gt_a, gt_v = resume_data()
     config = TrainConfig(**{CONFIG!r})
-    train(config, TrainingSet(train_f, y, seg), ValidationSet(val_f, gt_a, gt_v), resume_path=sys.argv[1],
-          log=lambda _: None)
+    train(config, *resume_data(), resume_path=sys.argv[1], log=lambda _: None)
 """)
 
 
@@ -153,17 +151,18 @@ def test_killed_training_resumes_to_the_uninterrupted_result(data, uninterrupted
     epoch = torch.load(state, weights_only=True)["epoch"]  # a complete state, whatever the timing
     assert 1 <= epoch < CONFIG["epochs"], "killed too late to test resuming"
     resumed = run(config(), data, resume_path=state)
-    assert_same_result(resumed, uninterrupted, data[3])
+    assert_same_result(resumed, uninterrupted, data[1].features)
 
 
 def test_nan_loss_stops_with_epoch_and_batch_and_saves_nothing(data, tmp_path):
-    train_f, *rest = data
-    bad = Features(train_f.video_ids, train_f.audio.copy(), train_f.visual_2d, train_f.visual_3d)
+    train_set, val_set = data
+    f = train_set.features
+    bad = Features(f.video_ids, f.audio.copy(), f.visual_2d, f.visual_3d)
     bad.audio[20:] = np.inf  # rows of later batches: the first batches are finite
     state = tmp_path / "resume.pt"
     with pytest.raises(RuntimeError,
                        match=r"non-finite training loss at epoch 1, batch \d+ \(of 3; loss 'plg_rl'; seed 3\)"):
-        run(config(), (bad, *rest), resume_path=state)
+        run(config(), (replace(train_set, features=bad), val_set), resume_path=state)
     assert not state.exists()  # no NaN state left for later steps
 
 
