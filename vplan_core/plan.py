@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vplan_core.features.registry import FEATURES, HAN_FEATURES, RANDOM_PREFIX
+from vplan_core.paths import HAN
 
 SEED_SEPARATOR = "-"
 
@@ -164,7 +165,6 @@ def extraction_inputs(config: dict, feature: str) -> list[str]:
 
 TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual", "models")
 HAN_ONLY = ("d_model", "dropout")  # train.* keys that configure HAN itself
-HAN = "han"
 # The rows of the paper's Table V (another parser on the same labels): its own loss (1), PLG (2),
 # PLD + RL (5); row 4 too when a family's own row-4 models refine its labels (pld_source "own").
 TABLE_V_ROWS = ("row1_han", "row2_plg", "row5_vplan")
