@@ -23,7 +23,7 @@ from vplan_core.data.dataset import labelled_ids, load_labels, load_split_data
 from vplan_core.demo.clap_training import audio_truth
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.evaluation.label_quality import segment_event_f
-from vplan_core.features.registry import HAN_FEATURES
+from vplan_core.feature_registry import HAN_FEATURES
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train

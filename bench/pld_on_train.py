@@ -23,7 +23,7 @@ from vplan_core.data.dataset import load_labels, load_split_data
 from vplan_core.data.llp import CLASS_INDEX, NUM_CLASSES, NUM_SEGMENTS
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.evaluation.label_quality import segment_event_f
-from vplan_core.features.registry import HAN_FEATURES
+from vplan_core.feature_registry import HAN_FEATURES
 from vplan_core.method.ablation import PLD_SOURCE_ROW
 from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models.seed_batch import SeedBatch

@@ -26,7 +26,7 @@ import yaml
 from vplan_core.demo.probe import probe_features
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.features.extract import extract_shard
-from vplan_core.features.store import read_store
+from vplan_core.feature_store import read_store
 from vplan_core.data.manifest import read_manifest
 from vplan_core.paths import RunPaths, demo_resources
 

@@ -22,7 +22,7 @@ from vplan_core.data.dataset import load_labels
 from vplan_core.data.llp import load_split
 from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.evaluation.metrics import binarize
-from vplan_core.features.store import load_features
+from vplan_core.feature_store import load_features
 from vplan_core.method.ablation import ROWS
 from vplan_core.method.plg import pseudo_labels, segment_scores
 from vplan_core.training.outputs import load_predictions

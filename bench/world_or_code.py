@@ -20,8 +20,8 @@ import yaml
 
 from vplan_core.data.dataset import labelled_ids, load_labels, load_split_data
 from vplan_core.evaluation.label_quality import segment_event_f
-from vplan_core.features.registry import HAN_FEATURES
-from vplan_core.features.store import available_ids, load_features
+from vplan_core.feature_registry import HAN_FEATURES
+from vplan_core.feature_store import available_ids, load_features
 from vplan_core.method.ablation import PLD_SOURCE_ROW, ROWS
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.paths import RunPaths

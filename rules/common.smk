@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 from vplan_core.method.ablation import AUDIO_PLD_SOURCE_ROW, PLD_SOURCE_ROW, ROWS, STAGE1_ROWS, STAGE2_ROWS
 from vplan_core.method.plg import AUDIO_PROMPT
 from vplan_core.config import ConfigError, apply_command_line, validate_config
-from vplan_core.features.registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
+from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.paths import HAN

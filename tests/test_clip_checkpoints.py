@@ -33,7 +33,7 @@ from tests.media import write_video
 from vplan_core.features.clip import check_checkpoint, encode_images, encode_texts, load_clip
 from vplan_core.features.clip_checkpoints import CONFIG_KEY, CheckpointError, inspect_checkpoint
 from vplan_core.features.extract import extract_shard
-from vplan_core.features.store import read_store
+from vplan_core.feature_store import read_store
 from vplan_core.data.llp import CLASSES
 from vplan_core.data.manifest import probe_videos
 from vplan_core.method.plg import prompt_texts

@@ -9,10 +9,10 @@ import torchvision
 
 from tests.media import Audio, write_video
 from vplan_core.features import vggish
-from vplan_core.features.registry import VGGISH_WEIGHTS_URL
+from vplan_core.feature_registry import VGGISH_WEIGHTS_URL
 from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
 from vplan_core.features.extract import _batched, extract_shard
-from vplan_core.features.store import read_store
+from vplan_core.feature_store import read_store
 from vplan_core.features.weights import apply_weights, init_random, sha256_file
 from vplan_core.data.manifest import make_record, probe_videos
 

@@ -179,7 +179,7 @@ def test_every_video_is_accounted_for(faults_run):
 @pytest.mark.slow
 def test_feature_stores_hold_exactly_the_used_videos(faults_run):
     tmp_path, _ = faults_run
-    from vplan_core.features.store import read_store
+    from vplan_core.feature_store import read_store
 
     used = {fix_id(v) for v, spec in VIDEOS.items() if spec[2] == "used"}
     shapes = {"vggish": [10, 128], "cnn2d": [80, 512], "r2plus1d": [10, 512]}
@@ -243,7 +243,7 @@ HAN_SHAPES = {"vggish": (10, 4), "cnn2d": (80, 6), "r2plus1d": (10, 5)}
 
 def han_stores(folder: Path, ids: list[str], bad: dict[str, str] | None = None) -> dict[str, list[str]]:
     """One store per HAN feature; bad = {feature: video id whose row gets an inf}."""
-    from vplan_core.features.store import write_store
+    from vplan_core.feature_store import write_store
 
     stores = {}
     for feature, shape in HAN_SHAPES.items():
@@ -324,7 +324,7 @@ def extract(manifest: Path, out: Path, mode: str) -> int:
 
 
 def test_extraction_killed_while_writing_leaves_nothing_to_trust_and_reruns_identically(tmp_path):
-    from vplan_core.features.store import read_store
+    from vplan_core.feature_store import read_store
     from vplan_core.data.manifest import probe_videos, write_manifest
 
     videos = tmp_path / "videos"

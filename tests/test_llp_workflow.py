@@ -21,7 +21,7 @@ import yaml
 
 from tests.test_llp import LLP_DIR
 from tests.workflow_runs import REPO, planned_jobs, snakemake, write_config
-from vplan_core.features.registry import FEATURES, OFFICIAL_FEATURES
+from vplan_core.feature_registry import FEATURES, OFFICIAL_FEATURES
 
 # feature -> (folder, per-video shape) of the official release
 LAYOUT = {f: (FEATURES[f].official.folder, FEATURES[f].official.shape) for f in OFFICIAL_FEATURES}

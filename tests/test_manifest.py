@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.media import Audio, write_truncated, write_video
-from vplan_core.features.store import feature_skips
+from vplan_core.feature_store import feature_skips
 from vplan_core.data.manifest import (COLUMNS, make_record, merge_manifests,
                                  probe_videos, read_manifest, summarize, write_manifest)
 
@@ -80,7 +80,7 @@ def test_reason_with_tabs_stays_one_field(tmp_path):
 
 
 def test_feature_skips_from_store_attrs(tmp_path):
-    from vplan_core.features.store import write_store
+    from vplan_core.feature_store import write_store
     attrs = {"feature": "vggish", "model": "vggish", "weights": "random-seed-0",
              "weights_sha256": "", "sampling": {}}
     write_store(tmp_path / "a.zarr", np.zeros((1, 2), np.float32), ["x"],

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import zarr
 
-from vplan_core.features import store
-from vplan_core.features.store import (available_ids, load_features, read_store, write_store)
+from vplan_core import feature_store as store
+from vplan_core.feature_store import (available_ids, load_features, read_store, write_store)
 
 ATTRS = {"feature": "vggish", "model": "vggish", "weights": "random-seed-0",
          "weights_sha256": "", "sampling": {"sample_rate": 16000}}

@@ -9,7 +9,7 @@ import pytest
 
 from tests.workflow_runs import copy_run, planned_jobs, planned_wildcards, snakemake, write_config
 from vplan_core.evaluation.label_quality import study_key
-from vplan_core.features.store import read_store
+from vplan_core.feature_store import read_store
 from vplan_core.features.weights import sha256_file
 
 pytestmark = pytest.mark.slow

@@ -48,7 +48,7 @@ def extract_windows(video: str | Path, config: dict, n_windows: int, device: str
     visual_3d [n,10,512]."""
     from vplan_core.data.dataset import Features
     from vplan_core.features.extract import build_extractor
-    from vplan_core.features.registry import FEATURES, HAN_FEATURES
+    from vplan_core.feature_registry import FEATURES, HAN_FEATURES
 
     arrays = {}
     for feature in HAN_FEATURES:

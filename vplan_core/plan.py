@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vplan_core.features.registry import FEATURES, HAN_FEATURES, RANDOM_PREFIX
+from vplan_core.feature_registry import FEATURES, HAN_FEATURES, RANDOM_PREFIX
 from vplan_core.paths import HAN
 
 SEED_SEPARATOR = "-"

@@ -2,7 +2,7 @@
 plus the files in the videos folder that no split names ("extra")."""
 from vplan_core import atomic
 from vplan_core.logs import job_log
-from vplan_core.features.store import feature_skips
+from vplan_core.feature_store import feature_skips
 from vplan_core.data.manifest import extra_videos, merge_manifests, summarize
 
 with job_log(snakemake.log[0]):

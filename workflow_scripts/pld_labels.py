@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from vplan_core.data.dataset import labelled_ids, load_labels, load_split_data
-from vplan_core.features.registry import HAN_FEATURES
+from vplan_core.feature_registry import HAN_FEATURES
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch

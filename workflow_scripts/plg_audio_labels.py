@@ -4,7 +4,7 @@ import numpy as np
 
 from vplan_core.data.dataset import save_labels
 from vplan_core.data.llp import load_split
-from vplan_core.features.store import available_ids, load_features
+from vplan_core.feature_store import available_ids, load_features
 from vplan_core.logs import job_log
 from vplan_core.method.plg import VALOR_CLAP_THRESHOLDS, clap_logits, pseudo_labels, segment_scores, threshold_labels
 

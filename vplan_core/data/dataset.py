@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
-from vplan_core.features.registry import FEATURES, HAN_FEATURES
-from vplan_core.features.store import available_ids, load_features
+from vplan_core.feature_registry import FEATURES, HAN_FEATURES
+from vplan_core.feature_store import available_ids, load_features
 from vplan_core.data.llp import Split, load_split
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]

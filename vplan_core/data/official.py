@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.features.registry import FEATURES as REGISTRY
-from vplan_core.features.registry import OFFICIAL_FEATURES as FEATURES
-from vplan_core.features.store import write_store
+from vplan_core.feature_registry import FEATURES as REGISTRY
+from vplan_core.feature_registry import OFFICIAL_FEATURES as FEATURES
+from vplan_core.feature_store import write_store
 from vplan_core.data.manifest import ManifestRecord, make_record
 
 DECODER = "official features"

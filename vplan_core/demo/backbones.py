@@ -72,7 +72,7 @@ from vplan_core.demo.render import (
 )
 from vplan_core.demo.sound import EVENT_RMS, NOISE_RMS, class_sound
 from vplan_core.features import cnn, vggish
-from vplan_core.features.registry import CNN_PUBLISHED, DEMO_BACKBONES
+from vplan_core.feature_registry import CNN_PUBLISHED, DEMO_BACKBONES
 from vplan_core.features.weights import apply_weights, init_random
 from vplan_core.demo.inflation import inflate_resnet18
 from vplan_core.data.llp import CLASSES

@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 
 from vplan_core.features.clip_checkpoints import _SAFETENSORS_DTYPES, _describe_bytes, torch_zip_state
-from vplan_core.features.registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX
+from vplan_core.feature_registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict
 
 CONFIG_KEY = "features.clap.checkpoint"

@@ -29,7 +29,7 @@ from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, C
                                                   to_open_clip_names)
 from vplan_core.data.video import segment_middle_times
 from vplan_core.features.extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames
-from vplan_core.features.registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
+from vplan_core.feature_registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict, sha256_file
 
 MODEL_KEY = "features.clip.model_name"

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..data.video import llp_frame_times
 from .extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames, torch_runner
-from .registry import CNN_PUBLISHED
+from vplan_core.feature_registry import CNN_PUBLISHED
 from .weights import apply_weights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader, Dataset
 from ..data.manifest import ManifestRecord
 from ..data.video import VideoError
 from .extractor import Extractor
-from .registry import feature as feature_spec
-from .store import write_store
+from vplan_core.feature_registry import feature as feature_spec
+from vplan_core.feature_store import write_store
 
 
 class _DecodeDataset(Dataset):

@@ -1,6 +1,6 @@
 """What every feature's extractor is made of: input decoding, a batched forward and provenance.
 
-Each feature's builder (features.registry: Feature.extractor) returns an Extractor; extract.py
+Each feature's builder (feature_registry: Feature.extractor) returns an Extractor; extract.py
 runs one over a shard. Decoding functions run in DataLoader worker processes.
 """
 from __future__ import annotations

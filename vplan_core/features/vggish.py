@@ -19,7 +19,7 @@ from torch import nn
 
 from ..data.video import sample_audio
 from .extractor import Extractor, common_sampling, torch_runner
-from .registry import FEATURES, VGGISH_PCA_URL, VGGISH_WEIGHTS_URL
+from vplan_core.feature_registry import FEATURES, VGGISH_PCA_URL, VGGISH_WEIGHTS_URL
 from .weights import apply_weights, load_state_dict_file, sha256_file
 
 SAMPLE_RATE = 16000

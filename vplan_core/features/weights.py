@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .registry import RANDOM_PREFIX
+from vplan_core.feature_registry import RANDOM_PREFIX
 
 # numpy objects that published checkpoints (e.g. torchvggish's PCA params) pickle; allowed in
 # addition to torch's weights_only set so no arbitrary code runs while loading.
