@@ -8,7 +8,7 @@ If row ⑥ beats row ① on A with the oracle's labels but not with CLAP's, the 
 are sound and the demo CLAP's labels are what holds row ⑥ back. Settings and seeds: the run's
 config (train, rl); prints test segment-level F, mean ± std over seeds.
 
-    make demo && .venv/bin/python bench/audio_labels_or_code.py
+    make demo && .venv/bin/python studies/audio_labels_or_code.py
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ finished demo run: its mean P^v on correct and on wrong PLG labels, and the segm
 PLG labels refined with each (K, alpha) of config.yaml's pld.study, beside PLG's own.
 A diagnostic over results/demo, not a pipeline stage:
 
-    make demo && .venv/bin/python bench/pld_on_train.py
+    make demo && .venv/bin/python studies/pld_on_train.py
 """
 from __future__ import annotations
 

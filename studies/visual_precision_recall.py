@@ -8,7 +8,7 @@ test, made here from the test CLIP embeddings and the test video labels exactly 
 makes them: the teacher's own figure on the split the rows are scored on (it is given the video
 label, which a row must predict).
 
-    make demo && .venv/bin/python bench/visual_precision_recall.py
+    make demo && .venv/bin/python studies/visual_precision_recall.py
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ backbone is what the world lacks. row5_vplan (after row4_plg_rl) trains on PLD l
 seed's row-4 model (config.yaml's pld.k and pld.alpha), and the PLD labels' val quality is printed.
 Settings and seeds: config.yaml's train section; prints test segment-level F, mean ± std.
 
-    make demo && .venv/bin/python bench/world_or_code.py clip row1_han,row2_plg,row4_plg_rl,row5_vplan
+    make demo && .venv/bin/python studies/world_or_code.py clip row1_han,row2_plg,row4_plg_rl,row5_vplan
 """
 from __future__ import annotations
 

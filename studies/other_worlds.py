@@ -10,7 +10,7 @@ as paired differences within a world: mean over worlds ± std over worlds of the
 over training seeds. World 0 is the committed demo
 (results/demo), which must have been run first. Each extra world costs one `make demo`.
 
-    make demo && .venv/bin/python bench/other_worlds.py --worlds 1 2
+    make demo && .venv/bin/python studies/other_worlds.py --worlds 1 2
 """
 from __future__ import annotations
 
