@@ -1,20 +1,20 @@
 # Helpers shared by all rules: config validation, the run's plan (vplan_core.plan: which rule
 # makes each store, which rows run), its paths (vplan_core.paths) and per-rule inputs.
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing the package
 
-from vplan_core.method.ablation import AUDIO_PLD_SOURCE_ROW, PLD_SOURCE_ROW, ROWS, STAGE1_ROWS, STAGE2_ROWS
-from vplan_core.method.plg import AUDIO_PROMPT
+from vplan_core.method.ablation import MODALITIES, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
-from vplan_core.paths import HAN
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
-                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_source_model,
-                             released_settings, seed_groups, summary_line, train_settings, trained_models)
+                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_job, pld_jobs,
+                             plg_settings, quality_job, quality_jobs, released_settings, row_job, seed_groups,
+                             summary_line, text_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -34,24 +34,23 @@ JOB_THREADS = 1
 
 # Where the features come from (vplan_core.plan.feature_sources; one DAG, chosen by the config):
 # extracted from the videos (and the demo), imported from the official .npy files
-# (dataset.official_features, which then also make the manifest), and CLIP image embeddings
-# imported from released features (dataset.clip_features). Without CLIP only row 1 runs.
+# (dataset.official_features, which then also make the manifest), and pseudo-label features
+# imported from released segment embeddings. A row whose labels have no source is skipped.
 VIDEOS = config["dataset"].get("videos") or None
 try:
-    SOURCES = feature_sources(config, ROWS)
+    SOURCES = feature_sources(config)
 except ValueError as error:
     raise ConfigError(str(error)) from None
 RUN_ROWS = list(SOURCES.rows)
 SKIPPED_ROWS = SOURCES.skipped_rows
-# Parser families (train.models): HAN trains every row; each other family the rows of its
-# Table V (vplan_core.plan.model_rows), in folders of its own beside HAN's.
-OTHER_MODELS = [model for model in trained_models(config) if model != HAN]
-MODEL_ROWS = {model: model_rows(config, model, SOURCES.rows) for model in OTHER_MODELS}
-OWN_PLD_MODELS = [model for model in OTHER_MODELS if pld_source_model(config, model) != HAN]
-if SKIPPED_ROWS:
-    print(f"vplan: no CLIP image embeddings (dataset.videos or dataset.clip_features): training "
-          f"{', '.join(RUN_ROWS)} only; {', '.join(SKIPPED_ROWS)} need CLIP pseudo labels (PLG)",
-          file=sys.stderr)
+for skipped_row, why in SKIPPED_ROWS.items():
+    print(f"vplan: skipping {skipped_row}: {why}", file=sys.stderr)
+# Parser families (train.models): the first trains every row, each other one its Table V rows
+# (vplan_core.plan.model_rows), each in a folder of its own.
+MODELS = trained_models(config)
+MODEL_ROWS = {model: model_rows(config, model, SOURCES.rows) for model in MODELS}
+PLD_JOBS = pld_jobs(config, MODEL_ROWS)  # (family, stage-1 row)
+QUALITY_JOBS = quality_jobs(config, MODEL_ROWS)  # (family, stage-1 row, modality)
 
 
 def check_inputs():
@@ -82,13 +81,10 @@ wildcard_constraints:
     feature="|".join(FEATURES),
     split="|".join(SPLITS),
     row="|".join(ROWS),
+    stage1="|".join(ROWS),
     seeds=r"\d+(-\d+)*",
-    model="|".join(OTHER_MODELS) or "(?!)",
-
-
-def repo_path(relative):
-    """Files shipped with the workflow, valid whatever the working directory (-d)."""
-    return str(Path(workflow.basedir) / relative)
+    model="|".join(MODELS),
+    modality="|".join(MODALITIES),
 
 
 def annotation_dir(wildcards, input):
@@ -129,58 +125,37 @@ def job_seeds(wildcards):
     return group_seeds(wildcards.seeds)
 
 
-def job_model(wildcards):
-    """The family a training or evaluation job is of (HAN's jobs have no model wildcard)."""
-    return wildcards.get("model", HAN)
+# Each job's inputs and params are the plan's answer (vplan_core.plan: row_job, pld_job,
+# quality_job), read here from the wildcards; the rules only pass them on.
+def training_job(wildcards):
+    return row_job(PATHS, config, wildcards.row, wildcards.seeds, wildcards.model)
 
 
-def row_settings(wildcards):
-    return train_settings(config, ROWS[wildcards.row].loss, job_model(wildcards))
+def refinement_job(wildcards):
+    return pld_job(PATHS, config, wildcards.model, wildcards.stage1, wildcards.seeds)
 
 
-def row_label_input(wildcards):
-    """A row's segment labels: PLG's for stage-1 rows; for stage 2 the PLD job of its seeds, made
-    with HAN's row-4 models (or the family's own, models.<model>.pld_source)."""
-    row = ROWS[wildcards.row]
-    if row.labels is None:
-        return {}
-    if row.labels == "plg":
-        labels = {"labels": PATHS.plg_labels("train")}
-        return {**labels, "audio_labels": PATHS.plg_labels("train", audio=True)} if row.audio else labels
-    if row.audio:  # row 7: both modalities refined by row 6's models
-        folder = PATHS.pld_dir(wildcards.seeds, audio=True)
-        return {"labels": folder, "audio_labels": folder}
-    return {"labels": PATHS.pld_dir(wildcards.seeds, pld_source_model(config, job_model(wildcards)))}
+def quality_check_job(wildcards):
+    return quality_job(PATHS, config, wildcards.model, wildcards.stage1, wildcards.modality, wildcards.seeds)
 
 
-def report_jobs(rows):
-    """Each HAN training job the report reads, keyed: its row, seed group, evaluation and folder."""
-    return [{"row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds), "model_dir": PATHS.model_dir(row, seeds)}
-            for row in rows for seeds in SEED_GROUPS]
+def training_jobs(models):
+    """Each training job of `models`, keyed: its family, row, seed group, evaluation and folder."""
+    return [{"model": model, "row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds, model),
+             "model_dir": PATHS.model_dir(row, seeds, model)}
+            for model in models for row in MODEL_ROWS[model] for seeds in SEED_GROUPS]
 
 
-def parser_jobs():
-    """Each other family's evaluations the report's Table V reads, keyed by model, row and seeds."""
-    return [{"model": model, "row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds, model)}
-            for model, rows in MODEL_ROWS.items() for row in rows for seeds in SEED_GROUPS]
+def label_quality_files():
+    """Each label-quality file the report reads, keyed by family, stage-1 row and modality."""
+    return [{"model": model, "stage1": stage1, "modality": modality,
+             "path": PATHS.label_quality(model, stage1, modality, seeds)}
+            for model, stage1, modality in QUALITY_JOBS for seeds in SEED_GROUPS]
 
 
 def report_outputs():
     """The report; it covers the rows this config can train and says which it skipped and why."""
     return [PATHS.report("report.md"), PATHS.report("report.json")]
-
-
-def quality_inputs(audio=False):
-    """The label-quality files (PLG vs PLD on val) when PLD runs, i.e. when its stage-1 row does
-    (row 4 for the visual labels, row 6 for the audio ones)."""
-    if (AUDIO_PLD_SOURCE_ROW if audio else PLD_SOURCE_ROW) not in RUN_ROWS:
-        return []
-    return expand(PATHS.label_quality("{seeds}", audio=audio), seeds=SEED_GROUPS)
-
-
-def clap_settings():
-    """What CLAP's text side reads: the features.clap keys that choose the model."""
-    return {key: config["features"]["clap"].get(key) for key in ("checkpoint", "fusion", "config", "tokenizer")}
 
 
 def print_manifest_summary(path):

@@ -4,6 +4,7 @@
 
 if DEMO:
     DEMO_DIR = demo_resources(DATASET)
+    DEMO_CLIP_ARCHITECTURE = json.loads(Path(workflow.basedir, "vplan_core/demo/vplan-demo-clip.json").read_text())
 
     rule demo_annotations:
         output:
@@ -45,13 +46,14 @@ if DEMO:
         script:
             "../workflow_scripts/demo_videos.py"
 
+    # The architecture it is built from ships with the workflow: its content (not its place) is a
+    # param, so an edit retrains it and the same run in another folder does not.
     rule demo_clip:
         output:
             config["features"]["clip"]["checkpoint"],
-        input:
-            model_config=repo_path("vplan_core/demo/vplan-demo-clip.json"),
         params:
             training=config["demo"]["clip_training"],
+            architecture=DEMO_CLIP_ARCHITECTURE,
         threads: JOB_THREADS
         log:
             PATHS.log("demo_clip"),
@@ -68,7 +70,7 @@ if DEMO:
     # The demo CLAP (audio PLG, rows 6-7): trained on the demo world's own class sounds, mixed
     # into one-second windows, never on demo clips; a transformers ClapModel folder with its own
     # tokenizer, which the extraction loads through features.clap.checkpoint like a real one.
-    if SOURCES.audio_plg:
+    if "clap" in SOURCES.extracted:
 
         rule demo_clap:
             output:

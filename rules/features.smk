@@ -5,9 +5,9 @@
 # made by demo_backbones and demo_clip, which therefore run first).
 # Which rule makes a store is the plan's answer (vplan_core.plan.feature_sources): a rule is
 # defined only for the stores it makes. With dataset.official_features the three HAN stores are
-# imported from the official .npy files (same store paths, so training is unchanged); released
-# CLIP image embeddings (dataset.clip_features) and CLAP window embeddings (dataset.clap_features)
-# become the clip and clap stores the same way.
+# imported from the official .npy files (same store paths, so training is unchanged); a
+# pseudo-label feature's released segment embeddings (dataset.clip_features: CLIP image
+# embeddings, dataset.clap_features: CLAP window embeddings) become its store the same way.
 
 if SOURCES.extracted:
 
@@ -73,9 +73,7 @@ if SOURCES.released:
             feature="|".join(SOURCES.released),
         params:
             feature=lambda wildcards: wildcards.feature,
-            folder=lambda wildcards: released_settings(config, wildcards.feature)["folder"],
-            model=lambda wildcards: released_settings(config, wildcards.feature)["model"],
-            sampling=lambda wildcards: released_settings(config, wildcards.feature)["sampling"],
+            release=lambda wildcards: released_settings(config, wildcards.feature),
         log:
             PATHS.log("features/{feature}/shard_{shard}"),
         benchmark:

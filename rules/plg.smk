@@ -1,83 +1,47 @@
-# PLG (Eq. 3-4): CLIP text embeddings of the prompt for every class, softmax over raw cosine
-# similarities with each segment's frame embedding, threshold tau, masked by the video label.
+# PLG (Eq. 3-4), for each pseudo-label feature of the run (vplan_core.feature_registry: CLIP
+# labels visual segments, CLAP audio ones): its text tower embeds the prompt for every class;
+# each segment's embedding is scored against them (softmax over raw cosine similarities and
+# threshold tau, or VALOR's per-class logit thresholds) and masked by the video label.
 
+if SOURCES.pseudo_label_features:
 
-rule clip_text_embeddings:
-    input:
-        extraction_inputs(config, "clip"),
-    output:
-        PATHS.text_embeddings,
-    params:
-        clip={key: config["features"]["clip"].get(key) for key in ("model_name", "checkpoint", "config_file")},
-        prompt=config["plg"]["prompt"],
-    log:
-        PATHS.log("plg/text_embeddings"),
-    benchmark:
-        PATHS.benchmark("plg/text_embeddings")
-    conda:
-        ENV_EXTRACT
-    script:
-        "../workflow_scripts/clip_text_embeddings.py"
-
-
-rule plg_labels:
-    input:
-        text=PATHS.text_embeddings,
-        images=feature_stores("clip"),
-        annotations=annotation_files(),
-    output:
-        PATHS.plg_labels("{split}"),
-    params:
-        tau=config["plg"]["tau"],
-        annotations=annotation_dir,
-    log:
-        PATHS.log("plg/labels_{split}"),
-    benchmark:
-        PATHS.benchmark("plg/labels_{split}")
-    conda:
-        ENV_TRAIN
-    script:
-        "../workflow_scripts/plg_labels.py"
-
-
-# Audio PLG (rows 6-7; plg.audio): CLAP text embeddings of the audio prompt for every class, and
-# each segment's CLAP embedding of its one-second window (features.smk: the clap store); the
-# same softmax-tau rule as the visual labels, or VALOR's per-class logit thresholds.
-if SOURCES.audio_plg:
-
-    rule clap_text_embeddings:
+    rule text_embeddings:
         input:
-            extraction_inputs(config, "clap"),
+            lambda wildcards: extraction_inputs(config, wildcards.feature),
         output:
-            PATHS.audio_text_embeddings,
+            PATHS.text_embeddings("{feature}"),
+        wildcard_constraints:
+            feature="|".join(SOURCES.pseudo_label_features),
         params:
-            clap=clap_settings(),
-            prompt=config["plg"]["audio"].get("prompt", AUDIO_PROMPT),
+            model=lambda wildcards: text_settings(config, wildcards.feature),
+            prompt=lambda wildcards: plg_settings(config, wildcards.feature)["prompt"],
         log:
-            PATHS.log("plg/clap_text_embeddings"),
+            PATHS.log("plg/{feature}/text_embeddings"),
         benchmark:
-            PATHS.benchmark("plg/clap_text_embeddings")
+            PATHS.benchmark("plg/{feature}/text_embeddings")
         conda:
             ENV_EXTRACT
         script:
-            "../workflow_scripts/clap_text_embeddings.py"
+            "../workflow_scripts/text_embeddings.py"
 
-    rule plg_audio_labels:
+    rule plg_labels:
         input:
-            text=PATHS.audio_text_embeddings,
-            audio=feature_stores("clap"),
+            text=PATHS.text_embeddings("{feature}"),
+            segments=lambda wildcards: feature_stores(wildcards.feature),
             annotations=annotation_files(),
         output:
-            PATHS.plg_labels("{split}", audio=True),
+            PATHS.plg_labels("{feature}", "{split}"),
+        wildcard_constraints:
+            feature="|".join(SOURCES.pseudo_label_features),
         params:
-            rule=config["plg"]["audio"].get("rule", "softmax"),
-            tau=config["plg"]["audio"].get("tau", config["plg"]["tau"]),
+            settings=lambda wildcards: {key: value for key, value in plg_settings(config, wildcards.feature).items()
+                                        if key != "prompt"},
             annotations=annotation_dir,
         log:
-            PATHS.log("plg/audio_labels_{split}"),
+            PATHS.log("plg/{feature}/labels_{split}"),
         benchmark:
-            PATHS.benchmark("plg/audio_labels_{split}")
+            PATHS.benchmark("plg/{feature}/labels_{split}")
         conda:
             ENV_TRAIN
         script:
-            "../workflow_scripts/plg_audio_labels.py"
+            "../workflow_scripts/plg_labels.py"

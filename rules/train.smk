@@ -1,30 +1,30 @@
-# Training of the ablation rows (Table III), as in the method's Fig. 2: stage 1 trains on the
-# video labels (row 1) or PLG's segment labels (rows 2-4); PLD (rules/pld.smk) refines the labels
-# with each seed's row-4 model; stage 2 retrains on them (row 5, VPLAN). A row's loss and label
-# source are configuration (vplan_core.method.ablation.ROWS). Each job trains one group of seeds
-# as one batched model.
+# Training, as in the method's Fig. 2: a stage-1 row trains on the video labels or PLG's segment
+# labels; PLD (rules/pld.smk) refines a stage-1 row's labels with each seed's own model of it; a
+# stage-2 row retrains on them. What a row trains on and with which loss is its description
+# (vplan_core.method.ablation.ROWS), turned into this job's inputs and settings by the plan
+# (vplan_core.plan.row_job). Each job trains one group of seeds of one parser family
+# (train.models) as one batched model.
 
 
 rule train_row:
     input:
-        unpack(row_label_input),
+        unpack(lambda wildcards: training_job(wildcards).inputs),
         unpack(lambda wildcards: han_feature_inputs()),
         annotations=annotation_files(),
     output:
-        directory(PATHS.model_dir("{row}", "{seeds}")),
-    wildcard_constraints:
-        row="|".join(STAGE1_ROWS),
+        directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),
     params:
-        settings=row_settings,
+        labels=lambda wildcards: training_job(wildcards).params["labels"],
+        settings=lambda wildcards: training_job(wildcards).params["settings"],
+        resume=lambda wildcards: training_job(wildcards).params["resume"],
         seeds=job_seeds,
         row=lambda wildcards: wildcards.row,
-        resume=lambda wildcards: PATHS.resume_file(wildcards.row, wildcards.seeds, job_model(wildcards)),
         annotations=annotation_dir,
     threads: JOB_THREADS
     log:
-        PATHS.log("train/{row}/seeds_{seeds}"),
+        PATHS.log("train/{model}/{row}/seeds_{seeds}"),
     benchmark:
-        PATHS.benchmark("train/{row}/seeds_{seeds}")
+        PATHS.benchmark("train/{model}/{row}/seeds_{seeds}")
     resources:
         mem_mb=16000,
         runtime=120,
@@ -33,31 +33,3 @@ rule train_row:
         ENV_TRAIN
     script:
         "../workflow_scripts/train_row.py"
-
-
-# Stage 2: each seed retrains on the PLD labels of that seed's own stage-1 model.
-use rule train_row as retrain_row with:
-    wildcard_constraints:
-        row="|".join(STAGE2_ROWS),
-
-
-# Other parser families (train.models; Table V) train the same rows on the same labels, each in
-# a folder of its own (vplan_core.paths); by default their stage 2 retrains on the labels PLD
-# made with HAN's row-4 models, as the paper's Table V did.
-if OTHER_MODELS:
-
-    use rule train_row as train_parser_row with:
-        output:
-            directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),
-        log:
-            PATHS.log("train/{model}/{row}/seeds_{seeds}"),
-        benchmark:
-            PATHS.benchmark("train/{model}/{row}/seeds_{seeds}")
-
-    use rule retrain_row as retrain_parser_row with:
-        output:
-            directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),
-        log:
-            PATHS.log("train/{model}/{row}/seeds_{seeds}"),
-        benchmark:
-            PATHS.benchmark("train/{model}/{row}/seeds_{seeds}")

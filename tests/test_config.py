@@ -31,8 +31,8 @@ def test_shipped_configs_are_valid():
 @pytest.mark.parametrize("path, value, expected", [
     ("train.lr", "1e-4", "config key 'train.lr': '1e-4' is a string"),
     ("train.epochs", -1, "config key 'train.epochs': -1 is out of range"),
-    ("plg.tau", 1.5, "config key 'plg.tau': 1.5 is out of range"),
-    ("plg.tau", 0.0, "config key 'plg.tau': 0.0 is out of range"),
+    ("plg.clip.tau", 1.5, "config key 'plg.clip.tau': 1.5 is out of range"),
+    ("plg.clip.tau", 0.0, "config key 'plg.clip.tau': 0.0 is out of range"),
     ("rl.distance", "huber", "config key 'rl.distance': 'huber' is not one of ['bce', 'l1', 'mse']"),
     ("pld.beta", 1, "config key 'pld': Additional properties are not allowed ('beta' was unexpected); allowed keys: alpha, k"),
 ])

@@ -359,7 +359,7 @@ def test_extraction_killed_while_writing_leaves_nothing_to_trust_and_reruns_iden
      "config key '<top level>': Additional properties are not allowed ('trian' was unexpected); allowed keys: "
      "dataset, demo, features, models, pld, plg, report, rl, sampling, train"),
     (lambda c: c["train"].update(epochs=-3), "config key 'train.epochs': -3 is out of range (allowed: {'minimum': 1})"),
-    (lambda c: c["plg"].update(tau=1.0), "config key 'plg.tau': 1.0 is out of range (allowed: "
+    (lambda c: c["plg"]["clip"].update(tau=1.0), "config key 'plg.clip.tau': 1.0 is out of range (allowed: "
                                           "{'exclusiveMinimum': 0, 'exclusiveMaximum': 1})"),
     (lambda c: c["train"].update(lr="1e-4"), "config key 'train.lr': '1e-4' is a string, expected a number "
                                               "(YAML reads 1e-4 as a string: write 1.0e-4)"),

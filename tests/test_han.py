@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vplan_core.models import HAN
+from vplan_core.models.han import HAN
 
 
 # ---- oracle: nets/net_audiovisual.py of AVVP-ECCV20, sequence-first as in the original ----

@@ -69,11 +69,11 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
     shards = math.ceil(N_LLP / config["dataset"]["shard_size"])
     assert shards == 40
     expected_rows = 5 if videos else 1  # each row one job: its five seeds train batched
-    assert jobs["train_row"] + jobs.get("retrain_row", 0) == expected_rows and jobs["evaluate_row"] == expected_rows
     # Table V: MGN and MM-Pyramid train their own loss, PLG and PLD rows (row 1 alone without CLIP)
+    # on the labels PLD made with HAN's row-4 models: one PLD job
     parser_rows = 3 if videos else 1
-    assert jobs["train_parser_row"] + jobs.get("retrain_parser_row", 0) == 2 * parser_rows
-    assert jobs["evaluate_parser_row"] == 2 * parser_rows and "pld_parser_labels" not in jobs
+    assert jobs["train_row"] == jobs["evaluate_row"] == expected_rows + 2 * parser_rows
+    assert jobs.get("pld_labels", 0) == (1 if videos else 0)
     if official:
         assert jobs["probe_official_shard"] == shards
         assert jobs["import_official_features"] == 3 * shards
@@ -175,21 +175,21 @@ def test_official_features_end_to_end(tmp_path):
     assert summary["by_status"] == {"used": 62, "skipped": 1, "missing": 1}
     assert summary["by_reason"] == {"skipped/incomplete official features": 1, "missing/no official features": 1}
     group = "seeds_0-1-2-3-4"  # config/llp.yaml's five seeds, one batched job
-    evaluation = json.loads((results / f"eval/row1_han/{group}.json").read_text())
+    evaluation = json.loads((results / f"eval/han/row1_han/{group}.json").read_text())
     assert evaluation["seeds"] == [0, 1, 2, 3, 4]
     for scores in evaluation["per_seed"]:
         assert scores["videos"] == {"evaluated": 12, "in_split": 12}
         for level in ("segment_level", "event_level"):
             assert all(0.0 <= v <= 100.0 for v in scores[level].values())
-    history = json.loads((results / f"models/row1_han/{group}/seed_3/history.json").read_text())
+    history = json.loads((results / f"models/han/row1_han/{group}/seed_3/history.json").read_text())
     assert history["seed"] == 3
     assert history["videos"]["train"] == {"used": 39, "missing": 1}
     assert history["videos"]["val"] == {"used": 11, "missing": 1}
     report = json.loads((results / "report/report.json").read_text())
-    assert list(report["ablation"]) == ["row1_han"] and report["label_quality"] is None
+    assert list(report["ablation"]) == ["row1_han"] and report["label_quality"] == {}
     assert set(report["skipped_rows"]) == {"row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan"}
     assert "Skipped: ⑤ + PLD + RL (VPLAN): needs CLIP pseudo labels (PLG)" in (results / "report/report.md").read_text()
-    assert not (results / "models/row2_plg").exists()
+    assert not (results / "models/han/row2_plg").exists()
     import zarr
     attrs = dict(zarr.open_group(str(results / "features/cnn2d/shard_0000.zarr"), mode="r").attrs)
     assert attrs["model"] == "official res152" and attrs["shape"] == [80, 2048]
@@ -249,7 +249,7 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
                              clip_frame_rule="10 frames evenly spaced over the clip (VALOR)",
                              clap_window_rule="ten 1-s windows (VALOR)")
     config["features"]["clap"] = {"checkpoint": str(clap_checkpoint), "fusion": True}
-    config["plg"]["audio"] = {"enabled": True}
+    config["plg"]["clap"] = {"enabled": True}
     config["features"]["clip"].update(model_name="vplan-demo-clip", checkpoint=str(checkpoint),
                                       config_file=str(REPO / "vplan_core/demo/vplan-demo-clip.json"))
     config["train"].update(device="cpu", epochs=2, d_model=32, lr_step=1, batch_size=16, seeds=[0, 1], models=["han"])
@@ -263,12 +263,13 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
     report = json.loads((results / "report/report.json").read_text())
     assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
                                         "row6_plg_av", "row7_plg_av_pld"]
-    assert report["skipped_rows"] == {} and report["label_quality"]["video_level"]["pld"]["per_seed"]
-    assert set(report["audio_label_quality"]["video_level"]) == {"video_label", "plg", "pld"}
-    histories = {row: json.loads((results / f"models/{row}/seeds_0-1/seed_0/history.json").read_text())
+    assert report["skipped_rows"] == {}
+    assert report["label_quality"]["visual"]["row4_plg_rl"]["video_level"]["pld"]["per_seed"]
+    assert set(report["label_quality"]["audio"]["row6_plg_av"]["video_level"]) == {"video_label", "plg", "pld"}
+    histories = {row: json.loads((results / f"models/han/{row}/seeds_0-1/seed_0/history.json").read_text())
                  for row in ("row1_han", "row4_plg_rl", "row5_vplan")}
     assert histories["row1_han"]["videos"]["train"] == {"used": 39, "missing": 1}
-    histories["row7_plg_av_pld"] = json.loads((results / "models/row7_plg_av_pld/seeds_0-1/seed_0/history.json").read_text())
+    histories["row7_plg_av_pld"] = json.loads((results / "models/han/row7_plg_av_pld/seeds_0-1/seed_0/history.json").read_text())
     for row in ("row4_plg_rl", "row5_vplan", "row7_plg_av_pld"):  # without the video that has no CLIP file
         assert histories[row]["videos"]["train"] == {"used": 38, "missing": 2}
     import zarr

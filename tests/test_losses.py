@@ -9,7 +9,7 @@ from vplan_core.method.losses import (
     LOSS_KINDS, LossConfig, bce, category_richness, compute_loss, has_segment_labels,
     AUDIO, VISUAL, predicted_richness, richness_loss, segment_richness,
 )
-from vplan_core.models import HAN
+from vplan_core.models.han import HAN
 
 C = 25
 DOG, ROOSTER, SPEECH = 3, 12, 0

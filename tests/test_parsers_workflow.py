@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,7 +38,7 @@ def test_a_family_added_to_the_list_trains_only_its_own_jobs(parsers_run):
     workdir, _, configfile, planned, han_before = parsers_run
     # rows 1 and 2 of each family, row 5 on HAN's PLD labels (no PLD job of its own), their
     # evaluations and the report; nothing of HAN's reruns
-    assert planned == {"train_parser_row": 4, "retrain_parser_row": 2, "evaluate_parser_row": 6, "report": 1, "all": 1}
+    assert planned == {"train_row": 6, "evaluate_row": 6, "report": 1, "all": 1}
     assert {p: p.stat().st_mtime_ns for p in han_before} == han_before
     assert planned_jobs(workdir, configfile) == {}
 
@@ -53,8 +54,20 @@ def test_table_v_in_the_report(parsers_run):
             assert [s["seed"] for s in summary["per_seed"]] == [0, 1]
             assert 0.0 <= summary["segment_level"]["visual"] <= 100.0
     markdown = (results / "report/report.md").read_text()
-    assert "| MGN + PLD + RL |" in markdown and "| MM-Pyramid its own loss |" in markdown
-    assert "64.8" in markdown  # the paper's MM-Pyramid + PLD segment V, beside ours
+    segment_table = markdown[markdown.index("| parser, labels (segment level)"):markdown.index("| parser, labels (event level)")]
+    for family, title in (("mgn", "MGN"), ("mm_pyramid", "MM-Pyramid"), ("han", "HAN")):
+        for row, short in (("row1_han", "its own loss"), ("row5_vplan", "+ PLD + RL")):
+            line = next(line for line in segment_table.splitlines() if line.startswith(f"| {title} {short} |"))
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            # the cells are what the evaluation files hold, as mean ± std over the seeds ...
+            evaluation = json.loads((results / f"eval/{family}/{row}/seeds_0-1.json").read_text())
+            visual = np.array([seed["segment_level"]["visual"] for seed in evaluation["per_seed"]])
+            assert cells[2] == f"{visual.mean():.1f} ± {visual.std(ddof=1):.1f}"
+            # ... beside the paper's figures for that family and row
+            paper = {"mgn": {"row1_han": "60.8 / 55.4", "row5_vplan": "59.6 / 64.0"},
+                     "mm_pyramid": {"row1_han": "60.5 / 52.3", "row5_vplan": "60.1 / 64.8"},
+                     "han": {"row1_han": "60.1 / 52.9", "row5_vplan": "61.1 / 65.5"}}[family][row]
+            assert cells[-1].startswith(paper)
 
 
 def test_checkpoints_record_their_family_and_rebuild_it(parsers_run):
@@ -68,7 +81,7 @@ def test_checkpoints_record_their_family_and_rebuild_it(parsers_run):
         assert payload["train_config"]["lr"] == pytest.approx(3.0e-4 if family == "mgn" else 1.0e-4)
         assert payload["train_config"]["batch_size"] == 4 and payload["train_config"]["model"] == family
         assert torch.is_tensor(next(iter(model.state_dict().values())))
-    han = load_checkpoint(results / "models/row5_vplan/seeds_0-1/seed_1/model.pt")[1]
+    han = load_checkpoint(results / "models/han/row5_vplan/seeds_0-1/seed_1/model.pt")[1]
     assert han["family"] == "han"
 
 
@@ -77,5 +90,4 @@ def test_own_pld_source_adds_the_familys_row_4_and_pld_job(parsers_run):
     changed = copy.deepcopy(config)
     changed["models"]["mgn"]["pld_source"] = "own"
     planned = planned_jobs(workdir, write_config(workdir, changed, "own.yaml"))
-    assert planned == {"train_parser_row": 1, "pld_parser_labels": 1, "retrain_parser_row": 1,
-                       "evaluate_parser_row": 2, "report": 1, "all": 1}
+    assert planned == {"train_row": 2, "pld_labels": 1, "evaluate_row": 2, "report": 1, "all": 1}

@@ -48,7 +48,7 @@ def test_seed_groups_keep_list_order_and_name_their_folders():
 def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, rows):
     sources = feature_sources(llp(**dataset), ROWS)
     assert sources.extracted == extracted and sources.imported == imported
-    visual_rows = {row for row, spec in ROWS.items() if not spec.audio}  # audio PLG is off in llp.yaml
+    visual_rows = {row for row, spec in ROWS.items() if "audio" not in spec.labels}  # plg.clap is off in llp.yaml
     assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == visual_rows
     if rows == 1:
         assert sources.rows == ("row1_han",)
@@ -64,13 +64,13 @@ def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, r
 def test_audio_plg_adds_the_clap_store_and_rows_6_7(dataset, clap, rows_6_7):
     config = llp(**dataset)
     assert feature_sources(config, ROWS).rows == tuple(r for r in feature_sources(config, ROWS).rows
-                                                       if not ROWS[r].audio)  # off: no audio rows
-    config["plg"]["audio"] = {"enabled": True}
+                                                       if "audio" not in ROWS[r].labels)  # off: no audio rows
+    config["plg"]["clap"] = {"enabled": True}
     sources = feature_sources(config, ROWS)
     assert (sources.producer("clap") if clap else "clap" not in sources.features) == (clap or True)
-    audio_rows = {row for row, spec in ROWS.items() if spec.audio}
+    audio_rows = {row for row, spec in ROWS.items() if "audio" in spec.labels}
     if rows_6_7 == "run":
-        assert audio_rows <= set(sources.rows) and sources.audio_plg
+        assert audio_rows <= set(sources.rows) and "clap" in sources.pseudo_label_features
     else:
         assert audio_rows <= set(sources.skipped_rows) and not audio_rows & set(sources.rows)
 
@@ -118,12 +118,14 @@ def test_extraction_reads_only_its_own_files_and_sampling_keys():
     assert set(extraction_settings(DEMO, "vggish")) - set(DEMO["features"]["vggish"]) == {"audio_rate", "seconds"}
 
 
-def test_paths_keep_han_where_it_was_and_put_other_parsers_beside_it():
+def test_paths_put_every_family_in_a_folder_of_its_own():
     paths = RunPaths("demo")
-    assert paths.model_dir("row4_plg_rl", "0-1") == "results/demo/models/row4_plg_rl/seeds_0-1"
-    assert paths.model_dir("row4_plg_rl", "0-1", model="mgn") == "results/demo/models/mgn/row4_plg_rl/seeds_0-1"
-    assert paths.evaluation("{row}", "{seeds}") == "results/demo/eval/{row}/seeds_{seeds}.json"
-    assert paths.resume_file("row1_han", "0") == "results/demo/models/row1_han/seeds_0.resume.pt"
+    assert paths.model_dir("row4_plg_rl", "0-1", "han") == "results/demo/models/han/row4_plg_rl/seeds_0-1"
+    assert paths.model_dir("row4_plg_rl", "0-1", "mgn") == "results/demo/models/mgn/row4_plg_rl/seeds_0-1"
+    assert paths.evaluation("{row}", "{seeds}", "{model}") == "results/demo/eval/{model}/{row}/seeds_{seeds}.json"
+    assert paths.resume_file("row1_han", "0", "han") == "results/demo/models/han/row1_han/seeds_0.resume.pt"
+    assert paths.pld_dir("han", "row4_plg_rl", "0-1") == "results/demo/labels/pld/han/row4_plg_rl/seeds_0-1"
+    assert paths.plg_labels("clap", "val") == "results/demo/labels/plg/clap/val.npz"
     assert paths.log("train/{row}/seeds_{seeds}") == "logs/demo/train/{row}/seeds_{seeds}.log"
 
 
@@ -145,13 +147,16 @@ def test_extraction_settings_carry_only_what_the_feature_uses():
 
 
 def test_train_settings_name_only_the_loss_constants_a_row_uses():
-    han, rl = train_settings(DEMO, "han"), train_settings(DEMO, "plg_rl")
+    han, rl = train_settings(DEMO, "han", "han"), train_settings(DEMO, "plg_rl", "han")
     assert han["loss"] == {"kind": "han", "smoothing_audio": 1.0, "smoothing_visual": 0.9}
     assert rl["loss"] == {"kind": "plg_rl", "smoothing_audio": 1.0, "rl_lambda": 0.5, "rl_distance": "bce",
                           "rl_eps": 1.0e-6}
-    assert train_settings(DEMO, "plg_segbce")["loss"]["rl_lambda"] == 0.5
+    assert train_settings(DEMO, "plg_segbce", "han")["loss"]["rl_lambda"] == 0.5
     assert not {"device", "seeds", "seeds_per_job", "smoothing_audio"} & set(rl)
-    assert rl["epochs"] == DEMO["train"]["epochs"]
+    assert rl["epochs"] == DEMO["train"]["epochs"] and rl["model"] == "han" and rl["d_model"] == DEMO["train"]["d_model"]
+    mgn = train_settings(DEMO, "plg_rl", "mgn")  # HAN's width is no MGN setting; MGN's recipe overrides train.*
+    assert "d_model" not in mgn and mgn["epochs"] == DEMO["models"]["mgn"]["epochs"]
+    assert mgn["model_kwargs"] == DEMO["models"]["mgn"]["kwargs"] and "kwargs" not in mgn
 
 
 def test_weight_paths_are_the_files_a_run_loads():

@@ -183,7 +183,7 @@ KILLED_SAVE = textwrap.dedent("""
     from pathlib import Path
     import torch
     from vplan_core.training.checkpoints import save_checkpoint
-    from vplan_core.models import HAN
+    from vplan_core.models.han import HAN
     from vplan_core.training.trainer import TrainConfig
     path = Path(sys.argv[1])
     def kill_when_writing():
@@ -235,7 +235,7 @@ def test_killed_train_job_resumes_where_it_stopped(tmp_path):
     from tests.workflow_runs import SNAKEMAKE, snakemake
 
     configfile = official_workdir(tmp_path)
-    target = "results/llp/models/row1_han/seeds_0-1"
+    target = "results/llp/models/han/row1_han/seeds_0-1"
     models, state = tmp_path / target / "seed_1", tmp_path / f"{target}.resume.pt"
     snakemake(tmp_path, configfile, "--cores", "2", target)  # uninterrupted
     reference = {"history.json": (models / "history.json").read_bytes(),
@@ -260,7 +260,7 @@ def test_killed_train_job_resumes_where_it_stopped(tmp_path):
     assert epoch < 12 and not (tmp_path / target).exists()
     snakemake(tmp_path, configfile, "--unlock")
     snakemake(tmp_path, configfile, "--cores", "2", "--rerun-incomplete", target)
-    log = (tmp_path / "logs/llp/train/row1_han/seeds_0-1.log").read_text()
+    log = (tmp_path / "logs/llp/train/han/row1_han/seeds_0-1.log").read_text()
     assert f"resuming after epoch {epoch} from" in log
     assert not state.exists()
     done, ref = json.loads((models / "history.json").read_text()), json.loads(reference["history.json"])

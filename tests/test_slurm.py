@@ -59,7 +59,7 @@ def runs(cluster, tiny_demo, tmp_path_factory):
     workdir = copy_run(local, tmp_path_factory.mktemp("slurm-run"), leave_out=("logs", "benchmarks", *method_outputs))
     configfile = workdir / "config.yaml"
     group = f"seeds_{group_name(config['train']['seeds'])}"  # one batched job a row
-    target = f"results/{dataset}/eval/row5_vplan/{group}.json"
+    target = f"results/{dataset}/eval/han/row5_vplan/{group}.json"
     expected = planned_jobs(workdir, configfile, target)
     with pytest.MonkeyPatch.context() as patch:  # sbatch, sacct, ... find the test cluster
         for name, value in cluster.env.items():
@@ -91,20 +91,19 @@ def test_jobs_ran_under_slurm(runs):
     # one SLURM job (or array task) per Snakemake job; the plugin puts the rule in the comment
     ran = collections.Counter(re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", row["Comment"]).group(1) for row in rows)
     submitted = {rule: count for rule, count in expected.items() if rule != "all"}  # `all` has nothing to run
-    assert submitted == {"clip_text_embeddings": 1, "plg_labels": 2, "train_row": 1, "pld_labels": 1, "retrain_row": 1,
-                         "evaluate_row": 1}
+    assert submitted == {"text_embeddings": 1, "plg_labels": 2, "train_row": 2, "pld_labels": 1, "evaluate_row": 1}
     assert ran == submitted
 
 
 def test_outputs_equal_local_run(runs):
     name = runs["config"]["dataset"]["name"]
     local, slurm = runs["local"] / "results" / name, runs["slurm"] / "results" / name
-    evaluation = f"eval/row5_vplan/{runs['group']}.json"
+    evaluation = f"eval/han/row5_vplan/{runs['group']}.json"
     assert json.loads((slurm / evaluation).read_text()) == json.loads((local / evaluation).read_text())
     labels = sorted(path.relative_to(slurm) for path in (slurm / "labels").rglob("*.npz"))
-    assert {path.parts[1] for path in labels} == {"plg", "pld"}  # labels/plg/<split>.npz, labels/pld/<seeds>/...
+    assert {path.parts[1] for path in labels} == {"plg", "pld"}  # labels/plg/clip/<split>.npz, labels/pld/han/...
     preds = sorted(path.relative_to(slurm) for path in (slurm / "models").rglob("test_pred.npz"))
-    assert {path.parts[1] for path in preds} == {"row4_plg_rl", "row5_vplan"}
+    assert {path.parts[1:3] for path in preds} == {("han", "row4_plg_rl"), ("han", "row5_vplan")}
     assert len(preds) == 2 * len(runs["config"]["train"]["seeds"])  # both rows, every seed
     for relative in labels + preds:
         with np.load(local / relative) as a, np.load(slurm / relative) as b:
@@ -116,7 +115,7 @@ def test_outputs_equal_local_run(runs):
 def test_rule_logs_where_a_local_run_puts_them(runs):
     name = runs["config"]["dataset"]["name"]
     slurm, group = runs["slurm"], runs["group"]
-    assert (slurm / f"logs/{name}/eval/row5_vplan/{group}.log").exists()
-    assert (slurm / f"benchmarks/{name}/train/row5_vplan/{group}.tsv").exists()
+    assert (slurm / f"logs/{name}/eval/han/row5_vplan/{group}.log").exists()
+    assert (slurm / f"benchmarks/{name}/train/han/row5_vplan/{group}.tsv").exists()
     # the plugin deletes SLURM's job logs of successful jobs (and then empty folders): none failed
     assert not list((slurm / ".snakemake/slurm_logs").rglob("*.log"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vplan_core.models import HAN
+from vplan_core.models.han import HAN
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
 from vplan_core.method.losses import LossConfig

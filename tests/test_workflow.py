@@ -30,11 +30,12 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     report = json.loads((results / "report/report.json").read_text())
     assert set(report["ablation"]) == {"row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
                                        "row6_plg_av", "row7_plg_av_pld"}
-    audio = report["audio_label_quality"]  # rows 6-7: CLAP's labels against the dense audio truth
+    audio = report["label_quality"]["audio"]["row6_plg_av"]  # rows 6-7: CLAP's labels against the dense audio truth
     assert set(audio["video_level"]) == {"video_label", "plg", "pld"} and audio["videos"] == 4
+    assert set(report["label_quality"]["visual"]) == {"row4_plg_rl", "row6_plg_av"}
     for seed in (0, 1):  # PLD on both modalities, from each seed's row-6 model
-        for name in ("train.npz", "train_audio.npz"):
-            assert (results / f"labels/pld_av/seeds_0-1/seed_{seed}/{name}").is_file()
+        for name in ("train_visual.npz", "train_audio.npz"):
+            assert (results / f"labels/pld/han/row6_plg_av/seeds_0-1/seed_{seed}/{name}").is_file()
     for scores in report["ablation"].values():
         for level in ("segment_level", "event_level"):
             assert all(0.0 <= v <= 100.0 for v in scores[level].values())
@@ -42,9 +43,9 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     for name in ("report.md", "per_class_visual_f1.png", "timelines.png"):
         assert (results / "report" / name).stat().st_size > 0
     for seed in (0, 1):  # both seeds of the tiny config, trained as one batched job
-        pred = np.load(results / f"models/row5_vplan/seeds_0-1/seed_{seed}/test_pred.npz")
+        pred = np.load(results / f"models/han/row5_vplan/seeds_0-1/seed_{seed}/test_pred.npz")
         assert pred["visual_prob"].shape == (4, 10, 25)
-        assert (results / f"labels/pld/seeds_0-1/seed_{seed}/train.npz").is_file()
+        assert (results / f"labels/pld/han/row4_plg_rl/seeds_0-1/seed_{seed}/train_visual.npz").is_file()
     row5 = report["ablation"]["row5_vplan"]
     assert [entry["seed"] for entry in row5["per_seed"]] == [0, 1]
     values = [entry["segment_level"]["visual"] for entry in row5["per_seed"]]
@@ -71,36 +72,35 @@ def test_second_run_does_nothing(tiny_run):
 
 
 # Jobs downstream of new visual PLG labels: rows 2-4 and 6 train again, PLD (of row 4, and of row
-# 6 on both modalities) reruns, rows 5 and 7 retrain, then evaluation and report (one job per row
-# and seed group: the tiny config trains seeds 0 and 1 together).
-PLD_BOTH = {"pld_labels": 1, "pld_av_labels": 1, "retrain_row": 2, "label_quality": 1, "label_quality_audio": 1,
-            "report": 1, "all": 1}
-AFTER_LABELS = {"plg_labels": 2, "train_row": 4, "evaluate_row": 6, **PLD_BOTH}
-AFTER_PLD = {"evaluate_row": 2, **PLD_BOTH}
-ALL_TRAINING = {"train_row": 5, "evaluate_row": 7, **PLD_BOTH}
-# New audio labels reach row 6, PLD on both, row 7 and the audio labels' quality only.
-AFTER_AUDIO_LABELS = {"plg_audio_labels": 2, "train_row": 1, "pld_av_labels": 1, "retrain_row": 1, "evaluate_row": 2,
-                      "label_quality_audio": 1, "report": 1, "all": 1}
+# 6 on both modalities) reruns, rows 5 and 7 retrain, then evaluation, the three label-quality
+# jobs (row 4's PLD on visual labels, row 6's on visual and audio) and the report (one job per
+# row and seed group: the tiny config trains seeds 0 and 1 together).
+PLD_BOTH = {"pld_labels": 2, "label_quality": 3, "report": 1, "all": 1}
+AFTER_LABELS = {"plg_labels": 2, "train_row": 6, "evaluate_row": 6, **PLD_BOTH}
+AFTER_PLD = {"train_row": 2, "evaluate_row": 2, **PLD_BOTH}
+ALL_TRAINING = {"train_row": 7, "evaluate_row": 7, **PLD_BOTH}
+# New audio labels reach row 6, its PLD (on both modalities), row 7 and that PLD's quality only.
+AFTER_AUDIO_LABELS = {"plg_labels": 2, "train_row": 2, "pld_labels": 1, "evaluate_row": 2, "label_quality": 2,
+                      "report": 1, "all": 1}
 SHARDS = 2  # 18 tiny videos, 9 a shard
 
 RERUN_MATRIX = [
     ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
-    ("plg.prompt", "P4", {"clip_text_embeddings": 1, **AFTER_LABELS}),
-    ("plg.tau", 0.05, AFTER_LABELS),
-    ("rl.lambda", 0.25, {"train_row": 3, "evaluate_row": 5, **PLD_BOTH}),  # rows 3-7
-    ("rl.distance", "l1", {"train_row": 2, "evaluate_row": 4, **PLD_BOTH}),  # rows 4-7
-    ("plg.audio.tau", 0.05, AFTER_AUDIO_LABELS),
-    ("plg.audio.rule", "thresholds", AFTER_AUDIO_LABELS),
+    ("plg.clip.prompt", "P4", {"text_embeddings": 1, **AFTER_LABELS}),
+    ("plg.clip.tau", 0.05, AFTER_LABELS),
+    ("rl.lambda", 0.25, {"train_row": 5, "evaluate_row": 5, **PLD_BOTH}),  # rows 3-7
+    ("rl.distance", "l1", {"train_row": 4, "evaluate_row": 4, **PLD_BOTH}),  # rows 4-7
+    ("plg.clap.tau", 0.05, AFTER_AUDIO_LABELS),
+    ("plg.clap.rule", "thresholds", AFTER_AUDIO_LABELS),
     ("demo.clap_training.epochs", 2, {"demo_clap": 1, "extract_features": SHARDS, "manifest": 1,
-                                      "clap_text_embeddings": 1, **AFTER_AUDIO_LABELS}),
+                                      "text_embeddings": 1, **AFTER_AUDIO_LABELS}),
     ("pld.k", 3, AFTER_PLD),
     ("pld.alpha", 5.0, AFTER_PLD),
-    ("pld.study", {"k": [5], "alpha": [10.0]}, {"label_quality": 1, "report": 1, "all": 1}),
+    ("pld.study", {"k": [5], "alpha": [10.0]}, {"label_quality": 3, "report": 1, "all": 1}),
     ("train.lr", 1.0e-4, ALL_TRAINING),
     ("train.seeds", [1, 2], ALL_TRAINING),
     ("train.seeds", [0, 1, 2], ALL_TRAINING),  # one group of all seeds: 0-1-2 replaces 0-1
-    ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "pld_av_labels", "retrain_row", "evaluate_row",
-                                                                 "label_quality", "label_quality_audio")
+    ("train.seeds_per_job", 1, {key: 2 * n if key in ("train_row", "pld_labels", "evaluate_row", "label_quality")
                                 else n for key, n in ALL_TRAINING.items()}),
     # a backbone's pretraining reaches that backbone, its extraction (and the manifest summary of
     # feature skips) and all training, not PLG; R(2+1)D, inflated from the 2D CNN, follows it
@@ -126,7 +126,7 @@ def test_rerun_matrix(tiny_run, key, value, expected):
     assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == expected
 
 
-COMMAND_LINE = ["pld.alpha", "pld.k", "plg.tau", "rl.lambda", "train.lr", "train.seeds"]
+COMMAND_LINE = ["pld.alpha", "pld.k", "plg.clip.tau", "rl.lambda", "train.lr", "train.seeds"]
 
 
 @pytest.mark.parametrize("key, value, expected", [row for row in RERUN_MATRIX if row[0] in COMMAND_LINE],
@@ -135,8 +135,11 @@ def test_rerun_matrix_from_the_command_line(tiny_run, key, value, expected):
     """`--config 'pld={alpha: 7.5}'` (Snakemake passes nested values as strings) is typed by the
     schema and replans exactly what the same change in the config file does."""
     workdir, _, configfile = tiny_run
-    section, name = key.split(".")
-    assert planned_jobs(workdir, configfile, "--config", f"{section}={{{name}: {value}}}") == expected
+    section, *names = key.split(".")
+    nested = str(value)
+    for name in reversed(names):
+        nested = f"{{{name}: {nested}}}"
+    assert planned_jobs(workdir, configfile, "--config", f"{section}={nested}") == expected
 
 
 def test_command_line_overrides_keep_and_check_types(tiny_run):

@@ -45,7 +45,20 @@ def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
 
 
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(schema_path).read_text())
+    """The schema, with the names that the registries own filled in: the rows, the parser
+    families and the pseudo-label features (so that adding one edits no schema)."""
+    from vplan_core.feature_registry import PSEUDO_LABEL_FEATURES
+    from vplan_core.method.ablation import ROWS
+    from vplan_core.models import FAMILIES
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    family, properties = schema["$defs"]["family"]["properties"], schema["properties"]
+    family["rows"]["items"]["enum"] = list(ROWS)
+    family["pld_source"]["enum"] = [*FAMILIES, "own"]
+    properties["train"]["properties"]["models"]["items"]["enum"] = list(FAMILIES)
+    properties["models"]["properties"] = {name: {"$ref": "#/$defs/family"} for name in FAMILIES}
+    properties["plg"]["properties"] = {name: {"$ref": "#/$defs/plg"} for name in PSEUDO_LABEL_FEATURES}
+    return schema
 
 
 def validate_config(config: dict, schema_path: Path = SCHEMA_PATH, command_line: set[str] = frozenset()) -> None:

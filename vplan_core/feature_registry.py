@@ -1,18 +1,22 @@
 """Every feature of a run described once, torchvision-style: one spec per feature that planning,
 extraction, import, the rules and the demo iterate over.
 
-A spec says what the feature is to the method (a HAN input, or what PLG labels from), which
+A spec says what the feature is to the method (a parser input, or what PLG labels a modality
+from: its role, with its text tower, prompt and labelling settings), which
 sampling keys its extraction reads, its weight files (config key, when it is needed, where it is
 published), the builder of its extractor (imported lazily: planning a workflow and reading a
 store stay free of torch and open_clip), its provenance texts, the layout of its released
 files, and whether the demo pretrains its backbone in the demo world. Adding a feature is one
-new spec here and its extractor builder.
+new spec here and its extractor builder (module), and, for a pseudo-label feature, its text
+embeddings beside the builder.
 """
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from vplan_core.method.plg import AUDIO_PROMPT, DEFAULT_TAU
 
 TORCHVISION = "https://download.pytorch.org/models/"
 # torchvision's weight files (ImageNet-1k V1 for the ResNets, Kinetics-400 for R(2+1)D-18)
@@ -43,6 +47,7 @@ class WeightFile:
     key: str
     published: str | Callable[[dict], str]
     when: str | None = None
+    folder: bool = False  # a folder is a valid form too (a transformers model folder)
 
     def published_at(self, settings: dict) -> str:
         return self.published(settings) if callable(self.published) else self.published
@@ -55,6 +60,44 @@ class Official:
     folder: str
     shape: tuple[int, ...]
     sampling: dict
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """The role of a pseudo-label feature: PLG labels `modality` from its segment embeddings.
+
+    text_encoder: "module:function" (text settings, texts) -> arrays of the text embeddings
+    file (embeddings, and what its rule reads, e.g. a logit scale); text_keys: the
+    features.<name> keys that choose its text tower; plg: its settings' defaults in plg.<name>
+    (prompt, rule, tau; `enabled: false` leaves it and the rows that need it out of a run);
+    released: the dataset key of released segment embeddings imported instead of extracting,
+    and how a release's sampling is recorded; released_check: "module:function" refusing a
+    released file of another kind by name (or None)."""
+
+    modality: str
+    text_encoder: str
+    text_keys: tuple[str, ...]
+    released: str
+    released_model_key: str
+    released_rule: str
+    plg: dict = field(default_factory=dict)
+    released_check: str | None = None
+    released_folder_check: str | None = None
+
+    def encode_texts(self, settings: dict, texts: list[str]) -> dict:
+        return _load(self.text_encoder)(settings, texts)
+
+    def check_released(self):
+        return _load(self.released_check) if self.released_check else None
+
+    def check_folder(self, folder: str, settings: dict) -> list[str]:
+        """Problems with a folder of released segment embeddings, before any job."""
+        return _load(self.released_folder_check)(folder, settings) if self.released_folder_check else []
+
+
+def _load(ref: str):
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -75,10 +118,21 @@ class Feature:
     official: Official | None = None
     demo_backbone: bool = False
     provenance: dict = field(default_factory=dict)
+    labels: Labelling | None = None
+    weights_check: str | None = None  # "module:function" (settings) -> problems of its weight files
+
+    def check_weights(self, settings: dict) -> list[str]:
+        """Problems with the feature's weight files (which exist), found before any job."""
+        return _load(self.weights_check)(settings) if self.weights_check else []
+
+    def weight_exists(self, key: str, path: str) -> bool:
+        from pathlib import Path
+
+        weight = next(w for w in self.weights if f"features.{self.name}.{w.key}" == key)
+        return Path(path).exists() if weight.folder else Path(path).is_file()
 
     def build_extractor(self, settings: dict, device: str):
-        module, function = self.extractor.split(":")
-        return getattr(importlib.import_module(module), function)(settings, device)
+        return _load(self.extractor)(settings, device)
 
     def weight_files(self, settings: dict) -> list[tuple[str, str, str]]:
         """(config key, value, where the published file is) of each weight file the extraction
@@ -118,15 +172,27 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
             demo_backbone=True),
     Feature("clip", None, sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLIP_PUBLISHED_AT),),
-            extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",)),
+            extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",),
+            weights_check="vplan_core.features.clip:check_weights",
+            labels=Labelling("visual", "vplan_core.features.clip:text_embeddings",
+                             text_keys=("model_name", "checkpoint", "config_file"), released="clip_features",
+                             released_model_key="model_name", released_rule="frame_rule",
+                             plg={"prompt": "P1", "tau": DEFAULT_TAU},
+                             released_folder_check="vplan_core.features.clip:check_released_folder")),
     Feature("clap", None, sampling=("seconds",),
-            weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT),),
+            weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
             extractor="vplan_core.features.clap:clap_extractor", config_files=("config", "tokenizer"),
-            needs_audio=True),
+            needs_audio=True, weights_check="vplan_core.features.clap:check_weights",
+            labels=Labelling("audio", "vplan_core.features.clap:text_embeddings",
+                             text_keys=("checkpoint", "fusion", "config", "tokenizer"), released="clap_features",
+                             released_model_key="checkpoint", released_rule="window_rule",
+                             plg={"prompt": AUDIO_PROMPT, "rule": "softmax", "tau": DEFAULT_TAU},
+                             released_check="vplan_core.features.clap:valor_feature_maps")),
 )}
 HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.han_input)
 OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official)
 DEMO_BACKBONES = tuple(name for name, f in FEATURES.items() if f.demo_backbone)
+PSEUDO_LABEL_FEATURES = tuple(name for name, f in FEATURES.items() if f.labels)
 
 
 def feature(name: str) -> Feature:

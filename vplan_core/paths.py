@@ -2,20 +2,13 @@
 scripts' callers and the bench scripts alike, so no path is typed twice.
 
 Arguments may be values or Snakemake wildcard patterns ("{row}", "{seeds}"): the helpers only
-format strings. HAN's rows keep the places they had before other parsers existed
-(models/<row>/...); another parser family's rows live beside them under its name
-(models/<model>/<row>/...).
+format strings. Every parser family's jobs live under its name (models/<family>/<row>/...), and
+PLD's labels under the family and the stage-1 row whose models refined them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from glob import glob
-
-HAN = "han"  # the parser family whose artifacts have no family folder
-
-
-def _family(model: str) -> str:
-    return "" if model == HAN else f"{model}/"
 
 
 @dataclass(frozen=True)
@@ -62,41 +55,34 @@ class RunPaths:
         return sorted(glob(self.feature_store(feature, "*")))
 
     # ---- pseudo labels
-    @property
-    def text_embeddings(self) -> str:
-        """CLIP's class prompts (visual PLG)."""
-        return f"{self.results}/plg/text_embeddings.npz"
+    def text_embeddings(self, feature: str) -> str:
+        """The class prompts' embeddings by a pseudo-label feature's text tower (PLG)."""
+        return f"{self.results}/plg/{feature}/text_embeddings.npz"
 
-    @property
-    def audio_text_embeddings(self) -> str:
-        """CLAP's class prompts (audio PLG)."""
-        return f"{self.results}/plg/clap_text_embeddings.npz"
+    def plg_labels(self, feature: str, split: str) -> str:
+        """PLG's segment labels of a split from a pseudo-label feature."""
+        return f"{self.results}/labels/plg/{feature}/{split}.npz"
 
-    def plg_labels(self, split: str, audio: bool = False) -> str:
-        """PLG's segment labels of a split: visual (CLIP), or audio (CLAP)."""
-        return f"{self.results}/labels/plg{'_audio' if audio else ''}/{split}.npz"
-
-    def pld_dir(self, seeds: str, model: str = HAN, audio: bool = False) -> str:
-        """One PLD job: seed_<s>/{train,val}.npz (and val's forward losses), refined with the
-        row-4 models of `model`; with audio, both modalities' labels refined with row 6's
-        models (seed_<s>/{train,val}_audio.npz beside the visual ones)."""
-        return f"{self.results}/labels/pld{'_av' if audio else ''}/{_family(model)}seeds_{seeds}"
+    def pld_dir(self, family: str, stage1: str, seeds: str) -> str:
+        """One PLD job: seed_<s>/<split>_<modality>.npz (and val's forward losses), the labels
+        `stage1` trained on, refined with that row's models of `family`."""
+        return f"{self.results}/labels/pld/{family}/{stage1}/seeds_{seeds}"
 
     # ---- training and evaluation
-    def model_dir(self, row: str, seeds: str, model: str = HAN) -> str:
+    def model_dir(self, row: str, seeds: str, family: str) -> str:
         """One training job: seed_<s>/{model.pt, history.json, test_pred.npz}."""
-        return f"{self.results}/models/{_family(model)}{row}/seeds_{seeds}"
+        return f"{self.results}/models/{family}/{row}/seeds_{seeds}"
 
-    def resume_file(self, row: str, seeds: str, model: str = HAN) -> str:
+    def resume_file(self, row: str, seeds: str, family: str) -> str:
         """A training job's state after its last finished epoch (beside its folder, not an output)."""
-        return f"{self.model_dir(row, seeds, model)}.resume.pt"
+        return f"{self.model_dir(row, seeds, family)}.resume.pt"
 
-    def evaluation(self, row: str, seeds: str, model: str = HAN) -> str:
-        return f"{self.results}/eval/{_family(model)}{row}/seeds_{seeds}.json"
+    def evaluation(self, row: str, seeds: str, family: str) -> str:
+        return f"{self.results}/eval/{family}/{row}/seeds_{seeds}.json"
 
-    def label_quality(self, seeds: str, audio: bool = False) -> str:
-        """Pseudo-label quality on val (Tables I/II) of the visual labels, or of the audio ones."""
-        return f"{self.results}/eval/label_quality{'_audio' if audio else ''}/seeds_{seeds}.json"
+    def label_quality(self, family: str, stage1: str, modality: str, seeds: str) -> str:
+        """Pseudo-label quality on val (Tables I/II) of one modality's PLG labels and their PLD."""
+        return f"{self.results}/eval/label_quality/{family}/{stage1}/{modality}/seeds_{seeds}.json"
 
     # ---- the report
     def report(self, name: str) -> str:

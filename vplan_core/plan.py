@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vplan_core.feature_registry import FEATURES, HAN_FEATURES, RANDOM_PREFIX
-from vplan_core.paths import HAN
+from vplan_core.feature_registry import FEATURES, HAN_FEATURES, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX
+from vplan_core.method.ablation import CONSTANT_DEFAULTS, CONSTANT_KEYS, LOSS_KINDS, PLD, PLG, ROWS, Labels, Row
+from vplan_core.models import DEFAULT_FAMILY, FAMILIES
+from vplan_core.paths import RunPaths
 
 SEED_SEPARATOR = "-"
 
@@ -40,16 +42,27 @@ def group_seeds(name: str) -> list[int]:
     return [int(s) for s in name.split(SEED_SEPARATOR)]
 
 
-CLIP, CLAP = "clip", "clap"
-OFFICIAL_KEY, CLIP_FEATURES_KEY, CLAP_FEATURES_KEY = "dataset.official_features", "dataset.clip_features", "dataset.clap_features"
+OFFICIAL_KEY = "dataset.official_features"
+
+
+def released_key(feature: str) -> str:
+    """The config key of a pseudo-label feature's released segment embeddings."""
+    return f"dataset.{FEATURES[feature].labels.released}"
+
+
+def plg_enabled(config: dict, feature: str) -> bool:
+    """A pseudo-label feature takes part in a run when plg.<feature> is set and not disabled."""
+    section = config["plg"].get(feature)
+    return section is not None and section.get("enabled", True)
 
 
 @dataclass(frozen=True)
 class Sources:
-    """Where each feature store of a run comes from, and which ablation rows that allows.
+    """Where each feature store of a run comes from, and which rows that allows.
 
     extracted: features extracted from the videos; imported: feature -> the config key of the
-    released features it is imported from; skipped_rows: row -> why it cannot run.
+    released features it is imported from; rows: the rows the run trains; skipped_rows: row ->
+    why it cannot run (a row whose pseudo-label feature is disabled is not planned at all).
     """
 
     extracted: tuple[str, ...]
@@ -71,17 +84,17 @@ class Sources:
 
     @property
     def released(self) -> tuple[str, ...]:
-        """The pseudo-label stores imported from released segment embeddings (CLIP, CLAP)."""
-        return tuple(f for f, key in self.imported.items() if key in (CLIP_FEATURES_KEY, CLAP_FEATURES_KEY))
+        """The pseudo-label stores imported from released segment embeddings."""
+        return tuple(f for f, key in self.imported.items() if key != OFFICIAL_KEY)
 
     @property
-    def audio_plg(self) -> bool:
-        """Audio segment pseudo labels (CLAP) are made: rows 6-7 run."""
-        return CLAP in self.features
+    def pseudo_label_features(self) -> tuple[str, ...]:
+        """The pseudo-label features whose labels the run makes."""
+        return tuple(f for f in self.features if f in PSEUDO_LABEL_FEATURES)
 
     def producer(self, feature: str) -> str:
         """The rule that makes `feature`'s stores: extract_features, import_official_features or
-        import_segment_features (released CLIP or CLAP embeddings)."""
+        import_segment_features (released segment embeddings)."""
         if feature in self.extracted:
             return "extract_features"
         return "import_official_features" if self.imported[feature] == OFFICIAL_KEY else "import_segment_features"
@@ -92,51 +105,45 @@ class Sources:
         return "probe_official_shard" if self.official else "probe_shard"
 
 
-def feature_sources(config: dict, rows: dict) -> Sources:
+def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     """The sources of a (validated) config.
 
-    HAN features: imported from dataset.official_features when given, else extracted from the
-    videos. CLIP image embeddings (PLG, rows 2-5): imported from dataset.clip_features when
-    given, unless features.clip.source is "videos"; else extracted from the videos (the demo
-    renders its own). Without either, only the rows without segment labels run (row 1).
-    CLAP audio embeddings (audio PLG, rows 6-7) only when plg.audio.enabled: imported from
-    dataset.clap_features when given, else extracted from the videos; the audio rows are not
-    planned at all when audio PLG is off. rows: vplan_core.method.ablation.ROWS.
+    Parser input features: imported from dataset.official_features when given, else extracted
+    from the videos. Each enabled pseudo-label feature (plg.<feature>): imported from its
+    released segment embeddings (dataset.<released>) when given, unless features.<feature>.source
+    is "videos"; else extracted from the videos (the demo renders its own). A row runs when every
+    pseudo-label feature behind its labels has a source; without one it is skipped, with the
+    reason; with one disabled it is not planned.
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
-    official, clip_features = bool(dataset.get("official_features")), bool(dataset.get("clip_features"))
-    source = config["features"]["clip"].get("source", "auto")
-    if not videos and not official:
+    if not videos and not dataset.get("official_features"):
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
                          "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
-    if source == "videos" and not videos:
-        raise ValueError("config key 'features.clip.source' is 'videos' but dataset.videos is not set")
-    if source == "features" and not clip_features:
-        raise ValueError("config key 'features.clip.source' is 'features' but dataset.clip_features is not set")
-    imported = {f: OFFICIAL_KEY for f in HAN_FEATURES} if official else {}
-    clip_from_features = clip_features and source != "videos"
-    if clip_from_features:
-        imported[CLIP] = CLIP_FEATURES_KEY
-    audio_plg = bool(config["plg"].get("audio", {}).get("enabled", False))
-    if audio_plg and CLAP not in config["features"]:
-        raise ValueError("config key 'plg.audio.enabled' is true but features.clap (the CLAP checkpoint) is not set")
-    if audio_plg and dataset.get("clap_features"):
-        imported[CLAP] = CLAP_FEATURES_KEY
-    pseudo_label_features = (CLIP, CLAP) if audio_plg else (CLIP,)
-    extracted = tuple(f for f in (*HAN_FEATURES, *pseudo_label_features)
-                      if f not in imported and (f in HAN_FEATURES or videos))
-    has = {f: f in imported or f in extracted for f in (CLIP, CLAP)}
+    imported = {f: OFFICIAL_KEY for f in HAN_FEATURES} if dataset.get("official_features") else {}
+    enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
+    for feature in enabled:
+        key, settings = released_key(feature), config["features"].get(feature)
+        if settings is None:
+            raise ValueError(f"config key 'plg.{feature}' is set but features.{feature} (its checkpoint) is not")
+        source, released = settings.get("source", "auto"), bool(dataset.get(key.split(".")[1]))
+        if source == "videos" and not videos:
+            raise ValueError(f"config key 'features.{feature}.source' is 'videos' but dataset.videos is not set")
+        if source == "features" and not released:
+            raise ValueError(f"config key 'features.{feature}.source' is 'features' but {key} is not set")
+        if released and source != "videos":
+            imported[feature] = key
+    extracted = tuple(f for f in (*HAN_FEATURES, *enabled) if f not in imported and (f in HAN_FEATURES or videos))
+    made = set(imported) | set(extracted)
     skipped = {}
-    for row, spec in rows.items():
-        if spec.audio and not audio_plg:
-            continue  # audio PLG off: rows 6-7 are not part of the run
-        if spec.labels is not None and not has[CLIP]:
-            skipped[row] = "needs CLIP pseudo labels (PLG): set dataset.videos or dataset.clip_features"
-        elif spec.audio and not has[CLAP]:
-            skipped[row] = "needs CLAP audio pseudo labels: set dataset.videos or dataset.clap_features"
-    run = tuple(r for r in rows if r not in skipped and (audio_plg or not rows[r].audio))
-    return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=skipped, probes_videos=videos)
+    for name, row in rows.items():
+        missing = sorted(row.features - made)
+        if missing:
+            skipped[name] = "; ".join(f"needs {f.upper()} pseudo labels (PLG): set dataset.videos or {released_key(f)}"
+                                      for f in missing)
+    planned = {name: why for name, why in skipped.items() if rows[name].features <= set(enabled)}
+    run = tuple(name for name in rows if name not in skipped)
+    return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos)
 
 
 def extraction_settings(config: dict, feature: str) -> dict:
@@ -147,14 +154,24 @@ def extraction_settings(config: dict, feature: str) -> dict:
 
 
 def released_settings(config: dict, feature: str) -> dict:
-    """The import of released segment embeddings of `feature` (clip, clap): their folder, the
+    """The import of a pseudo-label feature's released segment embeddings: their folder, the
     configured model they come from, and how the release sampled its segments."""
-    dataset, settings = config["dataset"], config["features"][feature]
-    if feature == CLIP:
-        return {"folder": dataset["clip_features"], "model": settings["model_name"],
-                "sampling": {"frame_rule": dataset.get("clip_frame_rule", "unknown")}}
-    return {"folder": dataset["clap_features"], "model": str(settings.get("checkpoint")),
-            "sampling": {"window_rule": dataset.get("clap_window_rule", "unknown")}}
+    labels, dataset = FEATURES[feature].labels, config["dataset"]
+    return {"folder": dataset[labels.released],
+            "model": str(config["features"][feature].get(labels.released_model_key)),
+            "sampling": {labels.released_rule: dataset.get(f"{feature}_{labels.released_rule}", "unknown")}}
+
+
+def text_settings(config: dict, feature: str) -> dict:
+    """What a pseudo-label feature's text side reads: the features.<feature> keys that choose
+    its text tower."""
+    return {key: config["features"][feature].get(key) for key in FEATURES[feature].labels.text_keys}
+
+
+def plg_settings(config: dict, feature: str) -> dict:
+    """PLG's settings of a pseudo-label feature: plg.<feature> over its spec's defaults."""
+    section = {k: v for k, v in config["plg"][feature].items() if k != "enabled"}
+    return {**FEATURES[feature].labels.plg, **section}
 
 
 def extraction_inputs(config: dict, feature: str) -> list[str]:
@@ -164,15 +181,14 @@ def extraction_inputs(config: dict, feature: str) -> list[str]:
 
 
 TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual", "models")
-HAN_ONLY = ("d_model", "dropout")  # train.* keys that configure HAN itself
-# The rows of the paper's Table V (another parser on the same labels): its own loss (1), PLG (2),
-# PLD + RL (5); row 4 too when a family's own row-4 models refine its labels (pld_source "own").
-TABLE_V_ROWS = ("row1_han", "row2_plg", "row5_vplan")
+FAMILY_KEYS = ("kwargs", "rows", "pld_source")  # models.<family> keys that are not training settings
+OWN = "own"  # models.<family>.pld_source: the family's own stage-1 models refine its labels
 
 
 def trained_models(config: dict) -> list[str]:
-    """The parser families trained on the rows (train.models; HAN alone by default)."""
-    return list(config["train"].get("models", [HAN]))
+    """The parser families trained on the rows (train.models): the first trains every row (the
+    ablation table), the others their Table V rows."""
+    return list(config["train"].get("models", [DEFAULT_FAMILY]))
 
 
 def model_settings(config: dict, model: str) -> dict:
@@ -180,57 +196,126 @@ def model_settings(config: dict, model: str) -> dict:
     return dict(config.get("models", {}).get(model, {}))
 
 
+def pld_source_model(config: dict, model: str) -> str:
+    """Whose stage-1 models refine the labels `model` retrains on: the first family's by
+    default, as the paper's Table V did (the labels are a product of the label pipeline),
+    another named family's, or the family's own ("own")."""
+    source = model_settings(config, model).get("pld_source", trained_models(config)[0])
+    return model if source == OWN else source
+
+
 def model_rows(config: dict, model: str, rows: tuple[str, ...]) -> list[str]:
-    """The rows `model` trains, of those the run can train: HAN every row; another family
-    models.<model>.rows (default Table V's), with row 4 when its own models refine its labels."""
-    if model == HAN:
+    """The rows `model` trains, of those the run can train: the first family every row; another
+    family models.<model>.rows (default: Table V's), with the stage-1 rows whose models refine
+    its labels when they are its own."""
+    if model == trained_models(config)[0]:
         return list(rows)
-    settings = model_settings(config, model)
-    wanted = list(settings.get("rows", TABLE_V_ROWS))
-    if settings.get("pld_source", HAN) != HAN and "row5_vplan" in wanted and "row4_plg_rl" not in wanted:
-        wanted.append("row4_plg_rl")
+    wanted = set(model_settings(config, model).get("rows", [r for r in ROWS if ROWS[r].table_v]))
+    if pld_source_model(config, model) == model:
+        wanted |= {source.stage1 for r in wanted for source in ROWS[r].labels.values() if source.kind == PLD}
     return [row for row in rows if row in wanted]
 
 
-def pld_source_model(config: dict, model: str) -> str:
-    """Whose row-4 models refine the labels `model` retrains on: HAN's, as the paper's Table V
-    did (the labels are a product of the label pipeline), or the family's own ("own")."""
-    if model == HAN or model_settings(config, model).get("pld_source", HAN) == HAN:
-        return HAN
-    return model
+def loss_settings(config: dict, kind: str) -> dict:
+    """A row's loss as its job's settings: the kind and only the constants it reads (so that
+    changing rl.distance reruns the rows whose loss reads it, and no other)."""
+    constants = {}
+    for name in LOSS_KINDS[kind].constants:
+        section, key = CONSTANT_KEYS[name]
+        value = config[section].get(key, CONSTANT_DEFAULTS.get(name))
+        constants[name] = value
+    return {"kind": kind, **constants}
 
 
-def train_settings(config: dict, loss_kind: str, model: str = HAN) -> dict:
-    """The training settings of a row with loss `loss_kind`: the trainer's, and only the loss
-    constants that loss uses (changing rl.distance reruns rows 4-5, not 1-3). The device is
-    not a setting: moving to a GPU must not invalidate results. Another family than HAN takes
-    train.* without HAN's own keys, overridden by its models.<model> defaults, and names its
-    family and constructor arguments (so a change of one family's settings reruns that family)."""
-    train = config["train"]
-    settings = {key: value for key, value in train.items() if key not in TRAINER_ONLY}
-    if model != HAN:
-        family = model_settings(config, model)
-        settings = {key: value for key, value in settings.items() if key not in HAN_ONLY}
-        settings.update({key: value for key, value in family.items() if key not in ("kwargs", "rows", "pld_source")})
-        settings.update(model=model, model_kwargs=dict(family.get("kwargs", {})))
-    loss = {"kind": loss_kind, "smoothing_audio": train.get("smoothing_audio", 1.0)}
-    if loss_kind == "han":
-        loss.update(smoothing_visual=train.get("smoothing_visual", 0.9))
-    if loss_kind in ("plg_segbce", "plg_rl", "plg_av_rl"):
-        loss.update(rl_lambda=config["rl"]["lambda"])
-    if loss_kind in ("plg_rl", "plg_av_rl"):
-        loss.update(rl_distance=config["rl"]["distance"], rl_eps=config["rl"]["eps"])
-    return {**settings, "loss": loss}
+def train_settings(config: dict, loss_kind: str, model: str) -> dict:
+    """The training settings of a row with loss `loss_kind` for family `model`: train.* without
+    the trainer-only keys and the keys only other families' builders read, overridden by
+    models.<model>, the family and its constructor arguments, and the loss. The device is not a
+    setting: moving to a GPU must not invalidate results."""
+    others = {key for name, registered in FAMILIES.items() if name != model for key in registered.train_keys}
+    settings = {key: value for key, value in config["train"].items()
+                if key not in TRAINER_ONLY and (key in FAMILIES[model].train_keys or key not in others)}
+    family = model_settings(config, model)
+    settings.update({key: value for key, value in family.items() if key not in FAMILY_KEYS})
+    settings.update(model=model, model_kwargs=dict(family.get("kwargs", {})))
+    return {**settings, "loss": loss_settings(config, loss_kind)}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job's inputs (name -> path) and params, as its rule passes them."""
+
+    inputs: dict[str, str]
+    params: dict
+
+
+def label_input(paths: RunPaths, config: dict, source: Labels, model: str, seeds: str, split: str) -> str:
+    """Where one modality's labels of a row trained by `model` are: PLG's file of its feature,
+    or the PLD job of its stage-1 row made with the models pld_source_model names."""
+    if source.kind == PLG:
+        return paths.plg_labels(source.feature, split)
+    return paths.pld_dir(pld_source_model(config, model), source.stage1, seeds)
+
+
+def row_job(paths: RunPaths, config: dict, row: str, seeds: str, model: str) -> Job:
+    """A training job of (row, seed group, family): each modality's labels as inputs
+    (labels_<modality>) and their kinds as params (the script is told, it does not infer), the
+    training settings and the resume file."""
+    spec = ROWS[row]
+    inputs = {f"labels_{m}": label_input(paths, config, source, model, seeds, "train") for m, source in spec.labels.items()}
+    return Job(inputs, {"labels": {m: source.kind for m, source in spec.labels.items()},
+                        "settings": train_settings(config, spec.loss, model),
+                        "resume": paths.resume_file(row, seeds, model)})
+
+
+def pld_job(paths: RunPaths, config: dict, model: str, stage1: str, seeds: str) -> Job:
+    """A PLD job: the stage-1 row's models of `model` refine each modality's PLG labels that
+    row trained on (train and val splits: <split>_<modality>)."""
+    labels = ROWS[stage1].labels
+    inputs = {"model": paths.model_dir(stage1, seeds, model),
+              **{f"{split}_{m}": paths.plg_labels(source.feature, split) for m, source in labels.items()
+                 for split in ("train", "val")}}
+    return Job(inputs, {"modalities": list(labels), "k": config["pld"]["k"], "alpha": config["pld"]["alpha"]})
+
+
+def pld_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(family, stage-1 row) of every PLD job the trained rows read, in order of first use."""
+    jobs = {}
+    for model, rows in rows_by_model.items():
+        for row in rows:
+            for source in ROWS[row].labels.values():
+                if source.kind == PLD:
+                    jobs[(pld_source_model(config, model), source.stage1)] = None
+    return list(jobs)
+
+
+def quality_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tuple[str, str, str]]:
+    """(family, stage-1 row, modality) of every label-quality job: PLG against the PLD labels
+    the first family's rows train on, per modality."""
+    first = trained_models(config)[0]
+    jobs = {}
+    for row in rows_by_model.get(first, []):
+        for modality, source in ROWS[row].labels.items():
+            if source.kind == PLD:
+                jobs[(pld_source_model(config, first), source.stage1, modality)] = None
+    return list(jobs)
+
+
+def quality_job(paths: RunPaths, config: dict, model: str, stage1: str, modality: str, seeds: str) -> Job:
+    """A label-quality job: PLG's val labels of one modality and PLD's refinement of them."""
+    source = ROWS[stage1].labels[modality]
+    return Job({"plg": paths.plg_labels(source.feature, "val"), "pld": paths.pld_dir(model, stage1, seeds)},
+               {"modality": modality, "study": config["pld"].get("study")})
 
 
 def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
     """config key -> (local weight file, where it is published) of every file this run loads:
-    the extracted features' backbones, and the configured CLIP (CLAP) whenever PLG (audio PLG)
-    runs: imported image (window) embeddings still need its text tower. The demo makes its own
-    files by rules."""
+    the extracted features' backbones, and each pseudo-label feature's model whenever its PLG
+    runs: imported segment embeddings still need its text tower. The demo makes its own files
+    by rules."""
     if "demo" in config:
         return {}
-    features = [*sources.extracted, *(f for f in (CLIP, CLAP) if f in sources.imported)]
+    features = [*sources.extracted, *(f for f in sources.released if f not in sources.extracted)]
     return {key: (str(path), url) for feature in features
             for key, path, url in FEATURES[feature].weight_files(config["features"][feature])
             if not str(path).startswith(RANDOM_PREFIX)}
@@ -239,38 +324,31 @@ def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
 def input_problems(config: dict, sources: Sources) -> list[str]:
     """Every problem with the input paths and files of a real run, found before any job starts,
     each naming its config key: missing folders and weight files, the official features'
-    layout, released CLIP features against the configured CLIP, the CLIP and CLAP checkpoints'
-    forms (a CLAP checkpoint may be a transformers folder)."""
+    layout, released segment embeddings against the configured model, and each weight file's
+    own checks (a checkpoint's form and architecture; its feature spec names them)."""
     from pathlib import Path
 
     dataset = config["dataset"]
-    keys = ("annotations", "videos", "official_features", "clip_features", "clap_features")
+    keys = ("annotations", "videos", "official_features", *(FEATURES[f].labels.released for f in PSEUDO_LABEL_FEATURES))
     problems = [f"config key 'dataset.{key}': path does not exist: {dataset[key]}"
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
-    official, clip_dir, clip = dataset.get("official_features"), dataset.get("clip_features"), config["features"][CLIP]
+    official = dataset.get("official_features")
     if official and Path(official).is_dir():
         from vplan_core.data.official import check_layout
 
         problems += check_layout(official)
-    if CLIP in sources.imported and Path(clip_dir).is_dir():
-        from vplan_core.features.clip import check_clip_features  # their width against the text tower's
-
-        problems += check_clip_features(clip_dir, clip["model_name"], clip.get("config_file"))
+    for feature in sources.released:
+        folder = dataset[FEATURES[feature].labels.released]
+        if Path(folder).is_dir():
+            problems += FEATURES[feature].labels.check_folder(folder, config["features"][feature])
     weights = weight_paths(config, sources)
+    found = {key: FEATURES[key.split(".")[1]].weight_exists(key, path) for key, (path, _) in weights.items()}
     problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "
                  f"where there is network and set the key to the local file)"
-                 for key, (path, url) in weights.items()
-                 if not (Path(path).exists() if key == f"features.{CLAP}.checkpoint" else Path(path).is_file())]
-    if f"features.{CLIP}.checkpoint" in weights and Path(clip["checkpoint"]).is_file():
-        from vplan_core.features.clip import check_checkpoint  # its form and architecture
-
-        problems += check_checkpoint(clip["checkpoint"], clip["model_name"], clip.get("config_file"))
-    if f"features.{CLAP}.checkpoint" in weights and Path(weights[f"features.{CLAP}.checkpoint"][0]).exists():
-        from vplan_core.features import clap
-
-        settings = config["features"][CLAP]
-        problems += clap.check_checkpoint(settings["checkpoint"], settings.get("fusion"), settings.get("config"),
-                                          settings.get("tokenizer"))
+                 for key, (path, url) in weights.items() if not found[key]]
+    for feature in dict.fromkeys(key.split(".")[1] for key in weights):
+        if all(found[key] for key in weights if key.split(".")[1] == feature):
+            problems += FEATURES[feature].check_weights(config["features"][feature])
     return problems
 
 

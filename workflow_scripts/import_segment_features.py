@@ -1,15 +1,15 @@
-"""Write one shard of released segment embeddings (dataset.clip_features: CLIP image embeddings;
-dataset.clap_features: CLAP window embeddings) as that feature's store."""
+"""Write one shard of a pseudo-label feature's released segment embeddings (its dataset key:
+clip_features, clap_features) as that feature's store; a released file of another kind (VALOR's
+CLAP feature maps) is refused by name, as the feature's spec says."""
 from vplan_core.data.manifest import read_manifest
 from vplan_core.data.official import import_segment_shard
+from vplan_core.feature_registry import feature
 from vplan_core.logs import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    check = None
-    if p.feature == "clap":  # VALOR's released CLAP/features are feature maps: a named error
-        from vplan_core.features.clap import valor_feature_maps as check
-    summary = import_segment_shard(p.feature, read_manifest(snakemake.input.manifest), p.folder, snakemake.output[0],
-                                   p.model, p.sampling, p.feature.upper(), check)
+    summary = import_segment_shard(p.feature, read_manifest(snakemake.input.manifest), p.release["folder"],
+                                   snakemake.output[0], p.release["model"], p.release["sampling"], p.feature.upper(),
+                                   feature(p.feature).labels.check_released())
     print({key: value for key, value in summary.items() if key != "skipped"},
           f"{len(summary['skipped'])} skipped")

@@ -1,5 +1,5 @@
-"""PLD (Eq. 10-11): refine the train and val PLG labels with each seed's stage-1 model, batched;
-with audio labels as inputs (row 7), both modalities', each with its own P (P^v, P^a)."""
+"""PLD (Eq. 10-11): refine the train and val PLG labels a stage-1 row trained on with each seed's
+model of that row, batched; each modality's labels with its own P (P^v, P^a)."""
 import numpy as np
 import torch
 
@@ -17,19 +17,16 @@ with job_log(snakemake.log[0]):
     device = job_device(snakemake.resources.gpu)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
     batch = SeedBatch(load_models(snakemake.input.model, p.seeds)).to(device)
-    audio = "train_audio_labels" in snakemake.input.keys()
     for split in ("train", "val"):
-        sources = {"": snakemake.input[f"{split}_labels"]}
-        if audio:
-            sources["_audio"] = snakemake.input[f"{split}_audio_labels"]
+        sources = {modality: snakemake.input[f"{split}_{modality}"] for modality in p.modalities}
         only = set.intersection(*(labelled_ids(path) for path in sources.values()))
         data = load_split_data(p.annotations, split, stores, only=only)
         ids = data.split.video_ids
-        for suffix, plg in sources.items():
+        for modality, plg in sources.items():
             labels = load_labels(plg, ids)
-            refined, loss = refine_labels(batch, data.features, labels, p.k, p.alpha, device, audio=suffix == "_audio")
-            save_seed_labels(snakemake.output[0], f"{split}{suffix}", p.seeds, ids, refined)
+            refined, loss = refine_labels(batch, data.features, labels, p.k, p.alpha, device, modality)
+            save_seed_labels(snakemake.output[0], f"{split}_{modality}", p.seeds, ids, refined)
             if split == "val":  # for the label-quality study of K and α (rule label_quality)
-                save_forward_loss(snakemake.output[0], f"{split}{suffix}", p.seeds, ids, loss)
+                save_forward_loss(snakemake.output[0], f"{split}_{modality}", p.seeds, ids, loss)
             flipped = ", ".join(f"seed {seed}: {int(np.sum(refined[s] != labels))}" for s, seed in enumerate(p.seeds))
-            print(f"{split}{suffix}: {len(ids)} videos, segment labels flipped ({flipped})")
+            print(f"{split} {modality}: {len(ids)} videos, segment labels flipped ({flipped})")

@@ -1,8 +1,10 @@
-"""Train one ablation row (Table III) for one group of seeds, batched, and predict the test split.
+"""Train one row for one group of seeds of one parser family, batched, and predict the test split.
 
-The training state is saved after every epoch (params.resume, beside the output folder, not an
-output): a killed job rerun with the same inputs continues after the last finished epoch, with
-the same result; it is removed once the outputs are written.
+The plan tells the job each modality's label kind (params.labels: PLG's file, or a PLD job's
+folder) beside its input labels_<modality>. The training state is saved after every epoch
+(params.resume, beside the output folder, not an output): a killed job rerun with the same
+inputs continues after the last finished epoch, with the same result; it is removed once the
+outputs are written.
 """
 import time
 from pathlib import Path
@@ -22,25 +24,22 @@ with job_log(snakemake.log[0]):
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
     stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
-    has_labels, has_audio = "labels" in snakemake.input.keys(), "audio_labels" in snakemake.input.keys()
-    # rows 2-7 train on the videos that have pseudo labels (CLIP, and for rows 6-7 CLAP, features) as well
+    sources = {modality: (kind, snakemake.input[f"labels_{modality}"]) for modality, kind in p.labels.items()}
+    # a row with segment labels trains on the videos that have them (their pseudo-label features) only
     only = {}
-    if has_labels:
-        labelled = [labels_file(snakemake.input.labels, p.seeds)]
-        if has_audio:
-            labelled.append(labels_file(snakemake.input.audio_labels, p.seeds, "train_audio"))
-        only["train"] = set.intersection(*(labelled_ids(path) for path in labelled))
+    if sources:
+        only["train"] = set.intersection(*(labelled_ids(labels_file(kind, path, p.seeds, "train", modality))
+                                           for modality, (kind, path) in sources.items()))
     data = {split: load_split_data(p.annotations, split, stores, only.get(split))
             for split in ("train", "val", "test")}
-    train_split = data["train"].split
-    labels = load_seed_labels(snakemake.input.labels, "train", p.seeds, train_split.video_ids) if has_labels else None
-    audio_labels = (load_seed_labels(snakemake.input.audio_labels, "train_audio", p.seeds, train_split.video_ids)
-                    if has_audio else None)
+    ids = data["train"].split.video_ids
+    labels = {modality: load_seed_labels(kind, path, "train", modality, p.seeds, ids)
+              for modality, (kind, path) in sources.items()}
     config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
     started = time.perf_counter()
     resume = Path(p.resume)
-    results = train(config, data["train"].training_set(labels, audio_labels), data["val"].validation_set(),
-                    resume_path=resume)
+    results = train(config, data["train"].training_set(labels.get("visual"), labels.get("audio")),
+                    data["val"].validation_set(), resume_path=resume)
     batch = SeedBatch([r.model for r in results]).to(config.device)
     test_pred = predict_seeds(batch, data["test"].features.to_tensors(config.device))
     videos = {split: {"used": len(d.split.video_ids), "missing": d.n_missing} for split, d in data.items()}

@@ -47,11 +47,16 @@ def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[s
             "event_f": float(100 * np.mean(event_f(gt_visual, segment_labels)))}
 
 
-def label_quality(split, segment_labels: dict[str, np.ndarray], audio: bool = False) -> dict:
-    """Tables I and II for one split (with dense GT): the weak video label used as the visual
-    (or, with audio, the audio) label ("video_label", video level only) and each named set of
-    segment labels, against the dense truth of that modality."""
-    gt = split.gt_audio if audio else split.gt_visual
+def dense_truth(split, modality: str) -> np.ndarray:
+    """The dense labels [N, 10, 25] of one modality ("visual" or "audio")."""
+    return {"visual": split.gt_visual, "audio": split.gt_audio}[modality]
+
+
+def label_quality(split, segment_labels: dict[str, np.ndarray], modality: str = "visual") -> dict:
+    """Tables I and II for one split (with dense GT): the weak video label used as the
+    modality's label ("video_label", video level only) and each named set of segment labels,
+    against the dense truth of that modality."""
+    gt = dense_truth(split, modality)
     return {
         "videos": len(split.video_ids),
         "video_level": {"video_label": video_level_precision_recall(split.weak_labels, gt),
@@ -67,10 +72,11 @@ def study_key(k: int, alpha: float) -> str:
 
 
 def pld_parameter_study(split, plg_labels: np.ndarray, forward_loss: np.ndarray,
-                        ks: list[int], alphas: list[float]) -> dict[str, dict[str, float]]:
-    """The paper's study of K and α (Sec. V-B, Table II) on a split with dense visual GT:
+                        ks: list[int], alphas: list[float], modality: str = "visual") -> dict[str, dict[str, float]]:
+    """The paper's study of K and α (Sec. V-B, Table II) on a split with dense GT:
     segment/event F of the PLG labels refined with every (K, α), from one stage-1 model's
     forward-loss matrix [N, T, C]. The paper chose its K = 5, α = 10 this way on LLP's val set;
     another data set, or a stage-1 model trained on less data, may need others."""
-    return {study_key(k, alpha): segment_event_f(denoise(forward_loss, plg_labels, k=k, alpha=alpha), split.gt_visual)
+    gt = dense_truth(split, modality)
+    return {study_key(k, alpha): segment_event_f(denoise(forward_loss, plg_labels, k=k, alpha=alpha), gt)
             for k in ks for alpha in alphas}

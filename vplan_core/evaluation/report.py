@@ -1,5 +1,7 @@
-"""The run's report: the ablation table in the paper's layout, pseudo-label quality tables
-(Tables I and II), per-class visual F1 of rows 1 and 5, and GT-vs-prediction timelines.
+"""The run's report: the ablation table in the paper's layout, Table V (other parser families on
+the same labels), pseudo-label quality tables (Tables I and II) per modality, per-class visual F1
+of rows 1 and 5, and GT-vs-prediction timelines. Row and family titles come from their
+descriptions (vplan_core.method.ablation.ROWS, vplan_core.models.FAMILIES).
 
 Every number is a mean over the seeds with its standard deviation (sample std, ddof = 1; 0 for
 one seed); report.json keeps each seed's numbers as well (seed_summary)."""
@@ -14,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vplan_core.method.ablation import ROW_TITLES  # noqa: E402
+from vplan_core.method.ablation import ROWS  # noqa: E402
 from vplan_core.data.llp import CLASSES, Split  # noqa: E402
 from vplan_core.evaluation.metrics import binarize  # noqa: E402
 
@@ -62,43 +64,28 @@ def ablation_table(ablation: dict[str, dict]) -> str:
     lines = []
     for level, title in (("segment_level", "segment level"), ("event_level", "event level")):
         lines += [f"| row ({title}) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        lines += [f"| {ROW_TITLES[row]} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
+        lines += [f"| {ROWS[row].title} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
                   for row, summary in ablation.items()]
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
-# The paper's figures (LLP test, F %), segment then event level A / V / AV / Type@AV / Event@AV:
-# Table III for HAN, Table V for the other parsers on the same labels (∗: its rerun of MM-Pyramid).
-PAPER = {
-    "han": {"row1_han": (60.1, 52.9, 48.9, 54.0, 55.4, 51.3, 48.9, 43.0, 47.7, 48.0),
-            "row2_plg": (60.0, 63.7, 57.3, 60.3, 58.8, 51.1, 60.3, 50.4, 53.9, 50.2),
-            "row5_vplan": (61.1, 65.5, 59.3, 62.0, 60.1, 52.1, 62.4, 52.4, 55.6, 51.3)},
-    "mgn": {"row1_han": (60.8, 55.4, 50.4, 55.5, 57.2, 51.1, 52.4, 44.4, 49.3, 49.1),
-            "row2_plg": (60.3, 63.0, 56.4, 59.9, 59.1, 50.5, 61.1, 50.4, 54.0, 49.5),
-            "row5_vplan": (59.6, 64.0, 56.9, 60.2, 58.9, 49.8, 61.8, 50.5, 54.0, 49.3)},
-    "mm_pyramid": {"row1_han": (60.5, 52.3, 48.1, 53.6, 57.5, 51.5, 48.3, 42.5, 47.4, 48.5),
-                   "row2_plg": (59.8, 63.9, 57.3, 60.3, 59.1, 50.0, 60.3, 50.2, 53.5, 48.6),
-                   "row5_vplan": (60.1, 64.8, 58.0, 61.0, 59.5, 51.4, 60.7, 50.7, 54.2, 49.7)},
-}
-MODEL_TITLES = {"han": "HAN", "mgn": "MGN", "mm_pyramid": "MM-Pyramid"}
-TABLE_V_TITLES = {"row1_han": "its own loss", "row2_plg": "+ PLG", "row4_plg_rl": "+ PLG + RL",
-                  "row5_vplan": "+ PLD + RL"}
+def table_v(summaries: dict[str, dict[str, dict]]) -> str:
+    """Markdown: Table V, each family's rows (its own loss, PLG, PLD) beside the paper's figures
+    for that family (vplan_core.models: Family.paper); cells mean ± std over seeds.
+    summaries: family -> row -> summary, the first family's restricted to Table V's rows."""
+    from vplan_core.models import family
 
-
-def table_v(ablation: dict[str, dict], parsers: dict[str, dict[str, dict]]) -> str:
-    """Markdown: Table V, each parser's rows (its own loss, PLG, PLD) beside the paper's figures,
-    HAN's from the ablation first; cells mean ± std over seeds. parsers: model -> row -> summary."""
-    models = {"han": {row: ablation[row] for row in PAPER["han"] if row in ablation}, **parsers}
     names = ("A", "V", "AV", "Type@AV", "Event@AV")
     lines = []
     for level, title, offset in (("segment_level", "segment level", 0), ("event_level", "event level", 5)):
         lines += [f"| parser, labels ({title}) | " + " | ".join(names) + " | paper |", "|---" * (len(names) + 2) + "|"]
-        for model, rows in models.items():
+        for model, rows in summaries.items():
+            parser = family(model)
             for row, summary in rows.items():
-                paper = PAPER.get(model, {}).get(row)
+                paper = parser.paper.get(row)
                 cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
-                lines.append(f"| {MODEL_TITLES[model]} {TABLE_V_TITLES.get(row, row)} | "
+                lines.append(f"| {parser.title} {ROWS[row].short_title} | "
                              + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + f" | {cited} |")
         lines.append("")
     return "\n".join(lines).rstrip()
@@ -115,16 +102,20 @@ def quality_summary(files: list[dict]) -> dict:
                for part in parts}}
 
 
-def quality_tables(quality: dict, modality: str = "visual") -> tuple[str, str]:
-    """Table I (video-level precision/recall) and Table II (segment/event F) as markdown, of
-    the visual labels (CLIP) or the audio ones (CLAP)."""
-    names = {"video_label": f"video label as {modality} label", "plg": "PLG", "pld": "PLG + PLD"}
+def quality_tables(quality: dict[str, dict], modality: str) -> tuple[str, str]:
+    """Table I (video-level precision/recall) and Table II (segment/event F) as markdown, of one
+    modality's labels: the video label, PLG's, and PLD's with each stage-1 row's models.
+    quality: stage-1 row -> quality_summary."""
+    first = next(iter(quality.values()))
+    sets = [("video_label", f"video label as {modality} label", first), ("plg", "PLG", first)]
+    sets += [("pld", f"PLG + PLD ({ROWS[stage1].title.split()[0]}'s models)", summary)
+             for stage1, summary in quality.items()]
     table1 = [f"| {modality} label | precision | recall |", "|---|---|---|"]
-    for key, pr in quality["video_level"].items():
-        table1.append(f"| {names[key]} | {_cell(pr, 'precision')} | {_cell(pr, 'recall')} |")
+    table1 += [f"| {name} | {_cell(s['video_level'][key], 'precision')} | {_cell(s['video_level'][key], 'recall')} |"
+               for key, name, s in sets]
     table2 = [f"| {modality} label | segment-level F | event-level F |", "|---|---|---|"]
-    for key, f in quality["segment_event"].items():
-        table2.append(f"| {names[key]} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
+    table2 += [f"| {name} | {_cell(s['segment_event'][key], 'segment_f')} | {_cell(s['segment_event'][key], 'event_f')} |"
+               for key, name, s in sets if key in s["segment_event"]]
     return "\n".join(table1), "\n".join(table2)
 
 
@@ -139,6 +130,21 @@ def pld_study_table(quality: dict, configured: str) -> str:
         mark = " (configured)" if name == configured else ""
         lines.append(f"| {name}{mark} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
     return "\n".join(lines)
+
+
+def label_quality_section(quality: dict[str, dict[str, dict]], configured: str) -> str:
+    """Markdown: per modality, Tables I and II and PLD's study with each stage-1 row's models.
+    quality: modality -> stage-1 row -> quality_summary."""
+    if not quality:
+        return "Not computed: no PLD labels in this run (see the skipped rows above)."
+    parts = []
+    for modality, by_stage1 in quality.items():
+        table1, table2 = quality_tables(by_stage1, modality)
+        parts += [f"### {modality.capitalize()} labels", f"Video level (Table I):\n\n{table1}",
+                  f"Segment and event level (Table II):\n\n{table2}"]
+        parts += [f"PLD's K and α with {ROWS[stage1].title.split()[0]}'s models:\n\n{pld_study_table(summary, configured)}"
+                  for stage1, summary in by_stage1.items()]
+    return "\n\n".join(parts)
 
 
 def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
@@ -163,7 +169,7 @@ def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path) -> None:
     for i, (row, f1) in enumerate(f1_by_row.items()):
         f1 = np.nan_to_num(np.asarray(f1, dtype=np.float64))
         std = f1.std(axis=0, ddof=1) if len(f1) > 1 else None
-        ax.bar(x + i * width, f1.mean(axis=0), width, yerr=std, label=ROW_TITLES[row], capsize=1.5)
+        ax.bar(x + i * width, f1.mean(axis=0), width, yerr=std, label=ROWS[row].title, capsize=1.5)
     ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, CLASSES, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("segment-level visual F1 (%)")
     ax.set_ylim(0, 100)
@@ -219,5 +225,5 @@ def manifest_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(template_path: str | Path, **fields: str) -> str:
-    return Template(Path(template_path).read_text()).substitute(**fields)
+def render_markdown(template: str, **fields: str) -> str:
+    return Template(template).substitute(**fields)

@@ -229,3 +229,19 @@ def clip_extractor(s: dict, device: str) -> Extractor:
                   "frame_times": "start_s + segment + 0.5 (segment middle)",
                   "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess"},
         attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})
+
+
+def text_embeddings(settings: dict, texts: list[str]) -> dict:
+    """PLG's text side: the prompts' embeddings by the configured CLIP's text tower."""
+    model, _, tokenizer = load_clip(settings["model_name"], settings["checkpoint"], settings.get("config_file"))
+    return {"embeddings": encode_texts(model, tokenizer, texts)}
+
+
+def check_weights(settings: dict) -> list[str]:
+    """The configured checkpoint's form and architecture (features.clip), before any job."""
+    return check_checkpoint(settings["checkpoint"], settings["model_name"], settings.get("config_file"))
+
+
+def check_released_folder(folder: str, settings: dict) -> list[str]:
+    """Released CLIP image embeddings against the configured CLIP's text tower, before any job."""
+    return check_clip_features(folder, settings["model_name"], settings.get("config_file"))

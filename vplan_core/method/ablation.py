@@ -1,45 +1,118 @@
-"""The paper's ablation rows (Table III), and rows ⑥-⑦ with audio pseudo labels (CLAP; the
-authors' journal version and VALOR), as trainer configurations, not code paths."""
+"""The rows of the paper's ablation (Table III) and rows ⑥-⑦ (audio pseudo labels from CLAP, as
+VALOR and the paper's journal version), each described once as data: its loss, where each
+modality's segment labels come from, its titles and the tables it belongs to.
+
+The plan (vplan_core.plan.row_job) turns a row into a training job's inputs and settings; the
+rules and scripts only read that. A new row on existing labels is a line in ROWS; a new loss is
+a line in LOSS_KINDS and its function in vplan_core.method.losses.
+Torch-free: the workflow plans with it.
+"""
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+
+MODALITIES = ("visual", "audio")
+NONE, PLG, PLD = "none", "plg", "pld"
 
 
-class Row(NamedTuple):
-    loss: str  # the loss kind (vplan_core.method.losses)
-    labels: str | None  # where its segment labels come from: None, "plg" or "pld"
-    pld_from: str | None = None  # labels "pld": the stage-1 row whose models refine them
-    audio: bool = False  # audio segment labels too (CLAP PLG; PLD on both modalities)
+@dataclass(frozen=True)
+class LossKind:
+    """What a loss reads: the LossConfig constants it uses (only those reach a row's settings,
+    so changing rl.distance reruns only the rows whose loss reads it) and the modalities whose
+    segment labels it trains on, in the order its function takes them."""
+
+    constants: tuple[str, ...]
+    labels: tuple[str, ...] = ()
 
 
-ROWS: dict[str, Row] = {
-    "row1_han": Row("han", None),
-    "row2_plg": Row("plg", "plg"),
-    "row3_plg_segbce": Row("plg_segbce", "plg"),
-    "row4_plg_rl": Row("plg_rl", "plg"),
-    "row5_vplan": Row("plg_rl", "pld", pld_from="row4_plg_rl"),
-    "row6_plg_av": Row("plg_av_rl", "plg", audio=True),
-    "row7_plg_av_pld": Row("plg_av_rl", "pld", pld_from="row6_plg_av", audio=True),
+LOSS_KINDS: dict[str, LossKind] = {
+    "han": LossKind(("smoothing_audio", "smoothing_visual")),  # Eq. 2
+    "plg": LossKind(("smoothing_audio",), ("visual",)),  # Eq. 5
+    "plg_segbce": LossKind(("smoothing_audio", "rl_lambda"), ("visual",)),
+    "plg_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual",)),  # Eq. 9
+    "plg_av_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual", "audio")),
 }
+# Where each loss constant is set in the configuration: (section, key).
+CONSTANT_KEYS = {"smoothing_audio": ("train", "smoothing_audio"), "smoothing_visual": ("train", "smoothing_visual"),
+                 "rl_lambda": ("rl", "lambda"), "rl_distance": ("rl", "distance"), "rl_eps": ("rl", "eps")}
+CONSTANT_DEFAULTS = {"smoothing_audio": 1.0, "smoothing_visual": 0.9}  # LossConfig's, when the config omits them
 
-# PLD refines the labels with the forward loss of the stage-1 model: row 4 (PLG + RL, Eq. 9).
-PLD_SOURCE_ROW = "row4_plg_rl"
-# ... and, for row 7, both modalities' labels with row 6's P^v and P^a.
-AUDIO_PLD_SOURCE_ROW = "row6_plg_av"
-# Fig. 2's two stages: rows trained on the video labels or PLG's labels, then the retraining on
-# the labels PLD refined with a stage-1 model.
-STAGE2_ROWS = tuple(name for name, row in ROWS.items() if row.labels == "pld")
-STAGE1_ROWS = tuple(name for name in ROWS if name not in STAGE2_ROWS)
-AUDIO_ROWS = tuple(name for name, row in ROWS.items() if row.audio)
+
+@dataclass(frozen=True)
+class Labels:
+    """Where one modality's segment labels come from: nowhere (the video label only), PLG from a
+    pseudo-label feature (vplan_core.feature_registry), or PLD of the labels a stage-1 row
+    trained on, refined with that row's models."""
+
+    kind: str = NONE
+    feature: str | None = None  # PLG: the pseudo-label feature
+    stage1: str | None = None  # PLD: the row whose models refine its labels
+
+
+def plg(feature: str) -> Labels:
+    return Labels(PLG, feature=feature)
+
+
+def pld(stage1: str) -> Labels:
+    return Labels(PLD, stage1=stage1)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row: its loss (LOSS_KINDS), each modality's labels, its title in the ablation table
+    and in Table V (another parser on the same labels), and whether Table V trains it."""
+
+    name: str
+    title: str
+    short_title: str
+    loss: str
+    visual: Labels = Labels()
+    audio: Labels = Labels()
+    table_v: bool = False
+
+    @property
+    def labels(self) -> dict[str, Labels]:
+        """modality -> its labels, for the modalities the row has segment labels of."""
+        return {m: source for m, source in (("visual", self.visual), ("audio", self.audio)) if source.kind != NONE}
+
+    @property
+    def stage(self) -> int:
+        """Fig. 2's stage: 1 trains on the video labels or PLG's, 2 on labels PLD refined."""
+        return 2 if any(source.kind == PLD for source in self.labels.values()) else 1
+
+    @property
+    def features(self) -> set[str]:
+        """The pseudo-label features behind its labels (PLD's through its stage-1 row)."""
+        return {s.feature for s in self.labels.values() if s.kind == PLG} | {
+            f for s in self.labels.values() if s.kind == PLD for f in ROWS[s.stage1].features}
+
+
+ROWS: dict[str, Row] = {row.name: row for row in (
+    Row("row1_han", "① HAN (Eq. 2)", "its own loss", "han", table_v=True),
+    Row("row2_plg", "② + PLG (Eq. 5)", "+ PLG", "plg", visual=plg("clip"), table_v=True),
+    Row("row3_plg_segbce", "③ + PLG + segment BCE", "+ PLG + segment BCE", "plg_segbce", visual=plg("clip")),
+    Row("row4_plg_rl", "④ + PLG + RL (Eq. 9)", "+ PLG + RL", "plg_rl", visual=plg("clip")),
+    Row("row5_vplan", "⑤ + PLD + RL (VPLAN)", "+ PLD + RL", "plg_rl", visual=pld("row4_plg_rl"), table_v=True),
+    Row("row6_plg_av", "⑥ + PLG-AV: CLIP and CLAP labels + RL on both", "+ PLG-AV + RL on both", "plg_av_rl",
+        visual=plg("clip"), audio=plg("clap")),
+    Row("row7_plg_av_pld", "⑦ + PLD on both + RL on both", "+ PLD on both + RL on both", "plg_av_rl",
+        visual=pld("row6_plg_av"), audio=pld("row6_plg_av")),
+)}
 # The two ends of the table, which the report compares class by class.
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 
-ROW_TITLES = {
-    "row1_han": "① HAN (Eq. 2)",
-    "row2_plg": "② + PLG (Eq. 5)",
-    "row3_plg_segbce": "③ + PLG + segment BCE",
-    "row4_plg_rl": "④ + PLG + RL (Eq. 9)",
-    "row5_vplan": "⑤ + PLD + RL (VPLAN)",
-    "row6_plg_av": "⑥ + PLG-AV: CLIP and CLAP labels + RL on both",
-    "row7_plg_av_pld": "⑦ + PLD on both + RL on both",
-}
+
+def check_rows(rows: dict[str, Row] = ROWS) -> None:
+    """Each row's labels are the ones its loss reads; PLD refines a stage-1 row's PLG labels."""
+    for row in rows.values():
+        if tuple(m for m in MODALITIES if m in row.labels) != tuple(sorted(LOSS_KINDS[row.loss].labels, key=MODALITIES.index)):
+            raise ValueError(f"row {row.name}: loss {row.loss!r} reads {LOSS_KINDS[row.loss].labels} labels, "
+                             f"the row has {tuple(row.labels)}")
+        for modality, source in row.labels.items():
+            if source.kind == PLD and (source.stage1 not in rows or rows[source.stage1].stage != 1
+                                       or modality not in rows[source.stage1].labels):
+                raise ValueError(f"row {row.name}: PLD of {source.stage1!r}'s {modality} labels, which is no "
+                                 f"stage-1 row with {modality} PLG labels")
+
+
+check_rows()

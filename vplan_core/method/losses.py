@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from vplan_core.method.ablation import LOSS_KINDS
+
 PROB_EPS = 1e-7
-LOSS_KINDS = ("han", "plg", "plg_segbce", "plg_rl", "plg_av_rl")
 AUDIO, VISUAL = 0, 1  # the modality axis of frame_prob
 DISTANCES = ("bce", "l1", "mse")
 
@@ -24,7 +25,7 @@ Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Which loss (a row's kind) and its constants; defaults are method.md's."""
+    """Which loss (a row's kind) and its constants; defaults are docs/method.md's."""
 
     kind: str = "plg_rl"
     rl_lambda: float = 0.5
@@ -35,17 +36,17 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
-            raise ValueError(f"unknown loss {self.kind!r}; expected one of {LOSS_KINDS}")
+            raise ValueError(f"unknown loss {self.kind!r}; expected one of {tuple(LOSS_KINDS)}")
         if self.rl_distance not in DISTANCES:
             raise ValueError(f"unknown richness distance {self.rl_distance!r}; expected one of {DISTANCES}")
 
     @property
     def needs_segment_labels(self) -> bool:
-        return self.kind != "han"
+        return "visual" in LOSS_KINDS[self.kind].labels
 
     @property
     def needs_audio_labels(self) -> bool:
-        return self.kind == "plg_av_rl"
+        return "audio" in LOSS_KINDS[self.kind].labels
 
 
 def clamp_prob(p: torch.Tensor) -> torch.Tensor:
@@ -149,22 +150,33 @@ def audio_visual_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.T
     return loss + cfg.rl_lambda * (richness_loss(outputs, seg, cfg, VISUAL) + richness_loss(outputs, audio_seg, cfg, AUDIO))
 
 
+def segment_bce_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Row ③: Eq. 5 plus λ·BCE(P^v, Ŷ) on every segment."""
+    return basic_loss(outputs, y, seg, cfg) + cfg.rl_lambda * bce(clamp_prob(outputs[3][:, :, VISUAL, :]), seg)
+
+
+def richness_aware_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Row ④, Eq. 9: Eq. 5 plus λ·L_RL."""
+    return basic_loss(outputs, y, seg, cfg) + cfg.rl_lambda * richness_loss(outputs, seg, cfg)
+
+
+# Each loss kind's function (its constants and labels: vplan_core.method.ablation.LOSS_KINDS),
+# called with the segment labels of the modalities it names, in that order.
+LOSS_FUNCTIONS = {
+    "han": han_loss,
+    "plg": basic_loss,
+    "plg_segbce": segment_bce_loss,
+    "plg_rl": richness_aware_loss,
+    "plg_av_rl": audio_visual_loss,
+}
+
+
 def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                  cfg: LossConfig, audio_labels: torch.Tensor | None = None) -> torch.Tensor:
-    """The trainer's one entry point: the loss of row ① "han", ② "plg", ③ "plg_segbce", ④ "plg_rl",
-    and ⑥-⑦ "plg_av_rl" (which also reads the audio segment labels)."""
-    if cfg.kind == "han":
-        return han_loss(outputs, video_labels, cfg)
-    if segment_labels is None:
-        raise ValueError(f"loss {cfg.kind!r} needs segment pseudo labels")
-    if cfg.kind == "plg_av_rl":
-        if audio_labels is None:
-            raise ValueError(f"loss {cfg.kind!r} needs audio segment pseudo labels")
-        return audio_visual_loss(outputs, video_labels, segment_labels, audio_labels, cfg)
-    loss = basic_loss(outputs, video_labels, segment_labels, cfg)
-    if cfg.kind == "plg_segbce":
-        frame_v = clamp_prob(outputs[3][:, :, 1, :])
-        loss = loss + cfg.rl_lambda * bce(frame_v, segment_labels)
-    elif cfg.kind == "plg_rl":
-        loss = loss + cfg.rl_lambda * richness_loss(outputs, segment_labels, cfg)
-    return loss
+    """The trainer's one entry point: the loss of cfg.kind on the segment labels it reads."""
+    given = {"visual": segment_labels, "audio": audio_labels}
+    labels = [given[modality] for modality in LOSS_KINDS[cfg.kind].labels]
+    missing = [m for m, value in zip(LOSS_KINDS[cfg.kind].labels, labels) if value is None]
+    if missing:
+        raise ValueError(f"loss {cfg.kind!r} needs {' and '.join(missing)} segment pseudo labels")
+    return LOSS_FUNCTIONS[cfg.kind](outputs, video_labels, *labels, cfg)

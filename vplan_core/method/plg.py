@@ -90,3 +90,17 @@ def threshold_labels(logits: np.ndarray, thresholds: Sequence[float] | np.ndarra
 def video_pseudo_labels(segment_labels: np.ndarray) -> np.ndarray:
     """ŷ^v_c = max_t Ŷ_tc: [N, T, C] -> uint8 [N, C]."""
     return np.asarray(segment_labels).max(axis=1).astype(np.uint8)
+
+
+def label_segments(segments: np.ndarray, text: dict, video_labels: np.ndarray, rule: str = "softmax",
+                   tau: float = DEFAULT_TAU) -> np.ndarray:
+    """PLG's labels of segment embeddings [N, T, D] against a text embeddings file's arrays
+    (`embeddings` [C, D], and `logit_scale` for VALOR's thresholds), masked by video_labels
+    [N, C]: Eq. 3-4's softmax and tau ("softmax"), or VALOR's per-class logit thresholds
+    ("thresholds", chosen for LAION's fused CLAP)."""
+    if rule == "thresholds":
+        logits = clap_logits(segments, text["embeddings"], float(text["logit_scale"]))
+        return threshold_labels(logits, VALOR_CLAP_THRESHOLDS, video_labels)
+    if rule != "softmax":
+        raise ValueError(f"unknown PLG rule {rule!r}; expected softmax or thresholds")
+    return pseudo_labels(segment_scores(segments, text["embeddings"]), video_labels, tau)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vplan_core.models.inputs import InputStandardization
+from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 from vplan_core.models.pooling import attentive_mmil
 
@@ -163,3 +164,13 @@ class HAN(InputStandardization, nn.Module):
 
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
         return attentive_mmil(x, self.fc_prob, self.fc_frame_att, self.fc_av_att)
+
+
+FAMILY = Family(
+    "HAN", HAN,
+    # train.d_model is HAN's width and its feed-forward width (both 512 in the reference)
+    build_kwargs=lambda config: dict(d_model=config.d_model, dim_feedforward=config.d_model, dropout=config.dropout),
+    # the paper's Table V (= its Table III rows ①, ②, ⑤), LLP test F %
+    paper={"row1_han": (60.1, 52.9, 48.9, 54.0, 55.4, 51.3, 48.9, 43.0, 47.7, 48.0),
+           "row2_plg": (60.0, 63.7, 57.3, 60.3, 58.8, 51.1, 60.3, 50.4, 53.9, 50.2),
+           "row5_vplan": (61.1, 65.5, 59.3, 62.0, 60.1, 52.1, 62.4, 52.4, 55.6, 51.3)})

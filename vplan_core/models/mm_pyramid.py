@@ -101,6 +101,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vplan_core.models.inputs import InputStandardization
+from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 from vplan_core.models.pooling import attentive_mmil
 
@@ -430,3 +431,11 @@ class MMPyramid(InputStandardization, nn.Module):
         first, second = (v_o, a_o) if self.official_modality_order else (a_o, v_o)
         x = torch.stack((first, second), dim=-2)  # [B, T, 2, d]
         return attentive_mmil(x, self.fc_prob, self.fc_frame_att, self.fc_av_att)
+
+
+FAMILY = Family(
+    "MM-Pyramid", MMPyramid,
+    # the paper's Table V (its rerun of MM-Pyramid), LLP test F %
+    paper={"row1_han": (60.5, 52.3, 48.1, 53.6, 57.5, 51.5, 48.3, 42.5, 47.4, 48.5),
+           "row2_plg": (59.8, 63.9, 57.3, 60.3, 59.1, 50.0, 60.3, 50.2, 53.5, 48.6),
+           "row5_vplan": (60.1, 64.8, 58.0, 61.0, 59.5, 51.4, 60.7, 50.7, 54.2, 49.7)})

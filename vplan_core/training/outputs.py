@@ -3,7 +3,7 @@
 A training job writes, for every seed s of its group, what a run of that seed alone would
 write: seed_<s>/model.pt (checkpoints.py), seed_<s>/history.json (settings, videos, best epoch,
 every epoch's loss and val metrics) and seed_<s>/test_pred.npz (PRED.npz, architecture.md).
-A PLD job writes seed_<s>/<split>.npz (labels npz). Readers take the folder and its seeds.
+A PLD job writes seed_<s>/<split>_<modality>.npz (labels npz). Readers take the folder and its seeds.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from torch import nn
 
 from vplan_core import atomic
 from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
+from vplan_core.method.ablation import PLG
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 
@@ -76,17 +77,16 @@ def load_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_i
                      for seed in seeds]).astype(np.float64)
 
 
-def labels_file(source: str | Path, seeds: list[int], split: str = "train") -> Path:
-    """One labels npz of a label source (the PLG file itself, or a PLD folder's first seed's
-    file: every seed labels the same videos), e.g. to read its video ids."""
-    source = Path(source)
-    return source if source.is_file() else seed_file(source, seeds[0], f"{split}.npz")
+def labels_file(kind: str, source: str | Path, seeds: list[int], split: str, modality: str) -> Path:
+    """One labels npz of a label source of `kind` (ablation.PLG: the file itself; ablation.PLD:
+    its folder's first seed's file, as every seed labels the same videos), e.g. to read its ids."""
+    return Path(source) if kind == PLG else seed_file(source, seeds[0], f"{split}_{modality}.npz")
 
 
-def load_seed_labels(source: str | Path, split: str, seeds: list[int], video_ids: list[str]) -> np.ndarray:
-    """Segment labels of `split` for training `seeds`: [N, T, C] from a labels npz shared by all
-    seeds (PLG), or [S, N, T, C] from a PLD job's folder (each seed its own)."""
-    source = Path(source)
-    if source.is_file():
+def load_seed_labels(kind: str, source: str | Path, split: str, modality: str, seeds: list[int],
+                     video_ids: list[str]) -> np.ndarray:
+    """One modality's segment labels of `split` for training `seeds`: [N, T, C] from PLG's
+    labels npz, shared by all seeds, or [S, N, T, C] from a PLD job's folder (each seed its own)."""
+    if kind == PLG:
         return load_labels(source, video_ids)
-    return np.stack([load_labels(seed_file(source, seed, f"{split}.npz"), video_ids) for seed in seeds])
+    return np.stack([load_labels(seed_file(source, seed, f"{split}_{modality}.npz"), video_ids) for seed in seeds])

@@ -1,7 +1,7 @@
 """PLD's stage between the two trainings (Fig. 2): each seed's stage-1 model scores the labels.
 
-The pld_labels job, the GPU chain benchmark and the bench scripts that rerun the chain all call
-this one function.
+The pld_labels job, the GPU chain benchmark and the studies that rerun the chain all call this
+one function.
 """
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from vplan_core.training.prediction import predict_seeds
 
 
 def refine_labels(stage1: SeedBatch, features: Features, labels: np.ndarray, k: int, alpha: float,
-                  device: str = "cpu", audio: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(refined labels, forward-loss matrix), both [S, N, T, C]: the PLG labels [N, T, C] of the
-    videos `features` holds, refined (Eq. 10-11) with each seed's stage-1 P^v (or, for audio
-    labels, P^a: the same rule on the other modality)."""
-    prob = stage1_prob(stage1, features, device, audio)
+                  device: str = "cpu", modality: str = "visual") -> tuple[np.ndarray, np.ndarray]:
+    """(refined labels, forward-loss matrix), both [S, N, T, C]: one modality's PLG labels
+    [N, T, C] of the videos `features` holds, refined (Eq. 10-11) with each seed's stage-1
+    P^v (or, for audio labels, P^a: the same rule on the other modality)."""
+    prob = stage1_prob(stage1, features, device, modality)
     loss = forward_loss_matrix(prob, labels)
     return denoise(loss, labels, k=k, alpha=alpha), loss
 
 
-def stage1_prob(stage1: SeedBatch, features: Features, device: str = "cpu", audio: bool = False) -> np.ndarray:
+def stage1_prob(stage1: SeedBatch, features: Features, device: str = "cpu", modality: str = "visual") -> np.ndarray:
     """P^v (or P^a) [S, N, T, C] of every seed's stage-1 model."""
-    return predict_seeds(stage1, features.to_tensors(device))["audio_prob" if audio else "visual_prob"]
+    return predict_seeds(stage1, features.to_tensors(device))[f"{modality}_prob"]

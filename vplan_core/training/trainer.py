@@ -1,4 +1,4 @@
-"""Trainer for any parser family with the losses of rows ①-⑤ (docs/method.md): all seeds of a row at once.
+"""Trainer for any parser family with the loss of any row (docs/method.md): all seeds of a row at once.
 
 The seeds of a run train as one SeedBatch (models/seed_batch.py): one batched forward and
 backward per step for all of them, while each seed keeps its own initialisation, data order,
@@ -23,7 +23,7 @@ from torch import nn
 from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
 from vplan_core.method.losses import LossConfig, compute_loss
-from vplan_core.models import family
+from vplan_core.models import DEFAULT_FAMILY, family
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training import resume
 from vplan_core.training.prediction import predict_seeds
@@ -43,11 +43,11 @@ class TrainConfig:
     lr_step: int = 10
     lr_gamma: float = 0.1
     device: str = "cpu"
-    d_model: int = 512  # HAN's width; the feed-forward width follows it (both 512 in the reference)
-    dropout: float = 0.1  # HAN's
+    d_model: int = 512  # train.d_model, for the families whose builder reads it (FAMILIES' train_keys)
+    dropout: float = 0.1  # train.dropout, likewise
     standardize_inputs: bool = False  # see models/inputs.py: for the demo's uneven feature scales
     compile: bool = False  # torch.compile the step (pays on a GPU, where launches dominate)
-    model: str = "han"  # the parser family (vplan_core.models.FAMILIES)
+    model: str = DEFAULT_FAMILY  # the parser family (vplan_core.models.FAMILIES)
     model_kwargs: dict = field(default_factory=dict)  # the family's constructor arguments
 
     def __post_init__(self) -> None:
@@ -74,15 +74,13 @@ def stream_seed(seed: int, stream: str) -> int:
 
 
 def model_kwargs(config: TrainConfig, inputs: Tensors, num_classes: int) -> dict:
-    """The constructor arguments of config.model: sized by the feature tensors, then the
-    family's own (HAN's width and dropout are train.d_model and train.dropout)."""
+    """The constructor arguments of config.model: sized by the feature tensors, then what its
+    builder takes from the training settings, then models.<family>.kwargs."""
     audio, visual_2d, visual_3d = inputs
     kwargs = dict(audio_dim=audio.shape[-1], visual_2d_dim=visual_2d.shape[-1], visual_3d_dim=visual_3d.shape[-1],
                   num_classes=num_classes, frames_per_segment=visual_2d.shape[1] // visual_3d.shape[1],
                   standardize_inputs=config.standardize_inputs)
-    if config.model == "han":
-        kwargs.update(d_model=config.d_model, dim_feedforward=config.d_model, dropout=config.dropout)
-    return {**kwargs, **config.model_kwargs}
+    return {**kwargs, **family(config.model).build_kwargs(config), **config.model_kwargs}
 
 
 def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: int) -> nn.Module:
@@ -136,7 +134,7 @@ def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: 
     bad epoch, batch and seed.
     """
     n, device = video_labels.shape[0], video_labels.device
-    extra_loss = family(config.model).extra_loss_fn()
+    extra_loss = family(config.model).extra_loss
     orders = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
     losses = []
     for start in range(0, n, config.batch_size):
