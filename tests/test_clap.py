@@ -15,11 +15,11 @@ from tests.media import Audio, write_truncated, write_video
 from vplan_core.data.official import OfficialFeatureError
 from vplan_core.data.video import sample_audio
 from vplan_core.demo import clap_training
-from vplan_core.features import clap
+from vplan_core.features import clap, clap_audio, clap_checkpoints
 from vplan_core.method import plg
 
 REFERENCE = Path(__file__).parent / "data" / "laion_clap"
-KEY = clap.CONFIG_KEY
+KEY = clap_checkpoints.CONFIG_KEY
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +64,16 @@ def _video_windows() -> np.ndarray:
 def test_window_bounds_are_valors(n):
     samples = np.round(np.linspace(0, n, 11)).astype(np.int32)  # utils/clap_preprocess.py
     step = n // 10
-    assert clap.window_bounds(n) == [(samples[i], samples[i] + step) for i in range(10)]
-    assert all(b <= n for _, b in clap.window_bounds(n))
+    assert clap_audio.window_bounds(n) == [(samples[i], samples[i] + step) for i in range(10)]
+    assert all(b <= n for _, b in clap_audio.window_bounds(n))
 
 
 def test_each_window_of_a_real_mp4_holds_its_seconds_tone(tmp_path):
     tones = (300.0, 500.0, 700.0, 900.0, 1100.0, 1300.0, 1500.0, 1700.0, 1900.0, 2100.0)
     path = tmp_path / "tones.mp4"
     write_video(path, seconds=10.0, fps=10, audio=Audio(2, 44100, tones=tones, amplitude=0.4))
-    wave = sample_audio(path, sample_rate=clap.AUDIO_RATE)
-    windows = clap.audio_windows(wave)
+    wave = sample_audio(path, sample_rate=clap_audio.AUDIO_RATE)
+    windows = clap_audio.audio_windows(wave)
     assert windows.shape == (10, 48000) and windows.dtype == np.float32
     freqs = np.fft.rfftfreq(48000, 1 / 48000)
     for second, window in enumerate(windows):
@@ -86,7 +86,7 @@ def test_each_window_of_a_real_mp4_holds_its_seconds_tone(tmp_path):
 
 def test_audio_windows_rejects_stereo():
     with pytest.raises(ValueError, match="mono"):
-        clap.audio_windows(np.zeros((2, 48000)))
+        clap_audio.audio_windows(np.zeros((2, 48000)))
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -96,12 +96,12 @@ def test_preprocessing_matches_transformers_feature_extractor(fusion):
 
     rng = np.random.default_rng(0)
     windows = np.concatenate([reference_windows(), 0.05 * rng.standard_normal((1, 48000))]).astype(np.float32)
-    ours = clap.model_input(torch.from_numpy(windows), fusion)
+    ours = clap_audio.model_input(torch.from_numpy(windows), fusion)
     extractor = ClapFeatureExtractor(feature_size=64, sampling_rate=48000, hop_length=480,
                                      max_length_s=10, fft_window_size=1024, frequency_min=50,
                                      frequency_max=14000, padding="repeatpad",
                                      truncation="fusion" if fusion else "rand_trunc")
-    quantised = clap.quantise(torch.from_numpy(windows)).numpy()
+    quantised = clap_audio.quantise(torch.from_numpy(windows)).numpy()
     theirs = extractor(list(quantised), sampling_rate=48000, return_tensors="np")["input_features"]
     assert ours["input_features"].shape == theirs.shape == (4, 4 if fusion else 1, 1001, 64)
     diff = np.abs(ours["input_features"].numpy() - theirs)
@@ -112,19 +112,19 @@ def test_preprocessing_matches_transformers_feature_extractor(fusion):
 
 
 def test_periodic_shortcut_is_the_full_spectrogram():
-    x = clap.repeat_pad(clap.quantise(torch.from_numpy(reference_windows())))
+    x = clap_audio.repeat_pad(clap_audio.quantise(torch.from_numpy(reference_windows())))
     for fusion in (True, False):
-        assert torch.equal(clap.log_mel(x, fusion, period=48000), clap.log_mel(x, fusion))
-    odd = clap.repeat_pad(torch.from_numpy(reference_windows()[:, :47000]))  # zeros at the end
-    assert clap.model_input(torch.from_numpy(reference_windows()[:, :47000]), True)[
+        assert torch.equal(clap_audio.log_mel(x, fusion, period=48000), clap_audio.log_mel(x, fusion))
+    odd = clap_audio.repeat_pad(torch.from_numpy(reference_windows()[:, :47000]))  # zeros at the end
+    assert clap_audio.model_input(torch.from_numpy(reference_windows()[:, :47000]), True)[
         "input_features"].shape == (3, 4, 1001, 64)
     assert odd.shape == (3, 480000) and torch.all(odd[:, 470000:] == 0)
 
 
 def test_unfused_front_end_matches_laion_clap_torchlibrosa():
     reference = np.load(REFERENCE / "reference_unfused.npz")["mel"]  # every 10th frame
-    x = clap.repeat_pad(clap.quantise(torch.from_numpy(reference_windows())))
-    ours = clap.log_mel(x, fusion=False)[:, ::10].numpy()
+    x = clap_audio.repeat_pad(clap_audio.quantise(torch.from_numpy(reference_windows())))
+    ours = clap_audio.log_mel(x, fusion=False)[:, ::10].numpy()
     diff = np.abs(ours - reference)
     assert np.median(diff) < 1e-3 and diff.max() < 0.1
 
@@ -169,9 +169,9 @@ def test_laion_form_round_trip(tmp_path, tokenizer_dir):
     ClapModel has no place for) load back to the same model."""
     model = _random_model(True, seed=3)
     state = model.state_dict()
-    laion = clap.hf_to_laion(state)
-    assert clap.laion_to_hf(laion).keys() == state.keys()
-    assert all(torch.equal(clap.laion_to_hf(laion)[k], v) for k, v in state.items())
+    laion = clap_checkpoints.hf_to_laion(state)
+    assert clap_checkpoints.laion_to_hf(laion).keys() == state.keys()
+    assert all(torch.equal(clap_checkpoints.laion_to_hf(laion)[k], v) for k, v in state.items())
     extra = {"audio_branch.spectrogram_extractor.stft.conv_real.weight": torch.zeros(513, 1, 1024),
              "audio_branch.logmel_extractor.melW": torch.zeros(513, 64),
              "audio_branch.layers.0.blocks.1.attn_mask": torch.zeros(16, 64, 64),
@@ -193,7 +193,7 @@ def test_laion_config_is_the_630k_architecture():
     from transformers import ClapConfig, ClapModel
 
     with torch.device("meta"):
-        model = ClapModel(ClapConfig.from_dict(clap.laion_config(True)))
+        model = ClapModel(ClapConfig.from_dict(clap_checkpoints.laion_config(True)))
     state = model.state_dict()
     assert state["audio_model.audio_encoder.patch_embed.proj.weight"].shape == (96, 1, 4, 4)
     assert state["audio_model.audio_encoder.norm.weight"].shape == (768,)
@@ -244,26 +244,39 @@ def test_damaged_files_are_named(tmp_path):
     assert KEY in clap.check_checkpoint(tmp_path / "absent.pt")[0]
 
 
+def test_truncated_safetensors_are_named(tmp_path):
+    """The safetensors reader CLIP's checkpoints share (checkpoint_files), with CLAP's key."""
+    folder = tmp_path / "clap-htsat"
+    _random_model(True).save_pretrained(folder)
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    for keep, part in ((len(data) - 40, "its tensors need"), (100, "its header needs")):
+        weights.write_bytes(data[:keep])
+        message = _problems(folder, fusion=True)
+        assert KEY in message and str(folder) in message and "a truncated safetensors file" in message
+        assert part in message and f"the file has {keep})" in message
+
+
 def test_fusion_mismatch_is_named(tokenizer_dir):
     for tag, fusion in (("fused", False), ("unfused", True)):
         path, config = REFERENCE / f"{tag}.pt", str(REFERENCE / f"config_{tag}.json")
         message = _problems(path, fusion=fusion, config_file=config, tokenizer=str(tokenizer_dir))
-        assert clap.FUSION_KEY in message and KEY in message and str(path) in message
+        assert clap_checkpoints.FUSION_KEY in message and KEY in message and str(path) in message
         assert ("a non-fused" in message) == (tag == "unfused")
 
 
 def test_architecture_and_tokenizer_problems_are_named(tmp_path, tokenizer_dir):
     path = REFERENCE / "fused.pt"
     message = _problems(path, fusion=True, tokenizer=str(tokenizer_dir))  # no config: 630k sizes
-    assert KEY in message and "shape mismatch" in message and clap.ARCH_KEY in message
+    assert KEY in message and "shape mismatch" in message and clap_checkpoints.ARCH_KEY in message
     message = _problems(path, fusion=True, config_file=str(REFERENCE / "config_fused.json"))
-    assert clap.TOKENIZER_KEY in message
+    assert clap_checkpoints.TOKENIZER_KEY in message
     message = _problems(path, fusion=True, config_file=str(REFERENCE / "config_fused.json"),
                         tokenizer=str(tmp_path))
-    assert clap.TOKENIZER_KEY in message and "no tokenizer files" in message
+    assert clap_checkpoints.TOKENIZER_KEY in message and "no tokenizer files" in message
     message = _problems(path, fusion=True, config_file=str(REFERENCE / "config_unfused.json"),
                         tokenizer=str(tokenizer_dir))
-    assert clap.ARCH_KEY in message and "enable_fusion=False" in message
+    assert clap_checkpoints.ARCH_KEY in message and "enable_fusion=False" in message
 
 
 # ---------------------------------------------------------------- encoding

@@ -31,6 +31,7 @@ from safetensors.torch import save_file
 
 from tests.media import write_video
 from vplan_core.features.clip import check_checkpoint, encode_images, encode_texts, load_clip
+from vplan_core.features.checkpoint_files import TruncatedSafetensors, safetensors_layout
 from vplan_core.features.clip_checkpoints import CONFIG_KEY, CheckpointError, inspect_checkpoint
 from vplan_core.features.extract import extract_shard
 from vplan_core.feature_store import read_store
@@ -290,6 +291,29 @@ def test_rejected_files_are_named_before_any_job_and_by_the_loader(tmp_path, cas
     with pytest.raises(CheckpointError) as err:
         load_clip(ARCH, str(path))
     assert str(err.value) == problem
+
+
+def test_safetensors_header_alone_gives_the_layout(tmp_path):
+    """checkpoint_files.safetensors_layout, the one header reader of CLIP's and CLAP's checks."""
+    state = {**tiny_clip_state(), "half": torch.zeros(3, 2, dtype=torch.bfloat16),
+             "mask": torch.ones(4, dtype=torch.bool), "steps": torch.tensor([7], dtype=torch.int64)}
+    path = tmp_path / "model.safetensors"
+    save_file(state, path)
+    layout = safetensors_layout(path)
+    assert {k: (tuple(v.shape), v.dtype) for k, v in layout.items()} == \
+        {k: (tuple(v.shape), v.dtype) for k, v in state.items()}
+    assert all(v.device.type == "meta" for v in layout.values())
+    torch.save(state, tmp_path / "model.pt")
+    assert safetensors_layout(tmp_path / "model.pt") is None  # a zip: not safetensors
+    (tmp_path / "text.safetensors").write_text("not weights")
+    assert safetensors_layout(tmp_path / "text.safetensors") is None
+    data = path.read_bytes()
+    for keep, part, needed in ((len(data) - 40, "tensors", len(data)), (20, "header", None)):
+        path.write_bytes(data[:keep])
+        with pytest.raises(TruncatedSafetensors) as err:
+            safetensors_layout(path)
+        assert (err.value.part, err.value.size) == (part, keep)
+        assert needed is None or err.value.needed == needed
 
 
 class _Payload:

@@ -16,10 +16,11 @@ Forms read (FORMS), whatever the file is called:
                       buffer) dropped. A config.json of model_type "clip" beside the file states
                       the activation (HF's default is quick_gelu, as OpenAI's models).
 Recognising a file reads only its head, the zip directory and the small pickle that names the
-tensors (torch.load with mmap: tensor data is not read), or the safetensors JSON header, so
-check_inputs can run it on 600 MB files before any job starts. Anything else (another model's
-state dict, a truncated download, a text or LFS pointer file, an empty file, the legacy
-pre-1.6 torch.save format) is a CheckpointError naming the config key, the file and what it is.
+tensors (torch.load with mmap: tensor data is not read), or the safetensors JSON header (the
+container readers of checkpoint_files, which CLAP's shares), so check_inputs can run it on 600 MB
+files before any job starts. Anything else (another model's state dict, a truncated download, a
+text or LFS pointer file, an empty file, the legacy pre-1.6 torch.save format) is a
+CheckpointError naming the config key, the file and what it is.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import json
 import pickle
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from . import torchscript
+from .checkpoint_files import TruncatedSafetensors, describe_bytes, safetensors_layout, torch_zip_state
 
 CONFIG_KEY = "features.clip.checkpoint"
 FORMS = {
@@ -45,12 +47,6 @@ FORMS = {
                        "model.safetensors)",
 }
 OPENAI_METADATA = ("input_resolution", "context_length", "vocab_size")
-_TORCH_LEGACY_HEAD = b"\x80\x02\x8a\x0a" + torch.serialization.MAGIC_NUMBER.to_bytes(10, "little")
-_SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
-}
 _HF_TOWERS = {"vision_model.": "visual.", "text_model.": ""}
 _HF_NAMES = (  # transformers CLIP name part -> open_clip name part, inside a tower
     ("embeddings.patch_embedding.", "conv1."),
@@ -92,32 +88,6 @@ def _error(path: Path, found: str, hint: str = "") -> CheckpointError:
                            f"{expected}" + (f". {hint}" if hint else ""))
 
 
-def _describe_bytes(path: Path, head: bytes, size: int) -> tuple[str, str]:
-    """(what the file is, how to fix it) for content that is no checkpoint container."""
-    if size == 0:
-        return "an empty file (0 bytes)", ""
-    if head.startswith(b"version https://git-lfs"):
-        return (f"a Git LFS pointer file ({size} bytes), not the weights",
-                "Fetch the file itself (git lfs pull, or its download URL)")
-    if head.startswith(b"PK\x03\x04"):
-        return ("a truncated or damaged zip archive (its directory, at the end of the file, is "
-                f"missing; {size} bytes)", "Download it again (an interrupted download?)")
-    if head.startswith(_TORCH_LEGACY_HEAD):
-        return ("a torch.save file in the legacy (pre-1.6) format",
-                f"Re-save it in the zip format: python -c \"import torch; torch.save(torch.load("
-                f"'{path}', weights_only=True), '{path.with_suffix('.zip.pt')}')\" and point the "
-                f"key at the new file")
-    if head[:1] == b"\x80":
-        return "a Python pickle that is not a torch.save zip file (vplan does not unpickle it)", ""
-    text = head.decode("utf-8", "replace")
-    if not all((c.isprintable() or c.isspace()) and c != "\ufffd" for c in text[:-1]):
-        return f"unrecognised content (first bytes {head[:8].hex(' ')})", ""
-    if text.lstrip().startswith("<"):
-        return (f"an HTML/XML page ({size} bytes), not weights",
-                "A download that saved an error or login page? Download the file again")
-    return f"a text file ({size} bytes) starting {text[:60]!r}", ""
-
-
 def _truncated(path: Path, needed: int, size: int) -> CheckpointError:
     return _error(path, f"a truncated safetensors file (its header describes {needed} bytes, "
                         f"the file has {size})", "Download it again (an interrupted download?)")
@@ -125,24 +95,10 @@ def _truncated(path: Path, needed: int, size: int) -> CheckpointError:
 
 def _safetensors_layout(path: Path, size: int) -> dict[str, torch.Tensor] | None:
     """Tensor layout from a safetensors header, None when the file is not safetensors."""
-    with open(path, "rb") as fh:
-        length = int.from_bytes(fh.read(8), "little")
-        if not 2 <= length <= 100 << 20 or fh.read(1) != b"{":
-            return None
-        if 8 + length > size:
-            raise _truncated(path, 8 + length, size)
-        try:
-            entries = {name: entry for name, entry in json.loads(b"{" + fh.read(length - 1)).items()
-                       if name != "__metadata__"}
-            end = max((entry["data_offsets"][1] for entry in entries.values()), default=0)
-            layout = {name: torch.empty(entry["shape"], device="meta",
-                                        dtype=_SAFETENSORS_DTYPES.get(entry["dtype"], torch.uint8))
-                      for name, entry in entries.items()}
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return None
-    if 8 + length + end > size:
-        raise _truncated(path, 8 + length + end, size)
-    return layout
+    try:
+        return safetensors_layout(path, size)
+    except TruncatedSafetensors as exc:
+        raise _truncated(path, exc.needed, exc.size) from None
 
 
 def _state_dict(raw: object) -> dict[str, torch.Tensor] | None:
@@ -154,24 +110,6 @@ def _state_dict(raw: object) -> dict[str, torch.Tensor] | None:
     state = {str(k): v for k, v in raw.items() if isinstance(v, torch.Tensor)}
     if str(next(iter(raw))).startswith("module"):
         state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
-def torch_zip_state(path: Path, error: Callable[[Path, str], Exception],
-                    unwrap: Callable[[object], dict | None]) -> dict[str, torch.Tensor]:
-    """The state dict of a torch.save zip file, read with weights_only=True (memory-mapped) and
-    unwrapped; error(path, what was found) for anything else (CLIP's and CLAP's loaders)."""
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as exc:
-        raise error(path, "a torch.save file that pickles more than tensors ("
-                          f"{str(exc).splitlines()[0]}); vplan reads weights with "
-                          "weights_only=True") from exc
-    except Exception as exc:
-        raise error(path, f"an unreadable torch.save zip file ({' '.join(str(exc).split())[:300]})") from exc
-    state = unwrap(raw)
-    if state is None:
-        raise error(path, f"a torch.save file holding a {type(raw).__name__}, not a state dict")
     return state
 
 
@@ -244,7 +182,7 @@ def inspect_checkpoint(path: str | Path) -> ClipCheckpoint:
         container, layout = "safetensors", _safetensors_layout(path, size)
         if layout is None:
             with open(path, "rb") as fh:
-                raise _error(path, *_describe_bytes(path, fh.read(64), size))
+                raise _error(path, *describe_bytes(path, fh.read(64), size))
     form = _form(path, container, layout)
     if form == "open_clip" and (container == "safetensors") != (path.suffix == ".safetensors"):
         raise _error(path, f"an open_clip state dict in {container} format named *{path.suffix}",

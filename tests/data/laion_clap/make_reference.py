@@ -136,7 +136,7 @@ def build(model_mod, htsat, fusion: bool) -> torch.nn.Module:
 
 def main(refdeps: str) -> None:
     sys.path.insert(0, str(HERE.parents[2]))
-    from vplan_core.features.clap import model_input
+    from vplan_core.features.clap_audio import model_input
 
     model_mod, htsat = _import_laion(refdeps)
     windows = torch.from_numpy(reference_windows())
@@ -146,7 +146,7 @@ def main(refdeps: str) -> None:
         tag = "fused" if fusion else "unfused"
         with torch.no_grad():
             prepared = model_input(windows, fusion)  # quantised, repeat-padded (mel for fusion)
-            from vplan_core.features.clap import quantise, repeat_pad
+            from vplan_core.features.clap_audio import quantise, repeat_pad
             waveform = repeat_pad(quantise(windows))
             data = [{"waveform": waveform[i], "longer": torch.tensor([False]),
                      **({"mel_fusion": prepared["input_features"][i]} if fusion else {})}
