@@ -60,8 +60,9 @@ def main() -> None:
         params = sum(p[0].numel() for p in run.batch.params.values())
         print(f"| {model} | {run.config.batch_size} | {params / 1e6:.1f} M | {med:.2f} | {min(times[model]):.2f} | "
               f"{max(times[model]):.2f} | {per_llp:.0f} s | {run.config.epochs} | {per_llp * run.config.epochs / 60:.0f} min |")
-    base = statistics.median(times["han"])
-    print("; ".join(f"{m} / han = {statistics.median(t) / base:.2f}" for m, t in times.items() if m != "han"))
+    first, *others = runs
+    base = statistics.median(times[first])
+    print("; ".join(f"{m} / {first} = {statistics.median(times[m]) / base:.2f}" for m in others))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.method.pld import DEFAULT_ALPHA, DEFAULT_K, denoise, forward_loss_matrix
 from vplan_core.training.refinement import refine_labels
 from vplan_core.training.prediction import predict, predict_seeds
+from vplan_core.models import DEFAULT_FAMILY, FAMILIES
 from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, initial_model, train
+
+PLAIN_LOOP_FAMILY = "han"  # the reference loop (AVVP-ECCV20's main_avvp.py) trains HAN
 
 LLP_CONFIG = Path(__file__).resolve().parents[1] / "config/llp.yaml"
 
@@ -156,11 +159,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,5", help="comma-separated seed counts S")
     ap.add_argument("--ways", default="plain,vplan,vplan+compile")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--model", default="han", choices=("han", "mgn", "mm_pyramid"),
+    ap.add_argument("--model", default=DEFAULT_FAMILY, choices=tuple(FAMILIES),
                     help="the parser family, with its recipe from config/llp.yaml")
     args = ap.parse_args()
-    if args.model != "han" and "plain" in args.ways.split(","):
-        ap.error("the plain loop is HAN's: use --ways vplan,vplan+compile for another family")
+    if args.model != PLAIN_LOOP_FAMILY and "plain" in args.ways.split(","):
+        ap.error(f"the plain loop trains {PLAIN_LOOP_FAMILY}: use --ways vplan,vplan+compile for another family")
     recipe = train_settings(yaml.safe_load(LLP_CONFIG.read_text()), "plg_rl", args.model)
 
     device = torch.device(args.device)
@@ -168,7 +171,7 @@ def main() -> None:
     print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
           f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu ({args.threads} threads)'}")
     n_train, n_val, n_test, default_epochs = SCALES[args.scale]
-    if args.scale == "llp" and args.model != "han":
+    if args.scale == "llp" and args.model != PLAIN_LOOP_FAMILY:
         default_epochs = recipe["epochs"]
     epochs = args.epochs or default_epochs
     plain_epochs = min(args.plain_epochs, epochs)

@@ -90,7 +90,7 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("evaluate", "the ten AVVP numbers of a predictions npz, as JSON",
                _add_evaluate_arguments, _run_evaluate),
     Subcommand("parse", "audio, visual and audio-visual events of one video (JSON + PNG timeline) "
-               "from a trained HAN checkpoint", _add_parse_arguments, _run_parse),
+               "from a trained parser checkpoint (any family)", _add_parse_arguments, _run_parse),
 ]
 
 

@@ -1,7 +1,7 @@
 """`vplan parse VIDEO --checkpoint MODEL --config CONFIG`: audio-visual events of one clip.
 
 Features are extracted with the extractor settings of CONFIG (the workflow's config: weights,
-backbone, frame size, PCA, sampling), the trained HAN checkpoint scores them, and the result is
+backbone, frame size, PCA, sampling), the trained parser checkpoint (any family) scores them, and the result is
 written as JSON events plus a PNG timeline. Paths in CONFIG are read relative to the current
 directory (run it where the workflow ran, e.g. the repository root for the demo).
 
@@ -44,7 +44,7 @@ def window_count(duration_s: float) -> int:
 
 
 def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
-    """HAN features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
+    """Parser input features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
     visual_3d [n,10,512]."""
     from vplan_core.data.dataset import Features
     from vplan_core.features.extract import build_extractor
@@ -168,7 +168,7 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, metavar="VIDEO.mp4", help="a video of any length")
     parser.add_argument("--checkpoint", required=True, type=Path, metavar="MODEL",
-                        help="a trained HAN model.pt (results/<dataset>/models/<row>/seeds_<seeds>/seed_<s>/model.pt)")
+                        help="a trained model.pt (results/<dataset>/models/<family>/<row>/seeds_<seeds>/seed_<s>/model.pt)")
     parser.add_argument("--config", required=True, type=Path, metavar="CONFIG",
                         help="the workflow config the model was trained with (extractor settings)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: beside the video)")

@@ -22,7 +22,7 @@ Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass
 class Features:
-    """HAN inputs of one split, row order = video_ids: audio [N,10,A], visual_2d [N,80,D2],
+    """Parser inputs of one split, row order = video_ids: audio [N,10,A], visual_2d [N,80,D2],
     visual_3d [N,10,D3] (float32 numpy)."""
 
     video_ids: list[str]
@@ -91,7 +91,7 @@ def subset_split(split: Split, keep: list[int]) -> Split:
 
 def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]],
                     only: set[str] | None = None) -> SplitData:
-    """Split annotations plus HAN features (vggish, cnn2d, r2plus1d stores) in split order.
+    """Split annotations plus the parser input features (vggish, cnn2d, r2plus1d stores) in split order.
 
     only: a further restriction, e.g. the videos that have pseudo labels (a video without its
     CLIP features has none): they count as missing too.

@@ -22,7 +22,7 @@ config's seed and a per-backbone constant), apart from the demo clips' streams.
 Training starts from the seeded initialisation of "random:<seed>" (so pretrained and random
 features differ by the pretraining alone) and is AdamW with warm-up and cosine decay. What
 keeps it affordable on two CPU cores (the 2D CNN gets the most: the demo's table follows how
-well it sees, README "Demo results"), and still working:
+well it sees, docs/results.md "Demo results"), and still working:
 - inflation: R(2+1)D-18 trained from its seeded weights (layer4 only: a full step on 32 clips of
   8 x 32 x 32 takes 5.1 s here) reached 20 % holdout accuracy; inflated from the 2D CNN, with
   only its stem trained, 66 % in a third of the time;

@@ -175,8 +175,9 @@ def train_demo_clap(out_path: str | Path, n_examples: int = 1500, epochs: int = 
                     lr: float = 3e-3, seed: int = 0, prompt_template: str = AUDIO_PROMPT) -> dict:
     """Train the demo CLAP and write a transformers ClapModel folder at out_path.
 
-    Uses the caller's torch thread setting (cost and label quality of its defaults: README,
-    Demo results).
+    Uses the caller's torch thread setting. Its defaults (1500 windows, 2 epochs) took 60 s on one
+    thread and gave audio PLG a segment F of 71.8 / 70.2 on 100 demo test clips (seeds 0 / 1;
+    commit b5015c3).
     Returns a log: seconds, steps, the loss of every step.
     """
     start = time.perf_counter()

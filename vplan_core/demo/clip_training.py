@@ -141,7 +141,7 @@ def train_demo_clip(out_path: str | Path, n_images: int = 8000, epochs: int = 6,
 
     image_size is the size synthetic images are rendered at before the model's own resize
     (144 = the centre crop of a 192x144 demo frame). Uses the caller's torch thread setting
-    (its cost: README, Performance). Returns a log: seconds, steps, the loss of every step.
+    (its cost: docs/results.md, Performance and CI timings). Returns a log: seconds, steps, the loss of every step.
     """
     start = time.perf_counter()
     torch.manual_seed(seed)
