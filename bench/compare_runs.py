@@ -5,9 +5,12 @@ stores (every array, and attributes except timings), torch files (state dicts, t
 plain values, recursively), JSON (every key; keys named like a time are left out), markdown
 with its wall times ("12.3 s") masked, other files byte for byte. Each run's own folder is
 written as <run> wherever a text holds it (stores record their weight files' absolute paths).
-Prints each difference and exits 1 if there is one.
+Prints each difference and exits 1 if there is one. A refactor that moves artifacts names the
+moves with --renamed OLD=NEW (regular expressions on run A's relative paths, applied in order),
+so that each old file is compared with its new place.
 
     .venv/bin/python bench/compare_runs.py RUN_A RUN_B          # two working directories
+    .venv/bin/python bench/compare_runs.py RUN_A RUN_B --renamed '^(\w+)/models/(row)=\1/models/han/\2'
 """
 from __future__ import annotations
 
@@ -92,8 +95,18 @@ def files(root: Path) -> dict[str, Path]:
     return found
 
 
-def compare(a_root: Path, b_root: Path, skip: tuple[str, ...]) -> list[str]:
-    a, b = files(a_root), files(b_root)
+def renamed(found: dict[str, Path], renames: list[tuple[str, str]]) -> dict[str, Path]:
+    """The same files under the names the renames give them (each OLD=NEW in order)."""
+    out = {}
+    for key, path in found.items():
+        for old, new in renames:
+            key = re.sub(old, new, key)
+        out[key] = path
+    return out
+
+
+def compare(a_root: Path, b_root: Path, skip: tuple[str, ...], renames: list[tuple[str, str]] = ()) -> list[str]:
+    a, b = renamed(files(a_root), list(renames)), files(b_root)
     problems = [f"only in {a_root}: {k}" for k in sorted(a.keys() - b.keys())]
     problems += [f"only in {b_root}: {k}" for k in sorted(b.keys() - a.keys())]
     for key in sorted(a.keys() & b.keys()):
@@ -112,9 +125,11 @@ def main() -> None:
     ap.add_argument("run_b", type=Path)
     ap.add_argument("--skip", nargs="*", default=[".log", ".html"],
                     help="path parts to leave out (logs and the HTML report carry times)")
+    ap.add_argument("--renamed", nargs="*", default=[], metavar="OLD=NEW",
+                    help="regular-expression renames of run A's relative paths (artifacts a refactor moved)")
     args = ap.parse_args()
     a, b = args.run_a / "results", args.run_b / "results"
-    problems = compare(a, b, tuple(args.skip))
+    problems = compare(a, b, tuple(args.skip), [tuple(r.split("=", 1)) for r in args.renamed])
     n = len(files(a))
     for p in problems:
         print(p)

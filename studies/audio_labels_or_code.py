@@ -1,12 +1,12 @@
 """Audio labels or code? Row ⑥ (audio and visual PLG labels, RL on both) retrained on the demo's
 own stores with its audio labels from three sources, beside row ① (video labels only):
-  clap    the workflow's CLAP PLG labels (labels/plg_audio/train.npz), as row ⑥ trains;
+  clap    the workflow's CLAP PLG labels (labels/plg/clap/train.npz), as row ⑥ trains;
   oracle  the demo world's own dense audio truth (every sounding second of the train clips),
           the labels a perfect CLAP would give;
   video   the video label copied to every segment (audio PLG that adds nothing).
 If row ⑥ beats row ① on A with the oracle's labels but not with CLAP's, the loss and the trainer
 are sound and the demo CLAP's labels are what holds row ⑥ back. Settings and seeds: the run's
-config (train, rl); prints test segment-level F, mean ± std over seeds.
+config (train, rl), HAN's training settings; prints test segment-level F, mean ± std over seeds.
 
     make demo && .venv/bin/python studies/audio_labels_or_code.py
 """
@@ -24,10 +24,14 @@ from vplan_core.demo.clap_training import audio_truth
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.feature_registry import HAN_FEATURES
+from vplan_core.method.ablation import BASELINE_ROW, ROWS
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train
 from vplan_core.models.seed_batch import SeedBatch
+
+FAMILY = "han"  # the parser family the demo trains every row with
+AV_ROW = "row6_plg_av"
 
 
 def main() -> None:
@@ -40,7 +44,9 @@ def main() -> None:
     name = config["dataset"]["name"]
     paths = RunPaths(name)
     stores = {feature: paths.existing_stores(feature) for feature in HAN_FEATURES}
-    visual_plg, audio_plg = paths.plg_labels("train"), paths.plg_labels("train", audio=True)
+    # row 6's PLG labels: CLIP's visual ones, CLAP's audio ones
+    visual_plg = paths.plg_labels(ROWS[AV_ROW].visual.feature, "train")
+    audio_plg = paths.plg_labels(ROWS[AV_ROW].audio.feature, "train")
     only = labelled_ids(visual_plg) & labelled_ids(audio_plg)
     data = {split: load_split_data(config["dataset"]["annotations"], split, stores, only if split == "train" else None)
             for split in ("train", "val", "test")}
@@ -55,10 +61,9 @@ def main() -> None:
         print(f"train audio labels {source}: segment F {f['segment_f']:.1f} against the dense audio truth")
     visual = load_labels(visual_plg, ids)
     test = data["test"]
-    runs = [("row1_han", None)] + [("row6_plg_av", s) for s in args.sources.split(",")]
+    runs = [(BASELINE_ROW, None)] + [(AV_ROW, s) for s in args.sources.split(",")]
     for row, source in runs:
-        loss = "han" if row == "row1_han" else "plg_av_rl"
-        cfg = TrainConfig(**train_settings(config, loss), seeds=config["train"]["seeds"])
+        cfg = TrainConfig(**train_settings(config, ROWS[row].loss, FAMILY), seeds=config["train"]["seeds"])
         train_set = data["train"].training_set(None if source is None else visual, None if source is None else audio[source])
         per_seed = train(cfg, train_set, data["val"].validation_set(), log=lambda _: None)
         batch = SeedBatch([r.model for r in per_seed])

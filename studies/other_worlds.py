@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vplan_core.method.ablation import ROWS, VPLAN_ROW
+
 CELLS = ("audio", "visual", "audio_visual", "type_at_av")
 # The claims as paired differences within a world: (name, minuend, subtrahend).
 CLAIMS = (("② − ① V", "row2_plg visual", "row1_han visual"),
@@ -53,7 +55,8 @@ def figures(report_path: Path) -> dict[str, float]:
     report = json.loads(report_path.read_text())
     out = {f"{row} {cell}": values["segment_level"][cell]
            for row, values in report["ablation"].items() for cell in CELLS}
-    quality = report["label_quality"]
+    # the visual labels' quality: PLG's, and PLD's with the models of row 5's stage-1 row (row 4)
+    quality = report["label_quality"]["visual"][ROWS[VPLAN_ROW].visual.stage1]
     out["video label P (val)"] = quality["video_level"]["video_label"]["precision"]
     out["PLG P (val)"] = quality["video_level"]["plg"]["precision"]
     out["PLG segment F (val)"] = quality["segment_event"]["plg"]["segment_f"]

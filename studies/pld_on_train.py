@@ -24,13 +24,15 @@ from vplan_core.data.llp import CLASS_INDEX, NUM_CLASSES, NUM_SEGMENTS
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.feature_registry import HAN_FEATURES
-from vplan_core.method.ablation import PLD_SOURCE_ROW
+from vplan_core.method.ablation import ROWS, VPLAN_ROW
 from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.plan import seed_groups, group_name
 from vplan_core.training.outputs import load_models
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.training.refinement import stage1_prob
+
+FAMILY = "han"  # the parser family whose row-4 models refine the labels row 5 trains on (the demo's)
 
 
 def dense_visual_truth(scenarios: list[dict]) -> np.ndarray:
@@ -56,13 +58,14 @@ def main() -> None:
     data = load_split_data(config["dataset"]["annotations"], "train", stores, {s["video_id"] for s in scenarios})
     by_id = {s["video_id"]: s for s in scenarios}
     gt = dense_visual_truth([by_id[vid] for vid in data.split.video_ids])
-    plg = load_labels(paths.plg_labels("train"), data.split.video_ids)
+    stage1 = ROWS[VPLAN_ROW].visual.stage1  # row 5 trains on PLD of row 4's visual PLG labels
+    plg = load_labels(paths.plg_labels(ROWS[stage1].visual.feature, "train"), data.split.video_ids)
     print(f"train videos {len(gt)}: PLG segment F {segment_event_f(plg, gt)['segment_f']:.1f}")
     correct, wrong = (plg == 1) & (gt == 1), (plg == 1) & (gt == 0)
     study = config["pld"]["study"]
     for group in seed_groups(config["train"]["seeds"], config["train"].get("seeds_per_job")):
-        folder = paths.model_dir(PLD_SOURCE_ROW, group_name(group))
-        prob = stage1_prob(SeedBatch(load_models(folder, group)), data.features)
+        folder = paths.model_dir(stage1, group_name(group), FAMILY)
+        prob = stage1_prob(SeedBatch(load_models(folder, group)), data.features, modality="visual")
         for seed, p in zip(group, prob):
             loss = forward_loss_matrix(p, plg)
             grid = " | ".join(f"K {k} a {a:g}: {segment_event_f(denoise(loss, plg, k=k, alpha=a), gt)['segment_f']:.1f}"

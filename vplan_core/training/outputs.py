@@ -15,7 +15,7 @@ from torch import nn
 
 from vplan_core import atomic
 from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
-from vplan_core.method.ablation import PLG
+from vplan_core.method.ablation import PLD
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
 
@@ -78,15 +78,15 @@ def load_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_i
 
 
 def labels_file(kind: str, source: str | Path, seeds: list[int], split: str, modality: str) -> Path:
-    """One labels npz of a label source of `kind` (ablation.PLG: the file itself; ablation.PLD:
+    """One labels npz of a label source of `kind` (a file every seed shares, as PLG's; ablation.PLD:
     its folder's first seed's file, as every seed labels the same videos), e.g. to read its ids."""
-    return Path(source) if kind == PLG else seed_file(source, seeds[0], f"{split}_{modality}.npz")
+    return seed_file(source, seeds[0], f"{split}_{modality}.npz") if kind == PLD else Path(source)
 
 
 def load_seed_labels(kind: str, source: str | Path, split: str, modality: str, seeds: list[int],
                      video_ids: list[str]) -> np.ndarray:
-    """One modality's segment labels of `split` for training `seeds`: [N, T, C] from PLG's
-    labels npz, shared by all seeds, or [S, N, T, C] from a PLD job's folder (each seed its own)."""
-    if kind == PLG:
+    """One modality's segment labels of `split` for training `seeds`: [N, T, C] from a labels npz
+    all seeds share (PLG's), or [S, N, T, C] from a PLD job's folder (each seed its own)."""
+    if kind != PLD:
         return load_labels(source, video_ids)
     return np.stack([load_labels(seed_file(source, seed, f"{split}_{modality}.npz"), video_ids) for seed in seeds])
