@@ -107,11 +107,10 @@ def renamed(found: dict[str, Path], renames: list[tuple[str, str]]) -> dict[str,
 
 def compare(a_root: Path, b_root: Path, skip: tuple[str, ...], renames: list[tuple[str, str]] = ()) -> list[str]:
     a, b = renamed(files(a_root), list(renames)), files(b_root)
+    a, b = ({k: v for k, v in found.items() if not any(part in k for part in skip)} for found in (a, b))
     problems = [f"only in {a_root}: {k}" for k in sorted(a.keys() - b.keys())]
     problems += [f"only in {b_root}: {k}" for k in sorted(b.keys() - a.keys())]
     for key in sorted(a.keys() & b.keys()):
-        if any(part in key for part in skip):
-            continue
         pa, pb = a[key], b[key]
         left, right = read(pa, a_root), read(pb, b_root)
         if not same(left, right):
@@ -123,8 +122,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_a", type=Path)
     ap.add_argument("run_b", type=Path)
-    ap.add_argument("--skip", nargs="*", default=[".log", ".html"],
-                    help="path parts to leave out (logs and the HTML report carry times)")
+    ap.add_argument("--skip", nargs="*", default=[".log", ".html", ".snakemake_timestamp"],
+                    help="path parts to leave out (logs, the HTML report and Snakemake's folder stamps carry times)")
     ap.add_argument("--renamed", nargs="*", default=[], metavar="OLD=NEW",
                     help="regular-expression renames of run A's relative paths (artifacts a refactor moved)")
     args = ap.parse_args()
