@@ -196,7 +196,7 @@ def test_state_dict_forms_equal_the_model_written(clip_files, form, activation):
 
 @pytest.mark.slow
 def test_clip_rules_run_on_the_openai_archive(clip_files, openai_oracle, tmp_path):
-    """extract_features (clip) and clip_text_embeddings call these entry points."""
+    """extract_features (clip) and text_embeddings (clip) call these entry points."""
     paths, _, _ = clip_files
     videos = tmp_path / "videos"
     videos.mkdir()
