@@ -51,11 +51,12 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     values = [entry["segment_level"]["visual"] for entry in row5["per_seed"]]
     assert row5["segment_level"]["visual"] == pytest.approx(np.mean(values))
     assert row5["std"]["segment_level"]["visual"] == pytest.approx(np.std(values, ddof=1))
-    assert set(report["label_quality"]["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
-    study = report["label_quality"]["pld_study"]  # PLD's K and alpha on val, from the stage-1 models
+    visual = report["label_quality"]["visual"]["row4_plg_rl"]  # row 5's labels: PLD with row 4's models
+    assert set(visual["video_level"]["pld"]) == {"precision", "recall", "std", "per_seed"}
+    study = visual["pld_study"]  # PLD's K and alpha on val, from the stage-1 models
     assert len(study) == len(config["pld"]["study"]["k"]) * len(config["pld"]["study"]["alpha"])
     configured = study[study_key(config["pld"]["k"], config["pld"]["alpha"])]
-    assert configured["segment_f"] == pytest.approx(report["label_quality"]["segment_event"]["pld"]["segment_f"])
+    assert configured["segment_f"] == pytest.approx(visual["segment_event"]["pld"]["segment_f"])
     for rule in ("demo_videos", "extract_features", "train_row", "report"):
         assert list((workdir / "benchmarks/tiny").rglob("*.tsv")), rule
     for backbone in ("vggish", "cnn2d", "r2plus1d"):  # pretrained in the demo world, loaded as files
