@@ -32,7 +32,7 @@ rule label_quality:
     output:
         PATHS.label_quality("{model}", "{stage1}", "{modality}", "{seeds}"),
     params:
-        modality=lambda wildcards: wildcards.modality,
+        modality=lambda wildcards: quality_check_job(wildcards).params["modality"],
         study=lambda wildcards: quality_check_job(wildcards).params["study"],
         seeds=job_seeds,
         annotations=annotation_dir,

@@ -219,12 +219,8 @@ def model_rows(config: dict, model: str, rows: tuple[str, ...]) -> list[str]:
 def loss_settings(config: dict, kind: str) -> dict:
     """A row's loss as its job's settings: the kind and only the constants it reads (so that
     changing rl.distance reruns the rows whose loss reads it, and no other)."""
-    constants = {}
-    for name in LOSS_KINDS[kind].constants:
-        section, key = CONSTANT_KEYS[name]
-        value = config[section].get(key, CONSTANT_DEFAULTS.get(name))
-        constants[name] = value
-    return {"kind": kind, **constants}
+    return {"kind": kind, **{name: config[CONSTANT_KEYS[name][0]].get(CONSTANT_KEYS[name][1], CONSTANT_DEFAULTS.get(name))
+                             for name in LOSS_KINDS[kind].constants}}
 
 
 def train_settings(config: dict, loss_kind: str, model: str) -> dict:
