@@ -216,8 +216,10 @@ def test_import_rejects_bad_files(tmp_path):
 def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_path):
     """The features-only route: official HAN features plus CLIP image embeddings in VALOR's format
     (<id>.npy, 10 x D, L2-normalised; D = the configured CLIP's text width) and CLAP window
-    embeddings of the same layout (D = the configured CLAP's). One video is gone altogether, one
-    lacks only its CLIP file: row 1 trains on it, rows 2-7 leave it out."""
+    embeddings of the same layout (D = the configured CLAP's). One video is gone altogether; in each
+    split one lacks its CLIP file, one its CLAP file and one an official (VGGish) file. The run
+    completes, and every consumer leaves out what its features lack and says so: training, PLD,
+    evaluation and label quality."""
     from vplan_core.demo.clap_training import train_demo_clap
     from vplan_core.demo.clip_training import create_demo_model
 
@@ -228,17 +230,21 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
     clip_dir.mkdir(parents=True)
     clap_dir.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    gone, no_clip = ids[3], ids[5]  # both train videos
+    gone = ids[3]  # a train video with no file at all
+    # ids 0-39 train, 40-51 val, 52-63 test: in each split one video lacks one kind of file
+    no_clip, no_clap, no_vggish = [ids[i] for i in (5, 41, 53)], [ids[i] for i in (6, 42, 54)], [ids[i] for i in (7, 43, 55)]
     for vid in ids:
         if vid == gone:
             continue
-        for sub, shape in LAYOUT.values():
-            np.save(tmp_path / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
-        if vid != no_clip:
+        for feature, (sub, shape) in LAYOUT.items():
+            if not (feature == "vggish" and vid in no_vggish):
+                np.save(tmp_path / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
+        if vid not in no_clip:
             emb = rng.standard_normal((10, 128)).astype(np.float32)
             np.save(clip_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
-        emb = rng.standard_normal((10, 32)).astype(np.float32)  # the demo CLAP's 32-d joint space
-        np.save(clap_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
+        if vid not in no_clap:
+            emb = rng.standard_normal((10, 32)).astype(np.float32)  # the demo CLAP's 32-d joint space
+            np.save(clap_dir / f"{vid}.npy", emb / np.linalg.norm(emb, axis=1, keepdims=True))
     torch.manual_seed(0)
     model, _, _ = create_demo_model()  # text tower only is used: 128-d like the features
     checkpoint = tmp_path / "weights/clip.pt"
@@ -257,21 +263,33 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
 
     results = tmp_path / "results/llp"
     summary = json.loads((results / "manifest_summary.json").read_text())
-    assert summary["total"] == 64 and summary["by_status"] == {"used": 63, "skipped": 0, "missing": 1}
-    assert summary["feature_skips"]["clip"]["total"] == 1
-    assert summary["feature_skips"]["clip"]["videos"][0][0] == no_clip
+    assert summary["total"] == 64 and summary["by_status"] == {"used": 60, "skipped": 3, "missing": 1}
+    assert summary["by_reason"] == {"skipped/incomplete official features": 3, "missing/no official features": 1}
+    for feature, lacking in (("clip", no_clip), ("clap", no_clap)):
+        assert summary["feature_skips"][feature]["total"] == 3
+        assert sorted(v[0] for v in summary["feature_skips"][feature]["videos"]) == sorted(lacking)
     report = json.loads((results / "report/report.json").read_text())
     assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
                                         "row6_plg_av", "row7_plg_av_pld"]
     assert report["skipped_rows"] == {}
-    assert report["label_quality"]["visual"]["row4_plg_rl"]["video_level"]["pld"]["per_seed"]
-    assert set(report["label_quality"]["audio"]["row6_plg_av"]["video_level"]) == {"video_label", "plg", "pld"}
+    # label quality on val leaves out the videos without PLG labels or parser inputs (for PLD), by name
+    visual, audio = report["label_quality"]["visual"]["row4_plg_rl"], report["label_quality"]["audio"]["row6_plg_av"]
+    assert sorted(visual["left_out"]) == sorted([no_clip[1], no_vggish[1]]) and visual["videos"] == 10
+    assert sorted(audio["left_out"]) == sorted([no_clip[1], no_clap[1], no_vggish[1]]) and audio["videos"] == 9
+    assert visual["video_level"]["pld"]["per_seed"] and set(audio["video_level"]) == {"video_label", "plg", "pld"}
+    markdown = (results / "report/report.md").read_text()
+    assert (f"with ④'s models 10 val videos, left out for want of labels: 2 "
+            f"({', '.join(sorted([no_clip[1], no_vggish[1]]))})") in markdown
+    # training leaves out what each row lacks; the test split is scored on the videos with inputs
     histories = {row: json.loads((results / f"models/han/{row}/seeds_0-1/seed_0/history.json").read_text())
-                 for row in ("row1_han", "row4_plg_rl", "row5_vplan")}
-    assert histories["row1_han"]["videos"]["train"] == {"used": 39, "missing": 1}
-    histories["row7_plg_av_pld"] = json.loads((results / "models/han/row7_plg_av_pld/seeds_0-1/seed_0/history.json").read_text())
-    for row in ("row4_plg_rl", "row5_vplan", "row7_plg_av_pld"):  # without the video that has no CLIP file
-        assert histories[row]["videos"]["train"] == {"used": 38, "missing": 2}
+                 for row in ("row1_han", "row4_plg_rl", "row5_vplan", "row6_plg_av", "row7_plg_av_pld")}
+    assert histories["row1_han"]["videos"]["train"] == {"used": 38, "missing": 2}  # gone, no VGGish
+    for row in ("row4_plg_rl", "row5_vplan"):  # and the one without a CLIP file
+        assert histories[row]["videos"]["train"] == {"used": 37, "missing": 3}
+    for row in ("row6_plg_av", "row7_plg_av_pld"):  # and the one without a CLAP file
+        assert histories[row]["videos"]["train"] == {"used": 36, "missing": 4}
+    for row, entry in report["ablation"].items():
+        assert entry["videos"] == {"evaluated": 11, "in_split": 12}, row  # the test video without VGGish
     import zarr
     attrs = dict(zarr.open_group(str(results / "features/clip/shard_0000.zarr"), mode="r").attrs)
     assert attrs["sampling"]["source"] == str(clip_dir.resolve()) and attrs["shape"] == [10, 128]

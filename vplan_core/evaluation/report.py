@@ -97,7 +97,7 @@ def quality_summary(files: list[dict]) -> dict:
     seeds = [seed for f in files for seed in f["seeds"]]
     per_seed = [q for f in files for q in f["per_seed"]]
     parts = [part for part in ("video_level", "segment_event", "pld_study") if part in per_seed[0]]
-    return {"videos": per_seed[0]["videos"],
+    return {"videos": per_seed[0]["videos"], "left_out": files[0].get("left_out", []),
             **{part: {name: seed_summary([q[part][name] for q in per_seed], seeds) for name in per_seed[0][part]}
                for part in parts}}
 
@@ -140,7 +140,11 @@ def label_quality_section(quality: dict[str, dict[str, dict]], configured: str) 
     parts = []
     for modality, by_stage1 in quality.items():
         table1, table2 = quality_tables(by_stage1, modality)
-        parts += [f"### {modality.capitalize()} labels", f"Video level (Table I):\n\n{table1}",
+        scored = "; ".join(f"with {ROWS[stage1].title.split()[0]}'s models {summary['videos']} val videos"
+                           + (f", left out for want of labels: {len(summary['left_out'])} "
+                              f"({', '.join(sorted(summary['left_out']))})" if summary["left_out"] else "")
+                           for stage1, summary in by_stage1.items())
+        parts += [f"### {modality.capitalize()} labels", f"Scored: {scored}.", f"Video level (Table I):\n\n{table1}",
                   f"Segment and event level (Table II):\n\n{table2}"]
         parts += [f"PLD's K and α with {ROWS[stage1].title.split()[0]}'s models:\n\n{pld_study_table(summary, configured)}"
                   for stage1, summary in by_stage1.items()]
