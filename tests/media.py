@@ -189,3 +189,43 @@ def write_broken(directory: Path) -> dict[str, Path]:
     good.unlink()
     good_faststart.unlink()
     return paths
+
+
+# Bad and odd inputs of `vplan parse` (tests/test_corpus.py): name -> write_video keyword
+# arguments. Small frames and low rates keep the whole corpus a few MB and quick to extract.
+_SMALL = dict(fps=8, width=32, height=24)
+CORPUS_CLIPS = {
+    "half_second": dict(_SMALL, seconds=0.5, audio=Audio(1, 16000)),
+    "sixty_seconds": dict(_SMALL, seconds=60.0, fps=4, audio=Audio(1, 16000)),
+    "variable_rate": dict(width=32, height=24, seconds=3.0, vfr=True, audio=Audio(2, 44100)),
+    "portrait": dict(_SMALL, seconds=3.0, width=24, height=40, audio=Audio(2, 44100)),
+    "surround_48k": dict(_SMALL, seconds=3.0, audio=Audio(6, 48000)),
+    "mono_8k": dict(_SMALL, seconds=3.0, audio=Audio(1, 8000)),
+    "odd_97x61": dict(_SMALL, seconds=3.0, width=97, height=61, audio=Audio(1, 16000)),
+    "no_audio": dict(_SMALL, seconds=3.0),
+    "no_video": dict(seconds=3.0, video=False, audio=Audio(1, 16000)),
+}
+NON_ASCII_NAME = "fête_ü_音.mp4"
+
+
+def write_corpus(directory: Path) -> dict[str, Path]:
+    """CORPUS_CLIPS as <name>.mp4, a 3-s clip under a non-ASCII name ("non_ascii"), and the
+    broken files: "zero_bytes", "text" (a text file named .mp4) and two truncated copies of a
+    4-s clip ("truncated": index at the end; "truncated_faststart": index first)."""
+    directory = Path(directory)
+    paths = {}
+    for name, spec in CORPUS_CLIPS.items():
+        paths[name] = directory / f"{name}.mp4"
+        write_video(paths[name], **spec)
+    paths["non_ascii"] = directory / NON_ASCII_NAME
+    write_video(paths["non_ascii"], **_SMALL, seconds=3.0, audio=Audio(2, 44100))
+    paths["zero_bytes"] = directory / "zero_bytes.mp4"
+    paths["zero_bytes"].write_bytes(b"")
+    paths["text"] = directory / "text.mp4"
+    paths["text"].write_text("This is a text file, not a video.\n")
+    for name, faststart in (("truncated", False), ("truncated_faststart", True)):
+        source = directory / f"_{name}_source.mp4"
+        write_video(source, **_SMALL, seconds=4.0, audio=Audio(1, 16000), faststart=faststart)
+        paths[name] = write_truncated(source, directory / f"{name}.mp4")
+        source.unlink()
+    return paths

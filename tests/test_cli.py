@@ -1,4 +1,5 @@
-"""`vplan evaluate` end to end: subprocess runs on npz files written here."""
+"""`vplan evaluate` end to end (subprocess runs on npz files written here), and the error contract
+of every subcommand: one line and exit 2 for a user's error, exit 1 for a bug, --debug to see it."""
 from __future__ import annotations
 
 import json
@@ -112,3 +113,21 @@ def test_errors_exit_2_with_a_message(tmp_path, monkeypatch, capsys, random_pred
     assert err.startswith("vplan evaluate: error: ") and expected in err
     if case in ("no_file", "bad_keys", "not_npz"):
         assert str(npz) in err
+
+
+def test_a_bug_is_one_line_and_exit_1_unless_debug(capsys):
+    """A subcommand added the documented way (cli.SUBCOMMANDS) whose run has a bug."""
+    def run(args):
+        raise RuntimeError("a bug\nover two lines")
+
+    command = cli.Subcommand("crash", "fails with a bug", lambda parser: None, run)
+    cli.SUBCOMMANDS.append(command)
+    try:
+        assert cli.main(["crash"]) == 1
+        assert capsys.readouterr().err.splitlines() == [
+            "vplan crash: internal error: RuntimeError: a bug over two lines "
+            "(a bug; `vplan --debug` shows the traceback)"]
+        with pytest.raises(RuntimeError, match="a bug"):
+            cli.main(["--debug", "crash"])
+    finally:
+        cli.SUBCOMMANDS.remove(command)

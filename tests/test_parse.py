@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +15,17 @@ from vplan_core.data.llp import CLASSES
 from vplan_core.parse import events_from_probs, window_count
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
+def write_tiny_model(root: Path, frame_size: int = 32) -> tuple[Path, Path]:
+    """(config, checkpoint) in root: the demo's extractor config with random weights and
+    frame_size-px frames, and an untrained HAN for its features; tests/test_corpus.py uses it too."""
     from vplan_core.training.checkpoints import save_checkpoint
     from vplan_core.data.dataset import Features
     from vplan_core.method.losses import LossConfig
     from vplan_core.training.trainer import TrainConfig, initial_model
 
-    root = tmp_path_factory.mktemp("parse")
-    video = root / "clip.mp4"
-    write_video(video, seconds=14.0, fps=12, width=64, height=48, audio=Audio())
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["features"]["cnn2d"].update(size=32)
-    config["features"]["r2plus1d"].update(size=32)
+    config["features"]["cnn2d"].update(size=frame_size)
+    config["features"]["r2plus1d"].update(size=frame_size)
     for feature in ("vggish", "cnn2d", "r2plus1d"):  # the demo's pretrained files are made by the workflow
         config["features"][feature]["weights"] = "random:0"
     config_path = root / "config.yaml"
@@ -38,7 +36,16 @@ def tiny(tmp_path_factory):
     model = initial_model(train_config, feats.to_tensors("cpu"), len(CLASSES), seed=0)
     checkpoint = root / "model.pt"
     save_checkpoint(checkpoint, model, train_config, {})
-    return root, video, config_path, checkpoint
+    return config_path, checkpoint
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 14-s clip, a tiny extractor config (the demo's, small frames) and an untrained HAN."""
+    root = tmp_path_factory.mktemp("parse")
+    video = root / "clip.mp4"
+    write_video(video, seconds=14.0, fps=12, width=64, height=48, audio=Audio())
+    return root, video, *write_tiny_model(root)
 
 
 def test_parse_writes_events_and_timeline(tiny, capsys):

@@ -2,7 +2,10 @@
 
 Subcommands are entries of SUBCOMMANDS; another module adds one by defining a
 Subcommand (name, help, add_arguments, run) and appending it to that list here.
-User-facing errors (ValueError, OSError) are printed without a traceback, exit code 2.
+User-facing errors (ValueError, OSError; data.video.VideoError and the checkpoint errors are
+ValueErrors) are printed as one line without a traceback, exit code 2. Any other exception is a
+bug: one line naming it, exit code 1. `vplan --debug COMMAND ...` lets every exception through,
+traceback included.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from vplan_core.data.llp import load_split
 from vplan_core.evaluation.metrics import evaluate_predictions
 
 EXIT_ERROR = 2
+EXIT_BUG = 1
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ SUBCOMMANDS: list[Subcommand] = [
 
 def build_parser(subcommands: Sequence[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vplan")
+    parser.add_argument("--debug", action="store_true",
+                        help="let errors through with their traceback instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in subcommands:
         command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
@@ -109,8 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (ValueError, OSError) as exc:
+        if args.debug:
+            raise
         print(f"vplan {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"vplan {args.command}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              "(a bug; `vplan --debug` shows the traceback)", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ _DECORD_LOG_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ")
 _MAX_DETAIL = 300
 
 
-class VideoError(Exception):
-    """A video that cannot be used; `reason` is a short category for manifests and skips."""
+class VideoError(ValueError):
+    """A video that cannot be used; `reason` is a short category for manifests and skips.
+
+    A ValueError (a bad input, not a bug): the command line reports it as one line, exit 2.
+    """
 
     def __init__(self, path: str | os.PathLike, reason: str, detail: str = "") -> None:
         detail = _DECORD_LOG_PREFIX.sub("", " ".join(detail.split()))
@@ -93,6 +96,21 @@ def check_usable(info: VideoInfo, min_duration_s: float = 9.0) -> str | None:
 
 
 # ---------------------------------------------------------------- probing
+def _ffmpeg_message(exc: Exception) -> str:
+    """FFmpeg's own words ("Invalid data found when processing input"), without the errno and
+    the file name PyAV adds: VideoError's message names the file once."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _decord():
+    """decord, with its FFmpeg log silenced: it writes demuxer errors ("partial file") straight
+    to stderr, and they reach callers anyway, as exceptions and then VideoErrors."""
+    import decord
+
+    decord.logging.set_level(decord.logging.QUIET)
+    return decord
+
+
 def _open_container(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise VideoError(path, "missing file")
@@ -101,14 +119,12 @@ def _open_container(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise VideoError(path, "unreadable", str(exc)) from exc
+        raise VideoError(path, "unreadable", _ffmpeg_message(exc)) from exc
 
 
 def _decord_timestamps(path: Path) -> tuple[np.ndarray, float, int, int]:
     """Frame start times, average fps and size from decord (reads the packet index)."""
-    import decord
-
-    vr = decord.VideoReader(str(path))
+    vr = _decord().VideoReader(str(path))
     stamps = vr.get_frame_timestamp(np.arange(len(vr)))
     height, width = vr[0].shape[:2] if len(vr) else (0, 0)
     return stamps[:, 0].astype(np.float64), float(vr.get_avg_fps()), width, height
@@ -174,7 +190,7 @@ def _timestamps(path: Path, decoder: str) -> tuple[tuple[np.ndarray, float, int,
     try:
         return _pyav_timestamps(path), "pyav"
     except av.error.FFmpegError as exc:
-        errors.append(f"pyav: {exc}")
+        errors.append(f"pyav: {_ffmpeg_message(exc)}")
         raise VideoError(path, "truncated or corrupt", "; ".join(errors)) from exc
 
 
@@ -202,9 +218,7 @@ def resize_crop(frame: np.ndarray, size: int) -> np.ndarray:
 
 
 def _decord_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
-    import decord
-
-    vr = decord.VideoReader(str(path))
+    vr = _decord().VideoReader(str(path))
     idx = frame_indices(vr.get_frame_timestamp(np.arange(len(vr)))[:, 0], times_s)
     unique, inverse = np.unique(idx, return_inverse=True)
     batch = vr.get_batch(unique.tolist()).asnumpy()
@@ -260,7 +274,7 @@ def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "a
         try:
             frames = _pyav_frames(path, times)
         except av.error.FFmpegError as exc:
-            errors.append(f"pyav: {exc}")
+            errors.append(f"pyav: {_ffmpeg_message(exc)}")
     if frames is None:
         raise VideoError(path, "undecodable frames", "; ".join(errors))
     if not frames:
@@ -299,7 +313,7 @@ def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: flo
             else:
                 chunks += [out.to_ndarray().mean(axis=0) for out in resampler.resample(None)]
         except av.error.FFmpegError as exc:
-            raise VideoError(path, "undecodable audio", str(exc)) from exc
+            raise VideoError(path, "undecodable audio", _ffmpeg_message(exc)) from exc
     wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     wave = wave[first:need]
     return np.pad(wave, (0, need - first - len(wave)))

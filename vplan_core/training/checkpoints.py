@@ -5,9 +5,12 @@ constructor arguments, the training settings and an `extra` dict of plain Python
 torch.load(weights_only=True) reads it and the right model is rebuilt from it. A checkpoint
 without a family is the default family's (written before other families existed).
 Files are written under a temporary name and renamed: a killed job never leaves half a file.
+Loading checks the file before trusting it: anything that is not such a payload (another
+model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +19,18 @@ import torch
 from vplan_core import atomic
 from torch import nn
 
+from vplan_core.features.checkpoint_files import describe_bytes, torch_zip_state
 from vplan_core.models import DEFAULT_FAMILY, family
+
+PAYLOAD_KEYS = ("state_dict", "model_kwargs")  # what a model is rebuilt from
+
+
+class CheckpointError(ValueError):
+    """A --checkpoint that no parser loads from; a user's input, not a bug."""
+
+
+def _not_vplan(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"{path}: not a vplan model checkpoint ({what})")
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, config, extra: dict) -> None:
@@ -32,9 +46,40 @@ def save_checkpoint(path: str | Path, model: nn.Module, config, extra: dict) -> 
         torch.save(payload, tmp)
 
 
+def _read_payload(path: Path) -> dict:
+    """The torch.save dict in `path`, read with weights_only=True; CheckpointError otherwise."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives
+        with open(path, "rb") as fh:
+            raise _not_vplan(path, describe_bytes(path, fh.read(64), path.stat().st_size)[0])
+    return torch_zip_state(path, _not_vplan, lambda raw: raw if isinstance(raw, dict) else None)
+
+
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode on device, the whole payload)."""
-    payload = torch.load(path, map_location=device, weights_only=True)
-    model = family(payload.get("family", DEFAULT_FAMILY)).build(**payload["model_kwargs"])
-    model.load_state_dict(payload["state_dict"])
+    """(model in eval mode on device, the whole payload). FileNotFoundError; CheckpointError when
+    the file is no vplan payload or its model_kwargs and weights do not rebuild the model;
+    ValueError for an unknown family. Each names the file."""
+    path = Path(path)
+    payload = _read_payload(path)
+    missing = [key for key in PAYLOAD_KEYS if key not in payload]
+    if missing:
+        keys = ", ".join(str(key) for key in list(payload)[:5]) + (", ..." if len(payload) > 5 else "")
+        raise _not_vplan(path, f"no {' or '.join(missing)}; its keys: {keys or 'none'}")
+    try:
+        spec = family(payload.get("family", DEFAULT_FAMILY))
+    except ValueError as exc:
+        raise ValueError(f"checkpoint {path}: {exc}") from exc
+    try:
+        model = spec.build(**payload["model_kwargs"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its model_kwargs do not build a {spec.title} ({exc})") from exc
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        # torch lists one problem a line under a heading: the first says what is wrong
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[min(1, len(lines) - 1)] + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
+        raise CheckpointError(f"{path}: its {spec.title} weights do not fit the model its "
+                              f"model_kwargs describe ({detail})") from exc
     return model.to(device).eval(), payload
