@@ -48,8 +48,14 @@ VIDEOS: dict[str, tuple[str | None, dict | str | None, str, str]] = {
                     "no video stream"),
     "twofiles___": ("twofiles____0_10.mp4", "twice", "skipped", "ambiguous"),
     "notdownload": (None, None, "missing", "no file"),
+    # the rest of `vplan parse`'s corpus (tests/test_corpus.py), as the workflow sees it
+    "portrait___": ("portrait___.mp4", dict(GOOD, width=24, height=40, audio=Audio(2, 44100)), "used", ""),
+    "sixtysecond": ("sixtysecond.mp4", dict(GOOD, seconds=60.0, fps=8, audio=Audio(1, 16000)), "used", ""),
+    "halfsecond_": ("halfsecond_.mp4", dict(GOOD, seconds=0.5, audio=Audio(1, 16000)), "skipped", "too short"),
+    "textfile___": ("textfile___.mp4", "text", "skipped", "unreadable"),
 }
 EXTRA = "notinsplit_.mp4"  # a good video that no split names
+NON_ASCII = "fête_ü_音.mp4"  # one more, under a name no LLP id can have
 SPLITS = {"train": list(VIDEOS)[:13], "val": list(VIDEOS)[13:17], "test": list(VIDEOS)[17:]}
 SPLIT_FILES = {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv", "test": "AVVP_test_pd.csv"}
 
@@ -70,6 +76,8 @@ def write_video_folder(folder: Path) -> None:
             path.write_bytes(b"")
         elif how == "random":
             path.write_bytes(np.random.default_rng(0).bytes(4096))
+        elif how == "text":
+            path.write_text("This is a text file, not a video.\n")
         elif how in ("truncated", "truncated_faststart"):
             source = folder.parent / f"_source_{how}.mp4"
             write_video(source, seconds=4.0, width=64, height=48, audio=Audio(2, 44100),
@@ -79,7 +87,8 @@ def write_video_folder(folder: Path) -> None:
         elif how == "twice":
             write_video(path, seconds=1.0, width=64, height=48)
             write_video(folder / f"{vid[:11]}_10_20.mp4", seconds=1.0, width=64, height=48)
-    write_video(folder / EXTRA, **dict(GOOD, audio=Audio(2, 44100)))
+    for name in (EXTRA, NON_ASCII):
+        write_video(folder / name, **dict(GOOD, seconds=3.0, audio=Audio(2, 44100)))
 
 
 def llp_name(vid: str) -> str:
@@ -173,7 +182,7 @@ def test_every_video_is_accounted_for(faults_run):
     for feature in ("cnn2d", "r2plus1d", "clip"):
         assert summary["feature_skips"][feature]["total"] == 0
     # Files nobody asked for are recorded, not silently ignored.
-    assert summary["extra"] == {"total": 1, "files": [EXTRA]}
+    assert summary["extra"] == {"total": 2, "files": sorted([EXTRA, NON_ASCII])}
 
 
 @pytest.mark.slow
@@ -198,11 +207,11 @@ def test_feature_stores_hold_exactly_the_used_videos(faults_run):
 def test_run_prints_the_summary_line(faults_run):
     _, result = faults_run
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("vplan: ")]
-    n_used = sum(1 for v in VIDEOS.values() if v[2] == "used")
-    assert lines and lines[-1].startswith(f"vplan: {len(VIDEOS)} videos: {n_used} used, 7 skipped, 1 missing "
-                                          "(skip reasons: ")
+    n_used, n_skipped = (sum(1 for v in VIDEOS.values() if v[2] == status) for status in ("used", "skipped"))
+    assert lines and lines[-1].startswith(f"vplan: {len(VIDEOS)} videos: {n_used} used, {n_skipped} skipped, "
+                                          "1 missing (skip reasons: ")
     line = lines[-1]
-    assert "skipped/too short: 1" in line and "missing/no file: 1" in line
+    assert "skipped/too short: 2" in line and "missing/no file: 1" in line
     assert "feature skips: vggish: 1 (no audio stream: 1)" in line
     assert "1 file(s) in dataset.videos named by no split" in line
 
