@@ -213,7 +213,7 @@ def test_run_prints_the_summary_line(faults_run):
     line = lines[-1]
     assert "skipped/too short: 2" in line and "missing/no file: 1" in line
     assert "feature skips: vggish: 1 (no audio stream: 1)" in line
-    assert "1 file(s) in dataset.videos named by no split" in line
+    assert "2 file(s) in dataset.videos named by no split" in line
 
 
 # ---------------------------------------------------------------- annotations
