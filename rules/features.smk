@@ -21,16 +21,19 @@ if SOURCES.extracted:
         wildcard_constraints:
             feature="|".join(SOURCES.extracted),
         params:
-            settings=lambda wildcards: extraction_settings(config, wildcards.feature),
+            settings=lambda wildcards: extraction_settings(config, wildcards.feature, machine=False),
         threads: JOB_THREADS
         log:
             PATHS.log("features/{feature}/shard_{shard}"),
         benchmark:
             PATHS.benchmark("features/{feature}/shard_{shard}")
+        # the inference batch size changes no value: a resource (plan.EXTRACTION_MACHINE_KEYS), so a
+        # new one reruns nothing; unset, the extractor's default
         resources:
             mem_mb=8000,
             runtime=120,
             gpu=GPU,
+            batch_size=lambda wildcards: config["features"][wildcards.feature].get("batch_size"),
         conda:
             ENV_EXTRACT
         script:

@@ -9,9 +9,9 @@ import yaml
 from tests.workflow_runs import REPO
 from vplan_core.method.ablation import ROWS
 from vplan_core.paths import RunPaths
-from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
-                             feature_sources, group_name, group_seeds, input_problems, seed_groups, summary_line,
-                             train_settings, weight_paths)
+from vplan_core.plan import (EXTRACTION_MACHINE_KEYS, demo_backbone_settings, demo_backbone_teacher, extraction_inputs,
+                             extraction_settings, feature_sources, group_name, group_seeds, input_problems, seed_groups,
+                             summary_line, train_settings, weight_paths)
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 LLP = yaml.safe_load((REPO / "config/llp.yaml").read_text())
@@ -144,6 +144,20 @@ def test_extraction_settings_carry_only_what_the_feature_uses():
     assert extraction_settings(LLP, "vggish") == {**LLP["features"]["vggish"], "audio_rate": 16000, "seconds": 10}
     assert extraction_settings(LLP, "cnn2d") == {**LLP["features"]["cnn2d"], "fps": 8, "seconds": 10}
     assert extraction_settings(LLP, "clip") == {**LLP["features"]["clip"], "seconds": 10}
+
+
+@pytest.mark.parametrize("feature", ["vggish", "cnn2d", "r2plus1d", "clip", "clap"])
+def test_extraction_params_leave_out_the_machine_settings(feature):
+    """The rule's params (machine=False) are the settings without the batch size, which the rule
+    passes as a resource: a new batch size changes no param."""
+    full = extraction_settings(LLP, feature)
+    assert EXTRACTION_MACHINE_KEYS == ("batch_size",) and "batch_size" in full
+    params = extraction_settings(LLP, feature, machine=False)
+    assert params == {key: value for key, value in full.items() if key != "batch_size"}
+    config = copy.deepcopy(LLP)
+    config["features"][feature]["batch_size"] += 1
+    assert extraction_settings(config, feature, machine=False) == params
+    assert extraction_settings(config, feature) != full
 
 
 def test_train_settings_name_only_the_loss_constants_a_row_uses():

@@ -18,12 +18,21 @@ and the window's video-level probability of that class is >= 0.5. audio-visual =
 visual on in the same segment. Events are runs of consecutive "on" segments of one class and
 modality; onset/offset are seconds of the whole video; confidence is the mean probability over
 the event's segments (for audio-visual, of min(audio, visual)).
+
+Inputs are checked before any feature is extracted: the video is probed (data/video.py: a missing,
+empty, unreadable or truncated file, or one without a video stream, is a VideoError naming it),
+the checkpoint is read (training/checkpoints.py: a file that is no vplan model, an unknown family
+or weights that do not fit are named errors), the extractors load their weight files and their
+feature sizes must be the model's. A video without an audio stream is an error, "no audio
+stream", not silence: the workflow records such videos as skipped for the audio features too
+(data/manifest.py, features/extract.py), so no parser was trained on made-up audio.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,25 +52,30 @@ def window_count(duration_s: float) -> int:
     return max(1, math.ceil((duration_s - SLACK_S) / WINDOW_S - 1e-6))
 
 
-def extract_windows(video: str | Path, config: dict, n_windows: int, device: str = "cpu"):
-    """Parser input features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
-    visual_3d [n,10,512]."""
-    from vplan_core.data.dataset import Features
+def build_extractors(config: dict, device: str = "cpu") -> dict:
+    """The extractor of each parser input (dataset.Features field -> Extractor), weights loaded:
+    all of them before any extraction, so a missing weight file fails in seconds."""
     from vplan_core.features.extract import build_extractor
     from vplan_core.feature_registry import FEATURES, HAN_FEATURES
 
-    arrays = {}
-    for feature in HAN_FEATURES:
-        extractor = build_extractor(feature, extraction_settings(config, feature), device)
-        arrays[FEATURES[feature].han_input] = np.stack([extractor.window_features(video, w * WINDOW_S)
-                                 for w in range(n_windows)]).astype(np.float32)
+    return {FEATURES[feature].han_input: build_extractor(feature, extraction_settings(config, feature), device)
+            for feature in HAN_FEATURES}
+
+
+def extract_windows(video: str | Path, extractors: dict, n_windows: int):
+    """Parser input features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
+    visual_3d [n,10,512]."""
+    from vplan_core.data.dataset import Features
+
+    arrays = {name: np.stack([extractor.window_features(video, w * WINDOW_S) for w in range(n_windows)]
+                             ).astype(np.float32) for name, extractor in extractors.items()}
     return Features(video_ids=[f"window_{w}" for w in range(n_windows)], **arrays)
 
 
-def _check_dims(model, features, checkpoint: str | Path, config_path: str | Path) -> None:
+def _check_dims(model, extractors: dict, checkpoint: str | Path, config_path: str | Path) -> None:
+    """The model's input sizes against the extractors' feature sizes, before extracting."""
     kwargs = model.init_kwargs
-    got = {"audio_dim": features.audio.shape[-1], "visual_2d_dim": features.visual_2d.shape[-1],
-           "visual_3d_dim": features.visual_3d.shape[-1]}
+    got = {f"{name}_dim": extractor.per_video_shape()[-1] for name, extractor in extractors.items()}
     wrong = {k: (kwargs[k], v) for k, v in got.items() if k in kwargs and kwargs[k] != v}
     if wrong:
         details = ", ".join(f"{k}: model {m}, features {f}" for k, (m, f) in wrong.items())
@@ -92,57 +106,65 @@ def events_from_probs(audio_prob: np.ndarray, visual_prob: np.ndarray, video_pro
     return events
 
 
-def plot_timeline(events: list[dict], duration_s: float, path: str | Path, title: str) -> None:
-    import matplotlib
+TIMELINE_COLOURS = {"audio": "tab:blue", "visual": "tab:orange", "audio-visual": "tab:green"}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def timeline_figure(events: list[dict], duration_s: float, title: str):
+    """The timeline of `events`: a row per class, one bar colour per modality (opacity: confidence),
+    and a legend of those colours right of the axes, off the bars."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     classes = sorted({e["class"] for e in events}, key=CLASSES.index)
-    colours = {"audio": "tab:blue", "visual": "tab:orange", "audio-visual": "tab:green"}
     offsets = {"audio": -0.27, "visual": 0.0, "audio-visual": 0.27}
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.5 * max(1, len(classes))))
+    fig = Figure(figsize=(10, 1.2 + 0.5 * max(1, len(classes))))
+    ax = fig.subplots()
     for e in events:
         y = classes.index(e["class"]) + offsets[e["modality"]]
-        ax.barh(y, e["offset"] - e["onset"], left=e["onset"], height=0.25, color=colours[e["modality"]],
+        ax.barh(y, e["offset"] - e["onset"], left=e["onset"], height=0.25, color=TIMELINE_COLOURS[e["modality"]],
                 alpha=0.35 + 0.65 * e["confidence"])
-    for modality, colour in colours.items():
-        ax.barh([], [], color=colour, label=modality)
     ax.set_yticks(range(len(classes)), [c.replace("_", " ") for c in classes])
     ax.set_xlim(0, max(duration_s, 1.0))
     ax.set_ylim(-0.7, max(1, len(classes)) - 0.3)
     ax.set_xlabel("time (s)")
     ax.set_title(title if classes else f"{title}: no events")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(handles=[Patch(facecolor=colour, label=modality) for modality, colour in TIMELINE_COLOURS.items()],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_timeline(events: list[dict], duration_s: float, path: str | Path, title: str) -> None:
+    """Write the timeline figure of `events` to `path` (PNG), legend included."""
+    timeline_figure(events, duration_s, title).savefig(path, dpi=100, bbox_inches="tight")
 
 
 def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Path,
                 out_dir: str | Path | None = None, device: str = "cpu") -> dict:
-    """Extract, predict, write <out>/<stem>.events.json and <stem>.timeline.png; return the JSON."""
+    """Check the inputs, extract, predict, write <out>/<stem>.events.json and <stem>.timeline.png;
+    return the JSON. Errors (ValueError, OSError) name the file and its problem."""
     import torch
     import yaml
 
+    from vplan_core.config import validate_config
     from vplan_core.training.checkpoints import load_checkpoint
     from vplan_core.training.prediction import predict
-    from vplan_core.data.video import probe
+    from vplan_core.data.video import VideoError, probe
 
     video, config_path = Path(video), Path(config_path)
-    if not video.is_file():
-        raise FileNotFoundError(f"{video}: no such file")
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint}: no such file")
-    config = yaml.safe_load(config_path.read_text())
-    from vplan_core.config import validate_config
-
+    try:
+        config = yaml.safe_load(config_path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config {config_path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     validate_config(config)
     info = probe(video)
+    if not info.has_audio:
+        raise VideoError(video, "no audio stream", "the parsers need the audio track")
+    model, _ = load_checkpoint(checkpoint, device=device)
+    extractors = build_extractors(config, device)
+    _check_dims(model, extractors, checkpoint, config_path)
     n_windows = window_count(info.duration_s)
-    features = extract_windows(video, config, n_windows, device=device)
-    model, payload = load_checkpoint(checkpoint, device=device)
-    _check_dims(model, features, checkpoint, config_path)
+    features = extract_windows(video, extractors, n_windows)
     with torch.inference_mode():
         pred = predict(model, features, device=device)
     events = events_from_probs(pred["audio_prob"], pred["visual_prob"], pred["video_prob"], info.duration_s)
@@ -159,14 +181,18 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     }
     json_path, png_path = out_dir / f"{video.stem}.events.json", out_dir / f"{video.stem}.timeline.png"
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    plot_timeline(events, info.duration_s, png_path, video.name)
+    with warnings.catch_warnings():  # a title (file name) in a script the font lacks: boxes, not stderr noise
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        plot_timeline(events, info.duration_s, png_path, video.name)
     result["outputs"] = {"events": str(json_path), "timeline": str(png_path)}
     return result
 
 
 # ---------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, metavar="VIDEO.mp4", help="a video of any length")
+    parser.add_argument("video", type=Path, metavar="VIDEO.mp4",
+                        help="a video of any length, with a video and an audio stream (one without audio "
+                             "is refused, exit 2, as the workflow skips it for the audio features)")
     parser.add_argument("--checkpoint", required=True, type=Path, metavar="MODEL",
                         help="a trained model.pt (results/<dataset>/models/<family>/<row>/seeds_<seeds>/seed_<s>/model.pt)")
     parser.add_argument("--config", required=True, type=Path, metavar="CONFIG",

@@ -146,11 +146,20 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos)
 
 
-def extraction_settings(config: dict, feature: str) -> dict:
+# features.<feature> keys that change how fast an extraction runs, never a value it writes: rule
+# extract_features passes each as a resource of the same name, so changing one reruns nothing
+EXTRACTION_MACHINE_KEYS = ("batch_size",)
+
+
+def extraction_settings(config: dict, feature: str, machine: bool = True) -> dict:
     """What the extraction of `feature` gets: its features.<feature> section and the sampling
-    keys it uses (so a change of another feature's settings reruns nothing of this one)."""
+    keys it uses (so a change of another feature's settings reruns nothing of this one). All of
+    it for an extractor (`vplan parse`); without the EXTRACTION_MACHINE_KEYS when not `machine`:
+    the rule's params, what a store's values depend on."""
+    section = {key: value for key, value in config["features"][feature].items()
+               if machine or key not in EXTRACTION_MACHINE_KEYS}
     sampling = config["sampling"]
-    return {**config["features"][feature], **{key: sampling[key] for key in FEATURES[feature].sampling}}
+    return {**section, **{key: sampling[key] for key in FEATURES[feature].sampling}}
 
 
 def released_settings(config: dict, feature: str) -> dict:

@@ -2,8 +2,9 @@
 
 Workflow scripts call extract_shard(feature, records, out_store, settings). Settings (config):
   all:      weights ("random:<seed>" or a state-dict path; clip uses checkpoint instead),
-            batch_size (model inputs per forward, default 64), num_workers (decoding
-            processes, default 0), seconds (10), start_s (0.0), decoder ("auto").
+            batch_size (model inputs per forward, default 64; it changes no value, so the
+            workflow passes it as a resource, not a param), num_workers (decoding processes,
+            default 0), seconds (10), start_s (0.0), decoder ("auto").
   cnn2d:    backbone (resnet152 | resnet50 | resnet18), size (224 px), fps (8).
   r2plus1d: size (112 px), fps (8), clip_len (8): the 80 frames as 10 clips of 8.
   vggish:   audio_rate (must be 16000), pca (False), pca_params (path, needed when pca),
