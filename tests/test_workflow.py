@@ -143,6 +143,32 @@ def test_rerun_matrix_from_the_command_line(tiny_run, key, value, expected):
     assert planned_jobs(workdir, configfile, "--config", f"{section}={nested}") == expected
 
 
+# Settings that change how fast a job runs, never a value it writes (the inference batch size of
+# every extracted feature, CLIP's and CLAP's text side included): a dry run plans nothing.
+MACHINE_ONLY = [("features.cnn2d.batch_size", 64), ("features.vggish.batch_size", 32),
+                ("features.r2plus1d.batch_size", 8), ("features.clip.batch_size", 16),
+                ("features.clap.batch_size", 16)]
+
+
+@pytest.mark.parametrize("key, value", MACHINE_ONLY, ids=[row[0] for row in MACHINE_ONLY])
+def test_machine_settings_rerun_nothing(tiny_run, key, value):
+    workdir, config, _ = tiny_run
+    changed = copy.deepcopy(config)
+    *parents, name = key.split(".")
+    node = changed
+    for part in parents:
+        node = node[part]
+    assert node[name] != value  # a change
+    node[name] = value
+    assert planned_jobs(workdir, write_config(workdir, changed, f"{key}.yaml")) == {}
+
+
+def test_a_batch_size_from_the_command_line_reruns_nothing(tiny_run):
+    workdir, config, configfile = tiny_run
+    assert config["features"]["cnn2d"]["batch_size"] != 64
+    assert planned_jobs(workdir, configfile, "--config", "features={cnn2d: {batch_size: 64}}") == {}
+
+
 def test_command_line_overrides_keep_and_check_types(tiny_run):
     workdir, _, configfile = tiny_run
     assert planned_jobs(workdir, configfile, "--config", "pld={alpha: 10.0}") == {}  # the file's value
