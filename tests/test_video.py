@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.media import CLIPS, frame_times, read_barcode, write_broken, write_clips
+from tests.media import CLIPS, Audio, frame_times, read_barcode, write_broken, write_clips, write_video
 from vplan_core.data.video import (VideoError, check_usable, llp_frame_times, probe, resize_crop,
                               sample_audio, sample_frames, segment_middle_times)
 
@@ -144,3 +144,24 @@ def test_no_audio_stream(clips):
     with pytest.raises(VideoError) as err:
         sample_audio(clips["mpeg4_25fps_noaudio"])
     assert err.value.reason == "no audio stream"
+
+
+def test_a_late_window_is_decoded_from_a_seek_within_half_a_sample(tmp_path):
+    """Windows from AUDIO_SEEK_AFTER_S on are decoded from a seek: the same samples as a decode
+    from 0 up to the resampler's phase (half an output sample), in flat time."""
+    from vplan_core.data import video
+
+    path = tmp_path / "long.mp4"
+    write_video(path, seconds=70.0, fps=2, width=32, height=24, audio=Audio(2, 44100, 1000.0))
+    for start in (video.AUDIO_SEEK_AFTER_S, 55.0, 65.0):  # the last window runs past the end: padded
+        seeked = sample_audio(path, start_s=start)
+        video.AUDIO_SEEK_AFTER_S, after = float("inf"), video.AUDIO_SEEK_AFTER_S
+        try:
+            from_zero = sample_audio(path, start_s=start)
+        finally:
+            video.AUDIO_SEEK_AFTER_S = after
+        assert seeked.shape == from_zero.shape == (160000,)
+        assert np.array_equal(seeked[-80000:] == 0.0, from_zero[-80000:] == 0.0)  # the same padding
+        # a 1 kHz tone of amplitude 0.3 moved by at most half a 16 kHz sample: |diff| <= 2π·1000·(0.5/16000)·0.3
+        assert np.abs(seeked - from_zero).max() <= 2 * np.pi * 1000 * 0.5 / 16000 * 0.31
+        assert np.corrcoef(seeked[:80000], from_zero[:80000])[0, 1] > 0.99

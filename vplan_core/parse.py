@@ -12,6 +12,9 @@ multiple of 10 s is container rounding, not content (a real LLP clip is 10.03 s 
 dropped, and no event starts in it. A longer remainder gets a last window, padded: frame times
 past the end show the last frame and missing audio is silence. Segments (1 s) that start at or
 after the end of the video are dropped, and the last event's offset is clipped to the duration.
+Windows are extracted and scored a minute at a time (WINDOWS_PER_PASS), and each window's audio
+is decoded from just before it (data/video.py sample_audio), so time grows linearly and peak
+memory stays flat with the video's length (bench/bench_long_video.py).
 
 Decisions follow the evaluation (metric.md §3): a segment is on when its probability is >= 0.5
 and the window's video-level probability of that class is >= 0.5. audio-visual = audio and
@@ -45,6 +48,7 @@ from vplan_core.plan import extraction_settings
 
 WINDOW_S = 10
 SLACK_S = 0.5  # LLP's 10-s clips last 10.0-10.1 s in their containers
+WINDOWS_PER_PASS = 6  # one minute of video extracted and scored at a time
 MODALITIES = ("audio", "visual", "audio-visual")
 
 
@@ -62,14 +66,24 @@ def build_extractors(config: dict, device: str = "cpu") -> dict:
             for feature in HAN_FEATURES}
 
 
-def extract_windows(video: str | Path, extractors: dict, n_windows: int):
-    """Parser input features (dataset.Features) of each 10-s window: audio [n,10,128], visual_2d [n,80,D],
-    visual_3d [n,10,512]."""
-    from vplan_core.data.dataset import Features
+def window_probabilities(video: str | Path, extractors: dict, model, n_windows: int, device: str = "cpu",
+                         per_pass: int = WINDOWS_PER_PASS) -> dict[str, np.ndarray]:
+    """The parser's probabilities of each 10-s window (video_prob [n, C], audio_prob and
+    visual_prob [n, 10, C]), `per_pass` windows at a time: features are extracted, scored and
+    dropped, so peak memory does not grow with the video's length."""
+    import torch
 
-    arrays = {name: np.stack([extractor.window_features(video, w * WINDOW_S) for w in range(n_windows)]
-                             ).astype(np.float32) for name, extractor in extractors.items()}
-    return Features(video_ids=[f"window_{w}" for w in range(n_windows)], **arrays)
+    from vplan_core.data.dataset import Features
+    from vplan_core.training.prediction import predict
+
+    parts = []
+    for first in range(0, n_windows, per_pass):
+        windows = range(first, min(first + per_pass, n_windows))
+        arrays = {name: np.stack([extractor.window_features(video, w * WINDOW_S) for w in windows]).astype(np.float32)
+                  for name, extractor in extractors.items()}
+        with torch.inference_mode():
+            parts.append(predict(model, Features(video_ids=[f"window_{w}" for w in windows], **arrays), device=device))
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def _check_dims(model, extractors: dict, checkpoint: str | Path, config_path: str | Path) -> None:
@@ -143,12 +157,10 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
                 out_dir: str | Path | None = None, device: str = "cpu") -> dict:
     """Check the inputs, extract, predict, write <out>/<stem>.events.json and <stem>.timeline.png;
     return the JSON. Errors (ValueError, OSError) name the file and its problem."""
-    import torch
     import yaml
 
     from vplan_core.config import validate_config
     from vplan_core.training.checkpoints import load_checkpoint
-    from vplan_core.training.prediction import predict
     from vplan_core.data.video import VideoError, probe
 
     video, config_path = Path(video), Path(config_path)
@@ -164,9 +176,7 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     extractors = build_extractors(config, device)
     _check_dims(model, extractors, checkpoint, config_path)
     n_windows = window_count(info.duration_s)
-    features = extract_windows(video, extractors, n_windows)
-    with torch.inference_mode():
-        pred = predict(model, features, device=device)
+    pred = window_probabilities(video, extractors, model, n_windows, device)
     events = events_from_probs(pred["audio_prob"], pred["visual_prob"], pred["video_prob"], info.duration_s)
     out_dir = Path(out_dir) if out_dir is not None else video.parent
     out_dir.mkdir(parents=True, exist_ok=True)

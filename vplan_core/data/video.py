@@ -283,6 +283,12 @@ def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "a
 
 
 # ---------------------------------------------------------------- audio
+# A window that starts AUDIO_SEEK_AFTER_S or later into a file (the later windows of a long video
+# in `vplan parse`) is decoded from a seek AUDIO_SEEK_MARGIN_S before it, not from 0: time and
+# memory stay flat. The resampler then starts at another phase: its samples lie up to half an
+# output sample (31 us at 16 kHz) from a decode from 0. Earlier windows (every LLP clip) are
+# decoded from 0, exactly as before.
+AUDIO_SEEK_AFTER_S, AUDIO_SEEK_MARGIN_S = 30.0, 1.0
 def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: float = 10.0,
                  start_s: float = 0.0) -> np.ndarray:
     """Mono float32 [round(seconds * sample_rate)] of the window [start_s, start_s + seconds).
@@ -296,7 +302,18 @@ def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: flo
     path = Path(path)
     first = int(round(start_s * sample_rate))
     need = first + int(round(seconds * sample_rate))
-    chunks, have = [], 0
+    kept: list[np.ndarray] = []
+    start = pos = None  # sample index of the first decoded sample, and of the next one
+
+    def keep(chunks) -> None:
+        nonlocal pos
+        for out in chunks:
+            chunk = out.to_ndarray().mean(axis=0)
+            lo, hi = max(first - pos, 0), min(need - pos, len(chunk))
+            if hi > lo:  # only the window's samples are kept: memory does not grow with start_s
+                kept.append(chunk[lo:hi])
+            pos += len(chunk)
+
     with _open_container(path) as container:
         if not container.streams.audio:
             raise VideoError(path, "no audio stream")
@@ -304,17 +321,22 @@ def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: flo
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout,
                                       rate=sample_rate)
         try:
+            if start_s >= AUDIO_SEEK_AFTER_S:
+                container.seek(int((start_s - AUDIO_SEEK_MARGIN_S) / stream.time_base), stream=stream)
+            else:
+                start = pos = 0
             for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0))
-                    have += out.samples
-                if have >= need:
+                if pos is None:
+                    start = pos = int(round(max(frame.time or 0.0, 0.0) * sample_rate))
+                keep(resampler.resample(frame))
+                if pos >= need:
                     break
             else:
-                chunks += [out.to_ndarray().mean(axis=0) for out in resampler.resample(None)]
+                if pos is not None:
+                    keep(resampler.resample(None))
         except av.error.FFmpegError as exc:
             raise VideoError(path, "undecodable audio", _ffmpeg_message(exc)) from exc
-    wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    wave = wave[first:need]
-    return np.pad(wave, (0, need - first - len(wave)))
+    wave = np.concatenate(kept).astype(np.float32) if kept else np.zeros(0, np.float32)
+    lead = min(max((start or 0) - first, 0), need - first)  # a seek that landed inside the window: silence before
+    return np.pad(wave, (lead, need - first - lead - len(wave)))
 
