@@ -1,13 +1,16 @@
 """Training faults: a NaN loss stops the run by name, a stopped or killed training resumes from
-its per-epoch state to exactly the uninterrupted result (CPU), and checkpoints are never left
-half-written."""
+its per-epoch state to exactly the uninterrupted result (CPU), a killed `make demo` goes on when
+started again, and checkpoints are never left half-written."""
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,8 +82,10 @@ class Stop(Exception):
     pass
 
 
-def stop_after(epoch: int):
+def stop_after(epoch: int, lines: list[str] | None = None):
     def log(line: str) -> None:
+        if lines is not None:
+            lines.append(line)
         if line.startswith(f"epoch {epoch}/"):
             raise Stop(line)
     return log
@@ -88,19 +93,25 @@ def stop_after(epoch: int):
 
 def test_resume_after_a_stop_equals_the_uninterrupted_run(data, uninterrupted, tmp_path):
     state = tmp_path / "resume.pt"
+    stopped = []
     with pytest.raises(Stop):
-        run(config(), data, resume_path=state, log=stop_after(3))
+        run(config(), data, resume_path=state, log=stop_after(3, stopped))
     saved = torch.load(state, weights_only=True)
     assert saved["epoch"] == 3 and [len(h) for h in saved["histories"]] == [3, 3]
     lines = []
     resumed = run(config(), data, resume_path=state, log=lines.append)
-    assert lines[0] == f"resuming after epoch 3 from {state}"
-    assert [line.split()[1] for line in lines[1:]] == ["4/5", "5/5"]
+    # The stopped run's epochs are logged again as they were, then the resumed ones.
+    assert lines[:4] == stopped + [f"resuming after epoch 3 from {state}"]
+    assert [line.split()[1] for line in lines[4:]] == ["4/5", "5/5"]
     assert_same_result(resumed, uninterrupted, data[1].features)
+    # The clock goes on from the stopped run's: its 3 epochs count.
+    assert saved["seconds"] >= sum(h["seconds"] for h in saved["histories"][0])
+    assert resumed[0].seconds >= saved["seconds"] + sum(h["seconds"] for h in resumed[0].history[3:])
     # A finished state resumes to the same result without training again.
+    finished = lines[:3] + lines[4:]
     lines.clear()
     again = run(config(), data, resume_path=state, log=lines.append)
-    assert lines == [f"resuming after epoch 5 from {state}"]
+    assert lines == finished + [f"resuming after epoch 5 from {state}"]
     assert_same_result(again, uninterrupted, data[1].features)
 
 
@@ -207,8 +218,12 @@ def test_checkpoint_killed_while_saving_keeps_the_previous_one(uninterrupted, tm
 
 
 # ---------------------------------------------------------------- the workflow's train_row job
+EPOCHS = 30
+
+
 def official_workdir(workdir: Path) -> Path:
-    """A real-LLP-style run on random official-format features (tests/test_llp_workflow.py)."""
+    """A real-LLP-style run on random official-format features (tests/test_llp_workflow.py),
+    trained long enough (30 epochs, a second or two) to be stopped mid-training."""
     from tests.test_llp_workflow import llp_config, subset_annotations
     from tests.workflow_runs import write_config
     from tests.test_llp_workflow import LAYOUT
@@ -219,51 +234,116 @@ def official_workdir(workdir: Path) -> Path:
     for vid in [name[:11] for names in keep.values() for name in names]:
         for sub, shape in LAYOUT.values():
             np.save(workdir / "official_features" / sub / f"{vid}.npy", rng.random(shape, dtype=np.float32))
-    config["dataset"]["shard_size"] = 50
-    config["train"].update(device="cpu", epochs=12, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1], models=["han"])
+    # relative to the run folder (as config/llp.yaml's): two runs in two folders write the same files
+    config["dataset"].update(shard_size=50, annotations="annotations", official_features="official_features")
+    config["train"].update(device="cpu", epochs=EPOCHS, d_model=32, lr_step=4, batch_size=8, seeds=[0, 1],
+                           models=["han"])
     return write_config(workdir, config)
 
 
+def make_demo(rundir: Path) -> list[str]:
+    """The README's `make demo`, run in `rundir` (its config.yaml) with this environment, which
+    it leaves as it is."""
+    venv = Path(sys.prefix)
+    return ["make", "-C", str(REPO), "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed",
+            "demo", f"RUNDIR={rundir}"]
+
+
+@contextlib.contextmanager
+def started(command: list[str], out: Path) -> Iterator[subprocess.Popen]:
+    """`command` running in its own process group (output to `out`), all of it killed on leaving."""
+    with open(out, "w") as handle:
+        proc = subprocess.Popen(command, start_new_session=True, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(condition, what: str, seconds: float = 300):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"no {what} after {seconds} s"
+        time.sleep(0.02)
+    return found
+
+
 @pytest.mark.slow
-def test_killed_train_job_resumes_where_it_stopped(tmp_path):
-    """Snakemake and its train_row job SIGKILLed mid-training: after `--unlock` the rerun
-    continues after the last saved epoch and ends with the uninterrupted run's outputs."""
+def test_killed_make_demo_goes_on_with_the_same_command(tmp_path):
+    """`make demo` started again, as it was, after kills: of Snakemake mid-training while its job
+    lives on (the lock stays), of that job (the stale lock is cleared, the job resumes after its
+    last saved epoch, its log holding every epoch and its seconds the killed attempt's), of
+    Snakemake again while its job finishes alone (that output, marked incomplete, is made
+    again). The run ends with an uninterrupted run's results."""
     import json
-    import os
-    import shutil
+    import re
 
-    from tests.workflow_runs import SNAKEMAKE, snakemake
+    import psutil
 
-    configfile = official_workdir(tmp_path)
-    target = "results/llp/models/han/row1_han/seeds_0-1"
-    models, state = tmp_path / target / "seed_1", tmp_path / f"{target}.resume.pt"
-    snakemake(tmp_path, configfile, "--cores", "2", target)  # uninterrupted
-    reference = {"history.json": (models / "history.json").read_bytes(),
-                 "test_pred.npz": dict(np.load(models / "test_pred.npz"))}
-    assert not state.exists()  # removed once the outputs are written
-    shutil.rmtree(tmp_path / target)  # train again: this time the job is killed
+    from bench.compare_runs import compare
 
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile", str(configfile),
-               "--cores", "2", target]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.Popen(command, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert state.exists(), "the train job wrote no resume state"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # snakemake and its job, no clean-up of any kind
-        proc.wait()
-    epoch = torch.load(state, weights_only=True)["epoch"]
-    assert epoch < 12 and not (tmp_path / target).exists()
-    snakemake(tmp_path, configfile, "--unlock")
-    snakemake(tmp_path, configfile, "--cores", "2", "--rerun-incomplete", target)
-    log = (tmp_path / "logs/llp/train/han/row1_han/seeds_0-1.log").read_text()
-    assert f"resuming after epoch {epoch} from" in log
-    assert not state.exists()
-    done, ref = json.loads((models / "history.json").read_text()), json.loads(reference["history.json"])
-    assert strip(done["epochs"]) == strip(ref["epochs"]) and done["best_epoch"] == ref["best_epoch"]
-    for key, value in np.load(models / "test_pred.npz").items():
-        np.testing.assert_array_equal(value, reference["test_pred.npz"][key])
+    reference, rundir = (official_workdir(tmp_path / name).parent.resolve() for name in ("reference", "killed"))
+    subprocess.run(make_demo(reference), check=True, capture_output=True)
+    target = rundir / "results/llp/models/han/row1_han/seeds_0-1"
+    state, log = Path(f"{target}.resume.pt"), rundir / "logs/llp/train/han/row1_han/seeds_0-1.log"
+
+    def train_job() -> psutil.Process | None:
+        return next((p for p in psutil.process_iter(["cwd", "cmdline"]) if p.info["cwd"] == str(rundir)
+                     and "train_row.py" in " ".join(p.info["cmdline"] or [])), None)
+
+    def kill_snakemake(job: psutil.Process) -> None:
+        snakemake = job.parent()
+        assert "snakemake" in snakemake.cmdline()[1]
+        snakemake.kill()
+
+    def gone(job: psutil.Process) -> bool:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return job.status() == psutil.STATUS_ZOMBIE
+        return True
+
+    def saved() -> dict:
+        return torch.load(state, weights_only=True) if state.exists() else {"epoch": 0}
+
+    # 1. Snakemake killed mid-training; its job (stopped) lives on, and so does their lock.
+    pause = 2.0  # mid-epoch, before the kill: the job's clock runs on
+    with started(make_demo(rundir), tmp_path / "run1.out") as demo:
+        job = wait_for(train_job, "train_row job")
+        wait_for(state.exists, "resume state")
+        job.suspend()
+        first = saved()["epoch"]
+        time.sleep(pause)
+        job.resume()
+        wait_for(lambda: saved()["epoch"] > first, "epoch after the pause")
+        job.suspend()
+        kill_snakemake(job)
+        assert demo.wait(timeout=60) != 0
+        killed = saved()
+        assert killed["epoch"] < EPOCHS and killed["seconds"] >= pause
+        refused = subprocess.run(make_demo(rundir), capture_output=True, text=True)
+        assert refused.returncode != 0 and "is locked by a live run" in refused.stdout
+        assert f"\n  {job.pid} " in refused.stdout
+        assert list((rundir / ".snakemake/locks").glob("*.lock")), "the live run's lock was cleared"
+    wait_for(lambda: gone(job), "end of the killed job")  # killed with its process group
+
+    # 2. Again: the stale lock goes, the job resumes; Snakemake is killed once more and the job
+    # finishes alone (its resume state removed, its outputs complete but marked incomplete).
+    with started(make_demo(rundir), tmp_path / "run2.out") as demo:
+        job = wait_for(train_job, "resumed train_row job")
+        kill_snakemake(job)
+        wait_for(lambda: gone(job), "end of the resumed job")
+    assert "cleared the lock that a killed run left" in (tmp_path / "run2.out").read_text()
+    assert (target / "seed_1/history.json").exists() and not state.exists()
+    before, after = log.read_text().split(f"resuming after epoch {killed['epoch']} from {state.relative_to(rundir)}")
+    epochs = [[int(e) for e in re.findall(r"^epoch (\d+)/", part, re.M)] for part in (before, after)]
+    assert epochs == [list(range(1, killed["epoch"] + 1)), list(range(killed["epoch"] + 1, EPOCHS + 1))]
+    history = json.loads((target / "seed_0/history.json").read_text())
+    assert history["seconds"] >= killed["seconds"] + sum(e["seconds"] for e in history["epochs"][killed["epoch"]:])
+
+    # 3. Again: the incomplete output is made again (from epoch 1, its state gone), the rest after it.
+    finished = subprocess.run(make_demo(rundir), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "cleared the lock that a killed run left" in finished.stdout
+    assert "resuming" not in log.read_text()
+    assert compare(reference / "results", rundir / "results", (".log", ".html", ".snakemake_timestamp")) == []

@@ -3,8 +3,8 @@
 The plan tells the job each modality's label kind (params.labels: PLG's file, or a PLD job's
 folder) beside its input labels_<modality>. The training state is saved after every epoch
 (params.resume, beside the output folder, not an output): a killed job rerun with the same
-inputs continues after the last finished epoch, with the same result; it is removed once the
-outputs are written.
+inputs continues after the last finished epoch, with the same result, and its log and seconds
+include the killed attempt's epochs; the state is removed once the outputs are written.
 """
 import time
 from pathlib import Path
@@ -36,10 +36,10 @@ with job_log(snakemake.log[0]):
     labels = {modality: load_seed_labels(kind, path, "train", modality, p.seeds, ids)
               for modality, (kind, path) in sources.items()}
     config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
-    started = time.perf_counter()
     resume = Path(p.resume)
     results = train(config, data["train"].training_set(labels.get("visual"), labels.get("audio")),
                     data["val"].validation_set(), resume_path=resume)
+    started = time.perf_counter() - results[0].seconds  # the training's seconds count a killed attempt's too
     batch = SeedBatch([r.model for r in results]).to(config.device)
     test_pred = predict_seeds(batch, data["test"].features.to_tensors(config.device))
     videos = {split: {"used": len(d.split.video_ids), "missing": d.n_missing} for split, d in data.items()}

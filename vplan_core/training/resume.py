@@ -40,7 +40,8 @@ def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
             sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
             features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
                              hashlib.sha256(sample.tobytes()).hexdigest()])
-    return {"format": 2, "settings": settings, "labels_sha256": digest.hexdigest(), "features": features}
+    # format 3: the state holds its log lines and seconds (state.py); an older state is not read
+    return {"format": 3, "settings": settings, "labels_sha256": digest.hexdigest(), "features": features}
 
 
 def save(path: str | Path, expected: dict, state: TrainingState) -> None:
@@ -59,5 +60,7 @@ def restore(path: str | Path, expected: dict, state: TrainingState, device: torc
         log(f"{path}: saved for other settings or data; training from epoch 1")
         return False
     state.load_state_dict(saved)
+    for line in state.lines:  # the stopped attempts' epochs, as they were logged
+        log(line)
     log(f"resuming after epoch {state.epoch} from {path}")
     return True

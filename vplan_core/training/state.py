@@ -3,7 +3,9 @@
 It holds the live objects (the seed batch, optimizer, scheduler and every seed's random
 streams) and the model selection so far (each seed's best val score, its epoch and weights,
 and each seed's history), so that a run continued from it ends where an uninterrupted run
-ends (CPU; bitwise).
+ends (CPU; bitwise). It also keeps the epochs' log lines and the wall time so far: Snakemake
+clears a job's log before each attempt, and a resumed job's log and time include the stopped
+attempts' epochs.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class TrainingState:
     best_epochs: list[int] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     histories: list[list[dict]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # each finished epoch's log line
+    seconds: float = 0.0  # wall time of the training up to the end of `epoch`, over all attempts
 
     def __post_init__(self) -> None:
         n = self.batch.num_seeds
@@ -55,7 +59,8 @@ class TrainingState:
         return {"epoch": self.epoch, "batch": self.batch.state(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "generators": [g.get_state() for g in self.generators],
                 "best_scores": self.best_scores, "best_epochs": self.best_epochs,
-                "best_state": self.best_state, "histories": self.histories}
+                "best_state": self.best_state, "histories": self.histories,
+                "lines": self.lines, "seconds": self.seconds}
 
     def load_state_dict(self, saved: dict) -> None:
         self.batch.load_state(saved["batch"])
@@ -66,3 +71,4 @@ class TrainingState:
         self.epoch = saved["epoch"]
         self.best_scores, self.best_epochs = saved["best_scores"], saved["best_epochs"]
         self.best_state, self.histories = saved["best_state"], saved["histories"]
+        self.lines, self.seconds = saved["lines"], saved["seconds"]

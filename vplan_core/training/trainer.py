@@ -66,6 +66,7 @@ class SeedResult:
     best_epoch: int
     best_score: float  # val segment-level Type@AV of best_epoch
     history: list[dict]
+    seconds: float  # the training's wall time, a killed attempt's included (the same for every seed)
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -184,8 +185,10 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
 
     resume_path: the whole training state is saved there atomically after every epoch; when
     the file exists at the start (same settings and data), training continues after its epoch
-    and ends where an uninterrupted run ends (CPU; bitwise).
+    (its epochs' log lines logged again, its clock going on from their seconds) and ends where
+    an uninterrupted run ends (CPU; bitwise).
     """
+    run_started = time.perf_counter()
     if config.loss.needs_segment_labels and train_set.segment_labels is None:
         raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
     if config.loss.needs_audio_labels and train_set.audio_segment_labels is None:
@@ -209,6 +212,7 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     if resume_path is not None:
         expected = resume.fingerprint(config, train_set, val_set)
         resume.restore(resume_path, expected, state, device, log)
+        run_started -= state.seconds  # the clock goes on from the stopped attempts' time
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
@@ -221,13 +225,17 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         improved = state.record(epoch, [{"epoch": epoch, "train_loss": loss, "lr": lr, "val_metrics": m, "seconds": seconds}
                                         for loss, m in zip(train_losses, metrics)],
                                 [m["segment_level"]["type_at_av"] for m in metrics])
-        if resume_path is not None:
-            resume.save(resume_path, expected, state)
         scores = " ".join(f"{m['segment_level']['type_at_av']:.2f}{'*' if s in improved else ''}"
                           for s, m in enumerate(metrics))
-        log(f"epoch {epoch}/{config.epochs} loss {' '.join(f'{v:.4f}' for v in train_losses)} "
-            f"lr {lr:.1e} val Type@AV {scores} ({seconds:.1f} s)")
+        line = (f"epoch {epoch}/{config.epochs} loss {' '.join(f'{v:.4f}' for v in train_losses)} "
+                f"lr {lr:.1e} val Type@AV {scores} ({seconds:.1f} s)")
+        state.lines.append(line)
+        state.seconds = time.perf_counter() - run_started
+        if resume_path is not None:
+            resume.save(resume_path, expected, state)
+        log(line)
 
     return [SeedResult(seed=seed, model=batch.model(s, state.best_state), best_epoch=state.best_epochs[s],
-                       best_score=state.best_scores[s], history=state.histories[s])
+                       best_score=state.best_scores[s], history=state.histories[s],
+                       seconds=time.perf_counter() - run_started)
             for s, seed in enumerate(config.seeds)]
