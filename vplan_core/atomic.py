@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 from collections.abc import Iterator
@@ -25,7 +26,9 @@ def _tmp_beside(path: Path, suffix: str) -> str:
 
 @contextlib.contextmanager
 def replacing(path: str | Path, suffix: str = "") -> Iterator[str]:
-    """Yield a temp path to write; on success it replaces `path`, on any error it is removed."""
+    """Yield a temp path to write; on success it replaces `path`, on any error it is removed.
+    A write killed with -9 cannot remove its temp file: the next successful write of the same
+    path does (only one job writes a path)."""
     path = Path(path)
     tmp = _tmp_beside(path, suffix)
     try:
@@ -34,6 +37,8 @@ def replacing(path: str | Path, suffix: str = "") -> Iterator[str]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*{suffix}"):
+        stale.unlink(missing_ok=True)
 
 
 def savez(path: str | Path, **arrays: np.ndarray) -> None:
