@@ -12,7 +12,7 @@ from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
-                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_job, pld_jobs,
+                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_job,
                              plg_settings, quality_job, quality_jobs, released_settings, row_job, seed_groups,
                              summary_line, text_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
@@ -49,7 +49,6 @@ for skipped_row, why in SKIPPED_ROWS.items():
 # (vplan_core.plan.model_rows), each in a folder of its own.
 MODELS = trained_models(config)
 MODEL_ROWS = {model: model_rows(config, model, SOURCES.rows) for model in MODELS}
-PLD_JOBS = pld_jobs(config, MODEL_ROWS)  # (family, stage-1 row)
 QUALITY_JOBS = quality_jobs(config, MODEL_ROWS)  # (family, stage-1 row, modality)
 
 
@@ -160,7 +159,5 @@ def report_outputs():
 
 def print_manifest_summary(path):
     """After a run: how many videos were used, skipped (by reason) and missing."""
-    import json
-
     if Path(path).exists():
         print(summary_line(json.loads(Path(path).read_text()), path))

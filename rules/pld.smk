@@ -2,8 +2,8 @@
 # by its forward loss; within each video's classes, segments whose loss exceeds alpha x the mean
 # of the K smallest are flipped, each modality with its own P (P^v, P^a). The refined labels feed
 # that seed's stage-2 rows (train split) and the label-quality tables (val split); the seeds of
-# a group are scored as one batched model. Which (family, stage-1 row) jobs run is the plan's
-# answer (vplan_core.plan.pld_jobs), from the rows' descriptions.
+# a group are scored as one batched model. A PLD job runs when a trained row's labels name it
+# (vplan_core.plan.label_input); its inputs are the plan's answer (vplan_core.plan.pld_job).
 
 
 rule pld_labels:

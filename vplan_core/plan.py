@@ -126,7 +126,7 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
         key, settings = released_key(feature), config["features"].get(feature)
         if settings is None:
             raise ValueError(f"config key 'plg.{feature}' is set but features.{feature} (its checkpoint) is not")
-        source, released = settings.get("source", "auto"), bool(dataset.get(key.split(".")[1]))
+        source, released = settings.get("source", "auto"), bool(dataset.get(FEATURES[feature].labels.released))
         if source == "videos" and not videos:
             raise ValueError(f"config key 'features.{feature}.source' is 'videos' but dataset.videos is not set")
         if source == "features" and not released:
@@ -281,17 +281,6 @@ def pld_job(paths: RunPaths, config: dict, model: str, stage1: str, seeds: str) 
               **{f"{split}_{m}": paths.plg_labels(source.feature, split) for m, source in labels.items()
                  for split in ("train", "val")}}
     return Job(inputs, {"modalities": list(labels), "k": config["pld"]["k"], "alpha": config["pld"]["alpha"]})
-
-
-def pld_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """(family, stage-1 row) of every PLD job the trained rows read, in order of first use."""
-    jobs = {}
-    for model, rows in rows_by_model.items():
-        for row in rows:
-            for source in ROWS[row].labels.values():
-                if source.kind == PLD:
-                    jobs[(pld_source_model(config, model), source.stage1)] = None
-    return list(jobs)
 
 
 def quality_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tuple[str, str, str]]:
