@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -205,3 +206,17 @@ def test_summary_line():
         "vplan: 5 videos: 3 used, 1 skipped, 1 missing (skip reasons: skipped/too short: 1; missing/no file: 1); "
         "feature skips: vggish: 1 (no audio stream: 1); 2 file(s) in dataset.videos named by no split "
         "(listed in m.json)")
+
+
+def test_rows_are_checked_against_their_losses_and_features():
+    from dataclasses import replace
+
+    from vplan_core.method.ablation import check_rows, plg
+
+    check_rows()  # the committed rows
+    row2 = ROWS["row2_plg"]
+    for bad, message in ((replace(row2, visual=plg("clap")), "no pseudo-label feature of that modality"),
+                         (replace(row2, visual=plg("vggish")), "no pseudo-label feature of that modality"),
+                         (replace(row2, loss="han"), "reads ()")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_rows({**ROWS, "row2_plg": bad})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vplan_core.feature_registry import FEATURES
+
 MODALITIES = ("visual", "audio")
 NONE, PLG, PLD = "none", "plg", "pld"
 
@@ -103,12 +105,17 @@ BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 
 
 def check_rows(rows: dict[str, Row] = ROWS) -> None:
-    """Each row's labels are the ones its loss reads; PLD refines a stage-1 row's PLG labels."""
+    """Each row's labels are the ones its loss reads; PLG labels a modality from a feature whose
+    role is that modality's labels; PLD refines a stage-1 row's PLG labels."""
     for row in rows.values():
         if tuple(m for m in MODALITIES if m in row.labels) != tuple(sorted(LOSS_KINDS[row.loss].labels, key=MODALITIES.index)):
             raise ValueError(f"row {row.name}: loss {row.loss!r} reads {LOSS_KINDS[row.loss].labels} labels, "
                              f"the row has {tuple(row.labels)}")
         for modality, source in row.labels.items():
+            spec = FEATURES.get(source.feature) if source.kind == PLG else None
+            if source.kind == PLG and (spec is None or spec.labels is None or spec.labels.modality != modality):
+                raise ValueError(f"row {row.name}: PLG of {source.feature!r} for its {modality} labels, which is no "
+                                 f"pseudo-label feature of that modality")
             if source.kind == PLD and (source.stage1 not in rows or rows[source.stage1].stage != 1
                                        or modality not in rows[source.stage1].labels):
                 raise ValueError(f"row {row.name}: PLD of {source.stage1!r}'s {modality} labels, which is no "
