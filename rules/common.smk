@@ -113,11 +113,25 @@ VIDEO_MANIFEST = (PATHS.probed_videos_shard("{shard}") if SOURCES.manifest_produ
 
 
 def feature_stores(feature):
-    return expand(PATHS.feature_store(feature, "{shard}"), shard=SHARDS)
+    """A feature's store of every shard. Extracted stores are ancient inputs: their shard job
+    reruns for any feature's settings but rewrites only the stale ones, so what says that this
+    feature's values changed is feature_provenance, not a store's time."""
+    stores = expand(PATHS.feature_store(feature, "{shard}"), shard=SHARDS)
+    return [ancient(store) for store in stores] if feature in SOURCES.extracted else stores
+
+
+def feature_provenance(features):
+    """What extracted stores are made from (features/extract.py fingerprint): each feature's
+    settings file and the shards' video lists. A reader of the stores depends on these."""
+    extracted = [feature for feature in features if feature in SOURCES.extracted]
+    if not extracted:
+        return []
+    return [PATHS.extraction_settings(feature) for feature in extracted] + expand(VIDEO_MANIFEST, shard=SHARDS)
 
 
 def han_feature_inputs():
-    return {feature: feature_stores(feature) for feature in HAN_FEATURES}
+    return {**{feature: feature_stores(feature) for feature in HAN_FEATURES},
+            "feature_provenance": feature_provenance(HAN_FEATURES)}
 
 
 def job_seeds(wildcards):

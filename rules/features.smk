@@ -1,8 +1,9 @@
 # Feature extraction per shard into zarr stores: VGGish (audio), a 2D CNN (80 frames at 8 fps),
-# R(2+1)D (10 clips of 8 frames) and CLIP image embeddings (the middle frame of each second).
-# Each store records its model, weights (file + sha256, or "random-seed-N") and sampling; the
-# files an extraction reads are its inputs, so a changed file reruns it (in the demo they are
-# made by demo_backbones and demo_clip, which therefore run first).
+# R(2+1)D (10 clips of 8 frames), CLIP image embeddings (the middle frame of each second) and
+# CLAP audio embeddings, all from one decode of each video. Each store records its model,
+# weights (file + sha256, or "random-seed-N"), sampling and fingerprint; the files an extraction
+# reads are inputs of its settings file, so a changed file reruns it (in the demo they are made
+# by demo_backbones, demo_clip and demo_clap, which therefore run first).
 # Which rule makes a store is the plan's answer (vplan_core.plan.feature_sources): a rule is
 # defined only for the stores it makes. With dataset.official_features the three HAN stores are
 # imported from the official .npy files (same store paths, so training is unchanged); a
@@ -11,29 +12,58 @@
 
 if SOURCES.extracted:
 
+    # One file per extracted feature: its settings (the rule's params) and the sha256 of the
+    # weight files it reads (its inputs). It changes exactly when that feature's values would:
+    # the readers of the feature's stores depend on it, and on the stores only as ancient inputs.
+    rule extraction_settings:
+        input:
+            files=lambda wildcards: extraction_inputs(config, wildcards.feature),
+        output:
+            PATHS.extraction_settings("{feature}"),
+        wildcard_constraints:
+            feature="|".join(SOURCES.extracted),
+        params:
+            feature=lambda wildcards: wildcards.feature,
+            settings=lambda wildcards: extraction_settings(config, wildcards.feature, machine=False),
+        log:
+            PATHS.log("features/{feature}/settings"),
+        benchmark:
+            PATHS.benchmark("features/{feature}/settings")
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/extraction_settings.py"
+
+    # One job a shard decodes each video once for every extracted feature. It reruns when any
+    # feature's settings file changes, and then extracts only the features whose store carries
+    # another fingerprint (features/extract.py refresh_shard): the others' stores are kept
+    # (update: Snakemake does not delete them first, and restores them if the job fails).
+    # Machine settings rerun nothing: each feature's inference batch size, and decode_workers
+    # (DataLoader processes; the job's threads unless --set-resources extract_features:decode_workers=N).
     rule extract_features:
         input:
             shard_video_input,
             manifest=VIDEO_MANIFEST,
-            files=lambda wildcards: extraction_inputs(config, wildcards.feature),
+            settings=expand(PATHS.extraction_settings("{feature}"), feature=SOURCES.extracted),
         output:
-            directory(PATHS.feature_store("{feature}", "{shard}")),
-        wildcard_constraints:
-            feature="|".join(SOURCES.extracted),
+            **{feature: update(directory(PATHS.feature_store(feature, "{shard}"))) for feature in SOURCES.extracted},
         params:
-            settings=lambda wildcards: extraction_settings(config, wildcards.feature, machine=False),
+            features=SOURCES.extracted,
         threads: JOB_THREADS
         log:
-            PATHS.log("features/{feature}/shard_{shard}"),
+            PATHS.log("features/shard_{shard}"),
         benchmark:
-            PATHS.benchmark("features/{feature}/shard_{shard}")
-        # the inference batch size changes no value: a resource (plan.EXTRACTION_MACHINE_KEYS), so a
-        # new one reruns nothing; unset, the extractor's default
+            PATHS.benchmark("features/shard_{shard}")
         resources:
             mem_mb=8000,
             runtime=120,
             gpu=GPU,
-            batch_size=lambda wildcards: config["features"][wildcards.feature].get("batch_size"),
+            decode_workers=lambda wildcards, threads: threads,
+            **{f"batch_size_{feature}": (lambda wildcards, feature=feature: config["features"][feature].get("batch_size"))
+               for feature in SOURCES.extracted},
         conda:
             ENV_EXTRACT
         script:

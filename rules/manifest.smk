@@ -56,7 +56,8 @@ if SOURCES.manifest_producer == "probe_official_shard":
 rule manifest:
     input:
         shards=expand(PATHS.manifest_shard("{shard}"), shard=SHARDS),
-        stores=expand(PATHS.feature_store("{feature}", "{shard}"), feature=SOURCES.features, shard=SHARDS),
+        stores=[store for feature in SOURCES.features for store in feature_stores(feature)],
+        provenance=feature_provenance(SOURCES.features),
     output:
         manifest=PATHS.manifest,
         summary=PATHS.manifest_summary,

@@ -28,6 +28,7 @@ if SOURCES.pseudo_label_features:
         input:
             text=PATHS.text_embeddings("{feature}"),
             segments=lambda wildcards: feature_stores(wildcards.feature),
+            provenance=lambda wildcards: feature_provenance([wildcards.feature]),
             annotations=annotation_files(),
         output:
             PATHS.plg_labels("{feature}", "{split}"),

@@ -38,11 +38,14 @@ from vplan_core.feature_store import read_store
 from vplan_core.data.llp import CLASSES
 from vplan_core.data.manifest import probe_videos
 from vplan_core.method.plg import prompt_texts
-from vplan_core.data.video import sample_frames, segment_middle_times
+from vplan_core.data.video import segment_middle_times
+from vplan_core.features.decoding import sample_frames
 
 torch.set_num_threads(2)
 ARCH = "ViT-B-32"
-FRAMES = np.random.default_rng(0).integers(0, 256, (2, 180, 240, 3), dtype=np.uint8)
+# at the model's size: CLIP's preprocess only normalises them, so both sides see the same pixels
+# (its resize, torch's against PIL's: tests/test_extraction_pass.py)
+FRAMES = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
 TEXTS = prompt_texts("P1", CLASSES)[:5]  # the rule's prompts (five of 25: the suite's time)
 HF_NAMES = {  # open_clip name outside the resblocks -> transformers CLIPModel name
     "visual.class_embedding": "vision_model.embeddings.class_embedding",
@@ -114,7 +117,7 @@ def open_clip_embeddings(model: torch.nn.Module, preprocess) -> tuple[np.ndarray
 def vplan_embeddings(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """What the rules compute: load_clip, then encode_images / encode_texts."""
     model, preprocess, tokenizer = load_clip(ARCH, str(path))
-    return encode_images(model, preprocess, FRAMES), encode_texts(model, tokenizer, TEXTS)
+    return encode_images(model, FRAMES), encode_texts(model, tokenizer, TEXTS)
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +206,7 @@ def test_clip_rules_run_on_the_openai_archive(clip_files, openai_oracle, tmp_pat
     write_video(videos / "aaaaaaaaaaa_0_10.mp4", fps=25, width=96, height=72)
     rows = probe_videos(["aaaaaaaaaaa"], videos)
     settings = {"model_name": ARCH, "checkpoint": str(paths["openai"]), "batch_size": 16}
-    summary = extract_shard("clip", rows, tmp_path / "clip.zarr", settings)
+    summary = extract_shard({"clip": settings}, rows, {"clip": tmp_path / "clip.zarr"})["clip"]
     feats, ids, attrs = read_store(tmp_path / "clip.zarr")
     assert summary["n_written"] == 1 and ids == ["aaaaaaaaaaa"] and feats.shape == (1, 10, 512)
     assert attrs["checkpoint_format"] == {"form": "openai-torchscript", "container": "torchscript zip",

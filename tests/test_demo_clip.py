@@ -12,11 +12,11 @@ from vplan_core.demo.clip_training import (
     create_demo_model,
     evaluate_demo_clip,
     model_image_size,
-    model_input,
     train_demo_clip,
 )
 from vplan_core.demo.render import render_object_image
-from vplan_core.features.clip import encode_images, encode_texts, load_clip
+from vplan_core.data.frames import resize_crop
+from vplan_core.features.clip import encode_images, encode_texts, image_input, load_clip, model_frames
 from vplan_core.data.llp import CLASSES
 from vplan_core.method.plg import prompt_texts
 
@@ -42,23 +42,27 @@ def test_checkpoint_loads_through_the_real_clip_code_path(trained):
     assert not model.training
 
     frames = np.stack([render_object_image(c, np.random.default_rng(c), 144) for c in range(3)])
-    images = encode_images(model, preprocess, frames, batch_size=2)
+    images = encode_images(model, frames, batch_size=2)
     texts = encode_texts(model, tokenizer, prompt_texts("P1", CLASSES))
     assert images.shape == (3, 128) and texts.shape == (25, 128)
     assert images.dtype == texts.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1, atol=1e-5)
 
-    report = evaluate_demo_clip(model, preprocess, tokenizer, n_images=25)
+    report = evaluate_demo_clip(model, tokenizer, n_images=25)
     assert 0 <= report["accuracy"] <= 1 and report["empty_any_above_tau"] == 1.0
 
 
 def test_training_input_matches_the_inference_preprocess():
+    """Training images are shrunk as the extractor shrinks a frame (clip.model_frames), and both
+    lie within a grey level of open_clip's own (PIL) preprocess."""
     model, preprocess, _ = create_demo_model()
-    size = model_image_size(model)
-    img = Image.fromarray(render_object_image(7, np.random.default_rng(0), 144))
-    train_input = model_input(np.asarray(img.resize((size, size), Image.BICUBIC))[None], model)
-    torch.testing.assert_close(train_input[0], preprocess(img), atol=1e-5, rtol=0)
+    frame = render_object_image(7, np.random.default_rng(0), 144)
+    shrunk = model_frames(model, torch.from_numpy(frame)[None])
+    assert torch.equal(shrunk[0], resize_crop(frame, model_image_size(model), mode="bicubic"))  # object_images' rule
+    std = torch.tensor(model.visual.preprocess_cfg["std"]).view(1, 3, 1, 1)
+    levels = (image_input(model, shrunk) - preprocess(Image.fromarray(frame))[None]).abs() * std * 255
+    assert float(levels.max()) <= 1.0 + 1e-4
 
 
 def test_missing_checkpoint_names_the_path_and_where_weights_live(tmp_path):

@@ -11,7 +11,7 @@ from tests.media import Audio, write_video
 from vplan_core.features import vggish
 from vplan_core.feature_registry import VGGISH_WEIGHTS_URL
 from vplan_core.features.cnn import build_2d_backbone, build_r2plus1d
-from vplan_core.features.extract import _batched, extract_shard
+from vplan_core.features.extract import extract_shard
 from vplan_core.feature_store import read_store
 from vplan_core.features.weights import apply_weights, init_random, sha256_file
 from vplan_core.data.manifest import make_record, probe_videos
@@ -190,21 +190,21 @@ def test_published_weight_files_load(published_files, name, legacy):
 # ---------------------------------------------------------------- CNN extractors
 def test_cnn2d_and_r2plus1d_on_real_mp4(rows, tmp_path):
     s2d = {"weights": "random:0", "backbone": "resnet18", "size": 32, "batch_size": 64}
-    summary = extract_shard("cnn2d", rows, tmp_path / "cnn2d.zarr", s2d)
+    s3d = {"weights": "random:0", "size": 32}
+    summary = extract_shard({"cnn2d": s2d, "r2plus1d": s3d}, rows,
+                            {"cnn2d": tmp_path / "cnn2d.zarr", "r2plus1d": tmp_path / "r21d.zarr"})
     feats, ids, attrs = read_store(tmp_path / "cnn2d.zarr")
-    assert summary["shape"] == [80, 512] and feats.shape == (2, 80, 512)
+    assert summary["cnn2d"]["shape"] == [80, 512] and feats.shape == (2, 80, 512)
     assert ids == ["aaaaaaaaaaa", "bbbbbbbbbbb"] and attrs["weights"] == "random-seed-0"
     assert attrs["sampling"]["frame_size"] == 32 and np.isfinite(feats).all()
     assert not np.allclose(feats[:, 0], feats[:, 40])  # different frames, different features
 
     # Batching across videos must not mix them up: video b alone gives the same rows.
-    alone = extract_shard("cnn2d", rows[1:], tmp_path / "b.zarr", {**s2d, "batch_size": 7,
-                                                                     "num_workers": 1})
+    alone = extract_shard({"cnn2d": {**s2d, "batch_size": 7}}, rows[1:], {"cnn2d": tmp_path / "b.zarr"},
+                          num_workers=1)["cnn2d"]
     assert alone["n_written"] == 1
     np.testing.assert_allclose(read_store(tmp_path / "b.zarr")[0][0], feats[1], atol=1e-5)
 
-    s3d = {"weights": "random:0", "size": 32}
-    extract_shard("r2plus1d", rows, tmp_path / "r21d.zarr", s3d)
     feats3d, _, attrs3d = read_store(tmp_path / "r21d.zarr")
     assert feats3d.shape == (2, 10, 512) and attrs3d["model"] == "r2plus1d_18"
     assert attrs3d["sampling"]["clip_len"] == 8
@@ -215,8 +215,8 @@ def test_vggish_extraction_skips_what_it_cannot_use(rows, tmp_path):
     junk.write_bytes(np.random.default_rng(0).bytes(3000))
     extra = [make_record("ccccccccccc", str(junk), "used", has_audio=1),
              make_record("ddddddddddd", "", "missing", "no file")]  # not used: ignored
-    summary = extract_shard("vggish", [*rows, *extra], tmp_path / "vggish.zarr",
-                            {"weights": "random:1"})
+    summary = extract_shard({"vggish": {"weights": "random:1"}}, [*rows, *extra],
+                            {"vggish": tmp_path / "vggish.zarr"})["vggish"]
     feats, ids, attrs = read_store(tmp_path / "vggish.zarr")
     assert feats.shape == (1, 10, 128) and ids == ["aaaaaaaaaaa"]
     assert summary["skipped"] == attrs["skipped"]
@@ -224,21 +224,5 @@ def test_vggish_extraction_skips_what_it_cannot_use(rows, tmp_path):
     assert summary["skipped"][1][0] == "ccccccccccc"
     assert summary["skipped"][1][1].startswith("unreadable")
     assert summary["n_videos"] == 3 and len(summary["skipped"]) == 2
-    empty = extract_shard("vggish", rows[1:], tmp_path / "empty.zarr", {"weights": "random:1"})
+    empty = extract_shard({"vggish": {"weights": "random:1"}}, rows[1:], {"vggish": tmp_path / "empty.zarr"})["vggish"]
     assert empty["n_written"] == 0 and read_store(tmp_path / "empty.zarr")[0].shape == (0, 10, 128)
-
-
-def test_batched_keeps_videos_apart():
-    items = [(f"v{i}", np.full((n, 2), i, np.float32)) for i, n in enumerate([3, 80, 1, 5])]
-    calls = []
-
-    def run(x):
-        calls.append(len(x))
-        return x * 10
-
-    out = list(_batched(iter(items), run, batch_size=4))
-    assert [v for v, _ in out] == ["v0", "v1", "v2", "v3"]
-    assert all((o == 10 * i).all() and len(o) == n for i, ((_, o), n)
-               in enumerate(zip(out, [3, 80, 1, 5])))
-    assert max(calls) <= 4
-

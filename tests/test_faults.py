@@ -323,7 +323,7 @@ EXTRACT = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         threading.Thread(target=kill_while_writing, daemon=True).start()
     settings = {"backbone": "resnet18", "weights": "random:0", "size": 32, "batch_size": 80}
-    extract_shard("cnn2d", read_manifest(manifest), out, settings)
+    extract_shard({"cnn2d": settings}, read_manifest(manifest), {"cnn2d": out})
 """)
 
 

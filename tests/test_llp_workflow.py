@@ -80,7 +80,7 @@ def test_full_llp_dag_plans_in_seconds(tmp_path, videos, official):
         assert jobs.get("extract_features", 0) == (shards if videos else 0)  # CLIP only
     else:
         assert "import_official_features" not in jobs and "probe_official_shard" not in jobs
-        assert jobs["extract_features"] == 4 * shards
+        assert jobs["extract_features"] == shards  # one job a shard for all four features
     assert jobs.get("probe_shard", 0) == (shards if videos else 0)
     assert jobs["report"] == 1  # with whatever rows ran
     if videos:

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from tests.media import CLIPS, Audio, frame_times, read_barcode, write_broken, write_clips, write_video
-from vplan_core.data.video import (VideoError, check_usable, llp_frame_times, probe, resize_crop,
-                              sample_audio, sample_frames, segment_middle_times)
+from vplan_core.data.frames import resize_crop_array as resize_crop
+from vplan_core.data.video import (VideoError, check_usable, decode_frames, llp_frame_times, probe,
+                                   sample_audio, segment_middle_times)
+from vplan_core.features.decoding import sample_frames
 
 SIZE = 48
 

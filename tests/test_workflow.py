@@ -86,14 +86,15 @@ AFTER_AUDIO_LABELS = {"plg_labels": 2, "train_row": 2, "pld_labels": 1, "evaluat
 SHARDS = 2  # 18 tiny videos, 9 a shard
 
 RERUN_MATRIX = [
-    ("sampling.fps", 4, {"extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
+    # one extraction job a shard for every feature; the settings files say which features changed
+    ("sampling.fps", 4, {"extraction_settings": 2, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("plg.clip.prompt", "P4", {"text_embeddings": 1, **AFTER_LABELS}),
     ("plg.clip.tau", 0.05, AFTER_LABELS),
     ("rl.lambda", 0.25, {"train_row": 5, "evaluate_row": 5, **PLD_BOTH}),  # rows 3-7
     ("rl.distance", "l1", {"train_row": 4, "evaluate_row": 4, **PLD_BOTH}),  # rows 4-7
     ("plg.clap.tau", 0.05, AFTER_AUDIO_LABELS),
     ("plg.clap.rule", "thresholds", AFTER_AUDIO_LABELS),
-    ("demo.clap_training.epochs", 2, {"demo_clap": 1, "extract_features": SHARDS, "manifest": 1,
+    ("demo.clap_training.epochs", 2, {"demo_clap": 1, "extraction_settings": 1, "extract_features": SHARDS, "manifest": 1,
                                       "text_embeddings": 1, **AFTER_AUDIO_LABELS}),
     ("pld.k", 3, AFTER_PLD),
     ("pld.alpha", 5.0, AFTER_PLD),
@@ -105,12 +106,16 @@ RERUN_MATRIX = [
                                 else n for key, n in ALL_TRAINING.items()}),
     # a backbone's pretraining reaches that backbone, its extraction (and the manifest summary of
     # feature skips) and all training, not PLG; R(2+1)D, inflated from the 2D CNN, follows it
-    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 2, "extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
-    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
-    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
+    ("demo.backbone_training.cnn2d.epochs", 2, {"demo_backbones": 2, "extraction_settings": 2, "extract_features": SHARDS,
+                                                "manifest": 1, **ALL_TRAINING}),
+    ("demo.backbone_training.vggish.lr", 2.0e-4, {"demo_backbones": 1, "extraction_settings": 1, "extract_features": SHARDS,
+                                                  "manifest": 1, **ALL_TRAINING}),
+    ("demo.backbone_training.r2plus1d.seed", 1, {"demo_backbones": 1, "extraction_settings": 1, "extract_features": SHARDS,
+                                                 "manifest": 1, **ALL_TRAINING}),
     # the extractor's input size is the size its demo backbone is pretrained at: both rerun (and
     # R(2+1)D's, whose teacher reads that size; the job itself would then stop: it needs twice its own)
-    ("features.cnn2d.size", 48, {"demo_backbones": 2, "extract_features": 2 * SHARDS, "manifest": 1, **ALL_TRAINING}),
+    ("features.cnn2d.size", 48, {"demo_backbones": 2, "extraction_settings": 2, "extract_features": SHARDS, "manifest": 1,
+                                 **ALL_TRAINING}),
 ]
 
 
@@ -204,3 +209,30 @@ def test_editing_the_report_template_reruns_only_the_report(tiny_run):
         assert planned_jobs(workdir, configfile) == {"report": 1, "all": 1}
     finally:
         template.write_text(original)
+
+
+def test_one_features_settings_change_reextracts_that_feature_alone(tiny_run, tmp_path):
+    """Every feature of a shard comes from one extraction job; when CLIP's settings change that
+    job runs again, rewrites CLIP's stores and keeps the others' as they were."""
+    from vplan_core.paths import RunPaths
+
+    workdir, config, _ = tiny_run
+    run = copy_run(workdir, tmp_path / "run")
+    paths = RunPaths(config["dataset"]["name"])
+    shards = sorted(p.name for p in (run / paths.results / "features" / "clip").glob("shard_*.zarr"))
+    stores = {feature: [run / paths.results / "features" / feature / shard for shard in shards]
+              for feature in ("vggish", "cnn2d", "r2plus1d", "clip", "clap")}
+    before = {feature: [(store / "zarr.json").stat().st_mtime_ns for store in found] for feature, found in stores.items()}
+    changed = copy.deepcopy(config)
+    changed["features"]["clip"]["size"] = config["features"]["clip"]["size"] - 24
+    configfile = write_config(run, changed, "clip_size.yaml")
+    targets = [str(store.relative_to(run)) for store in stores["clip"]]
+    assert planned_jobs(run, configfile, *targets) == {"extraction_settings": 1, "extract_features": SHARDS}
+    snakemake(run, configfile, "--cores", "2", *targets)
+    for feature, found in stores.items():
+        after = [(store / "zarr.json").stat().st_mtime_ns for store in found]
+        assert (after != before[feature]) == (feature == "clip"), feature
+    assert all(read_store(store)[2]["sampling"]["frame_size"] == changed["features"]["clip"]["size"]
+               for store in stores["clip"])
+    logs = sorted((run / paths.logs / "features").glob("shard_*.log"))
+    assert logs and all(log.read_text().count("'kept': True") == len(stores) - 1 for log in logs)

@@ -74,13 +74,14 @@ def window_probabilities(video: str | Path, extractors: dict, model, n_windows: 
     import torch
 
     from vplan_core.data.dataset import Features
+    from vplan_core.features.extractor import windows_features
     from vplan_core.training.prediction import predict
 
     parts = []
     for first in range(0, n_windows, per_pass):
         windows = range(first, min(first + per_pass, n_windows))
-        arrays = {name: np.stack([extractor.window_features(video, w * WINDOW_S) for w in windows]).astype(np.float32)
-                  for name, extractor in extractors.items()}
+        per_window = [windows_features(extractors, video, w * WINDOW_S) for w in windows]  # one decode a window
+        arrays = {name: np.stack([window[name] for window in per_window]).astype(np.float32) for name in extractors}
         with torch.inference_mode():
             parts.append(predict(model, Features(video_ids=[f"window_{w}" for w in windows], **arrays), device=device))
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}

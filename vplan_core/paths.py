@@ -50,6 +50,10 @@ class RunPaths:
     def feature_store(self, feature: str, shard: str) -> str:
         return f"{self.results}/features/{feature}/shard_{shard}.zarr"
 
+    def extraction_settings(self, feature: str) -> str:
+        """The settings and weight files' sha256 every shard of an extracted feature was made with."""
+        return f"{self.results}/features/{feature}/settings.json"
+
     def existing_stores(self, feature: str) -> list[str]:
         """The stores of `feature` a finished run has (bench scripts read finished runs)."""
         return sorted(glob(self.feature_store(feature, "*")))

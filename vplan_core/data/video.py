@@ -10,9 +10,7 @@ Conventions (shared by every extractor, recorded in each store's `sampling` attr
   1/fps slot. Midpoints never coincide with a frame boundary of 24/25/30 fps material, so the
   choice of frame is not decided by float rounding.
 - CLIP (one frame per one-second segment): t = start_s + s + 0.5, the segment's middle frame.
-- Frames: resize the shorter side to `size` (bilinear with antialiasing, longer side
-  int(size * long / short) as torchvision.transforms.Resize), then centre-crop size x size;
-  grayscale sources come out as 3 equal channels.
+- Frames are decoded here at their own size (uint8 RGB); data/frames.py resizes and crops them.
 - Audio is decoded with PyAV only: decord 0.6.0's AudioReader slips samples (a 2 ms shift
   appeared within the first second of an 8 kHz clip) and returns garbage for more than one
   channel, both measured on PyAV-written AAC. Channels are averaged to mono, as the reference
@@ -28,7 +26,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
 DECODERS = ("auto", "decord", "pyav")
 _EPS_S = 1e-6  # timestamps are floats: a time exactly on a frame start selects that frame
@@ -201,31 +198,15 @@ def frame_indices(frame_starts: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return np.clip(idx, 0, len(frame_starts) - 1)
 
 
-def resize_crop(frame: np.ndarray, size: int) -> np.ndarray:
-    """Shorter side to `size` (bilinear, antialiased), then centre crop: uint8 [size, size, 3]."""
-    if frame.ndim == 2:
-        frame = np.repeat(frame[..., None], 3, axis=-1)
-    h, w = frame.shape[:2]
-    if w <= h:
-        new_w, new_h = size, int(size * h / w)
-    else:
-        new_w, new_h = int(size * w / h), size
-    img = Image.fromarray(frame)
-    if (new_w, new_h) != (w, h):
-        img = img.resize((new_w, new_h), Image.BILINEAR)
-    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
-    return np.asarray(img.crop((left, top, left + size, top + size)))
-
-
-def _decord_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
+def _decord_frames(path: Path, times_s: np.ndarray) -> np.ndarray:
     vr = _decord().VideoReader(str(path))
     idx = frame_indices(vr.get_frame_timestamp(np.arange(len(vr)))[:, 0], times_s)
     unique, inverse = np.unique(idx, return_inverse=True)
     batch = vr.get_batch(unique.tolist()).asnumpy()
-    return [batch[i] for i in inverse]
+    return batch if len(unique) == len(idx) and (inverse == np.arange(len(idx))).all() else batch[inverse]
 
 
-def _pyav_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
+def _pyav_frames(path: Path, times_s: np.ndarray) -> np.ndarray:
     """One decoding pass; a frame is kept for every pending time before the next frame starts."""
     order = np.argsort(times_s, kind="stable")
     out: list[np.ndarray | None] = [None] * len(times_s)
@@ -249,12 +230,11 @@ def _pyav_frames(path: Path, times_s: np.ndarray) -> list[np.ndarray]:
         for i in order[pending:]:
             rgb = previous.to_ndarray(format="rgb24") if rgb is None else rgb
             out[i] = rgb
-    return out  # type: ignore[return-value]
+    return np.stack(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
 
-def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "auto"
-                  ) -> np.ndarray:
-    """Frames on screen at `times_s`, resized and centre-cropped: uint8 [K, size, size, 3].
+def decode_frames(path: str | os.PathLike, times_s, decoder: str = "auto") -> np.ndarray:
+    """Frames on screen at `times_s` at their own size: uint8 [K, H, W, 3], one per time.
 
     Times past the end clamp to the last frame (short clips; the caller decided with
     check_usable whether the clip is used). decord reads first; PyAV is used when decord fails
@@ -277,9 +257,7 @@ def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "a
             errors.append(f"pyav: {_ffmpeg_message(exc)}")
     if frames is None:
         raise VideoError(path, "undecodable frames", "; ".join(errors))
-    if not frames:
-        return np.zeros((0, size, size, 3), dtype=np.uint8)
-    return np.stack([resize_crop(f, size) for f in frames])
+    return frames
 
 
 # ---------------------------------------------------------------- audio
@@ -289,54 +267,67 @@ def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "a
 # output sample (31 us at 16 kHz) from a decode from 0. Earlier windows (every LLP clip) are
 # decoded from 0, exactly as before.
 AUDIO_SEEK_AFTER_S, AUDIO_SEEK_MARGIN_S = 30.0, 1.0
+_RESAMPLER_TAIL_S = 0.5  # audio decoded past the window, so every window sample has its filter's input
+
+
+def _resampled_window(audio: np.ndarray | None, source, rate: int, first_s: float, start_s: float,
+                      seconds: float) -> np.ndarray:
+    """The window [start_s, start_s + seconds) at `rate` of decoded `audio` [channels or 1, n]
+    (source: the stream's format, layout and rate) that begins at first_s: resampled in one call
+    (FFmpeg's resampler gives the same samples as fed frame by frame, and costs less), channels
+    averaged, zero-padded to the window's length."""
+    first, length = int(round(start_s * rate)), int(round(seconds * rate))
+    wave = np.zeros(0, np.float32)
+    if audio is not None and audio.shape[1]:
+        fmt, layout, source_rate = source
+        frame = av.AudioFrame.from_ndarray(audio, format=fmt, layout=layout)
+        frame.sample_rate, frame.pts = source_rate, 0
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        chunks = [out.to_ndarray() for out in [*resampler.resample(frame), *resampler.resample(None)]]
+        wave = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32) if chunks else wave
+    begin = int(round(first_s * rate))  # sample index of wave[0]
+    wave = wave[max(first - begin, 0):max(first + length - begin, 0)]
+    lead = min(max(begin - first, 0), length)  # a seek that landed inside the window: silence before
+    return np.pad(wave, (lead, max(length - lead - len(wave), 0)))[:length]
+
+
+def sample_audio_rates(path: str | os.PathLike, rates, seconds: float = 10.0, start_s: float = 0.0
+                       ) -> dict[int, np.ndarray]:
+    """sample_audio at each of `rates` from one decode: every rate is resampled from the same
+    decoded samples, so each wave equals a decode of its own rate sample for sample."""
+    path = Path(path)
+    end_s = start_s + seconds + _RESAMPLER_TAIL_S
+    chunks: list[np.ndarray] = []
+    first_s = 0.0
+    with _open_container(path) as container:
+        if not container.streams.audio:
+            raise VideoError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        seek = start_s >= AUDIO_SEEK_AFTER_S
+        try:
+            if seek:
+                container.seek(int((start_s - AUDIO_SEEK_MARGIN_S) / stream.time_base), stream=stream)
+            for frame in container.decode(stream):
+                if seek and not chunks:
+                    first_s = max(frame.time or 0.0, 0.0)
+                chunks.append(frame.to_ndarray())
+                if frame.time is not None and frame.time >= end_s:
+                    break
+        except av.error.FFmpegError as exc:
+            raise VideoError(path, "undecodable audio", _ffmpeg_message(exc)) from exc
+        source = (stream.codec_context.format.name, stream.codec_context.layout.name, stream.codec_context.sample_rate)
+    audio = np.concatenate(chunks, axis=1) if chunks else None
+    return {rate: _resampled_window(audio, source, rate, first_s, start_s, seconds) for rate in dict.fromkeys(rates)}
+
+
 def sample_audio(path: str | os.PathLike, sample_rate: int = 16000, seconds: float = 10.0,
                  start_s: float = 0.0) -> np.ndarray:
     """Mono float32 [round(seconds * sample_rate)] of the window [start_s, start_s + seconds).
 
     Decoded and resampled with PyAV (FFmpeg's resampler, all channels kept), then the channels
     are averaged. Audio shorter than the window is zero-padded at the end. A file without an
-    audio stream raises VideoError(reason="no audio stream"): the VGGish extractor records such
-    a video as skipped for that feature (extract_shard's skips and the store's "skipped" attr)
-    instead of inventing silent features.
+    audio stream raises VideoError(reason="no audio stream"): an audio feature records such a
+    video as skipped (extract_shard's skips and the store's "skipped" attr) instead of
+    inventing silent features.
     """
-    path = Path(path)
-    first = int(round(start_s * sample_rate))
-    need = first + int(round(seconds * sample_rate))
-    kept: list[np.ndarray] = []
-    start = pos = None  # sample index of the first decoded sample, and of the next one
-
-    def keep(chunks) -> None:
-        nonlocal pos
-        for out in chunks:
-            chunk = out.to_ndarray().mean(axis=0)
-            lo, hi = max(first - pos, 0), min(need - pos, len(chunk))
-            if hi > lo:  # only the window's samples are kept: memory does not grow with start_s
-                kept.append(chunk[lo:hi])
-            pos += len(chunk)
-
-    with _open_container(path) as container:
-        if not container.streams.audio:
-            raise VideoError(path, "no audio stream")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout,
-                                      rate=sample_rate)
-        try:
-            if start_s >= AUDIO_SEEK_AFTER_S:
-                container.seek(int((start_s - AUDIO_SEEK_MARGIN_S) / stream.time_base), stream=stream)
-            else:
-                start = pos = 0
-            for frame in container.decode(stream):
-                if pos is None:
-                    start = pos = int(round(max(frame.time or 0.0, 0.0) * sample_rate))
-                keep(resampler.resample(frame))
-                if pos >= need:
-                    break
-            else:
-                if pos is not None:
-                    keep(resampler.resample(None))
-        except av.error.FFmpegError as exc:
-            raise VideoError(path, "undecodable audio", _ffmpeg_message(exc)) from exc
-    wave = np.concatenate(kept).astype(np.float32) if kept else np.zeros(0, np.float32)
-    lead = min(max((start or 0) - first, 0), need - first)  # a seek that landed inside the window: silence before
-    return np.pad(wave, (lead, need - first - lead - len(wave)))
-
+    return sample_audio_rates(path, (sample_rate,), seconds, start_s)[sample_rate]

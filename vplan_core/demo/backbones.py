@@ -8,7 +8,7 @@ labels the pipeline must not see before training):
 - cnn2d (torchvision ResNet, resnet18 in the demo): single-object images
   (render.render_object_image, with the same small / occluded / dark / blurred conditions as
   photos have), rendered at 144 px like the centre crop of a demo frame and resized to `size`
-  exactly as the extractor resizes frames (video.resize_crop);
+  exactly as the extractor resizes frames (frames.resize_crop);
 - r2plus1d (torchvision r2plus1d_18): short clips of one moving object over clutter,
   clip_len frames at 8 fps, the same conditions, resized to `size` per frame; in the demo it
   starts from the pretrained 2D CNN (inflate_from, inflation.py) and its stem is distilled;
@@ -76,7 +76,7 @@ from vplan_core.feature_registry import CNN_PUBLISHED, DEMO_BACKBONES
 from vplan_core.features.weights import apply_weights, init_random
 from vplan_core.demo.inflation import inflate_resnet18
 from vplan_core.data.llp import CLASSES
-from vplan_core.data.video import resize_crop
+from vplan_core.data.frames import resize_crop_array
 
 NOTHING = len(CLASSES)  # label of "no object" / "no class sound"
 N_OUTPUTS = NOTHING + 1
@@ -102,7 +102,7 @@ def object_images(n: int, rng: np.random.Generator, size: int, conditions: bool 
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     for i, c in enumerate(labels):
         img = render_object_image(None if c == NOTHING else int(c), rng, RENDER_SIZE, conditions)
-        images[i] = resize_crop(img, size)
+        images[i] = resize_crop_array(img, size)
     return images, labels
 
 
@@ -133,7 +133,7 @@ def object_clip(class_index: int | None, rng: np.random.Generator, size: int,
             paste(frame, sprite, cx, cy)
             if occluder is not None:
                 paste(frame, occluder[:2], cx + occluder[2], cy)
-        frames[k] = resize_crop(apply_frame_effects(frame, effects), size)
+        frames[k] = resize_crop_array(apply_frame_effects(frame, effects), size)
     return frames
 
 

@@ -21,11 +21,11 @@ import numpy as np
 import open_clip
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from vplan_core import atomic
+from vplan_core.data.frames import resize_crop
 from vplan_core.demo.render import render_object_image
-from vplan_core.features.clip import encode_images, encode_texts
+from vplan_core.features.clip import encode_images, encode_texts, image_input
 from vplan_core.data.llp import CLASSES
 from vplan_core.method.plg import DEFAULT_TAU, PROMPTS, prompt_texts, segment_scores
 
@@ -45,14 +45,13 @@ def object_images(n: int, seed: int, image_size: int, model_size: int) -> tuple[
     """(uint8 [n, model_size, model_size, 3], class int64 [n]): balanced classes, shuffled.
 
     Images are rendered at image_size (the centre crop of a demo frame, 144 px for 192x144
-    clips) and shrunk with PIL bicubic, which is what the CLIP preprocess does to frames.
+    clips) and shrunk as the extractor shrinks frames for CLIP (clip.model_frames: bicubic, antialiased).
     """
     rng = np.random.default_rng([seed, 0])
     labels = rng.permutation(np.arange(n) % len(CLASSES))
     images = np.empty((n, model_size, model_size, 3), dtype=np.uint8)
     for i, c in enumerate(labels):
-        img = Image.fromarray(render_object_image(int(c), rng, image_size))
-        images[i] = np.asarray(img.resize((model_size, model_size), Image.BICUBIC))
+        images[i] = resize_crop(render_object_image(int(c), rng, image_size), model_size, mode="bicubic").numpy()
     return images, labels.astype(np.int64)
 
 
@@ -60,14 +59,6 @@ def model_image_size(model: torch.nn.Module) -> int:
     """Side of the square image the model's preprocess produces."""
     size = model.visual.preprocess_cfg["size"]
     return size[0] if isinstance(size, (tuple, list)) else size
-
-
-def model_input(images: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
-    """uint8 [B, H, W, 3] -> normalised float input [B, 3, H, W]: the preprocess minus its resize."""
-    cfg = model.visual.preprocess_cfg
-    x = torch.tensor(images).permute(0, 3, 1, 2).float().div_(255)
-    mean, std = torch.tensor(cfg["mean"]).view(1, 3, 1, 1), torch.tensor(cfg["std"]).view(1, 3, 1, 1)
-    return (x - mean) / std
 
 
 def contrastive_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor,
@@ -168,7 +159,7 @@ def train_demo_clip(out_path: str | Path, n_images: int = 8000, epochs: int = 6,
             caption = torch.from_numpy(rng.integers(len(templates), size=len(idx)) * n_classes) + y
             template = int(rng.integers(len(templates)))
             used, inverse = torch.unique(caption, return_inverse=True)  # encode each caption once
-            image_emb = model.encode_image(model_input(images[idx], model), normalize=True)
+            image_emb = model.encode_image(image_input(model, torch.from_numpy(images[idx])), normalize=True)
             text_emb = model.encode_text(tokens[used], normalize=True)
             class_emb = model.encode_text(tokens[template * n_classes:(template + 1) * n_classes],
                                           normalize=True)
@@ -184,7 +175,7 @@ def train_demo_clip(out_path: str | Path, n_images: int = 8000, epochs: int = 6,
     return {"seconds": time.perf_counter() - start, "steps": steps, "losses": losses}
 
 
-def evaluate_demo_clip(model: torch.nn.Module, preprocess, tokenizer, n_images: int = 500, seed: int = 0,
+def evaluate_demo_clip(model: torch.nn.Module, tokenizer, n_images: int = 500, seed: int = 0,
                        prompt_template: str = PROMPTS["P1"], tau: float = DEFAULT_TAU,
                        image_size: int = 144) -> dict:
     """Zero-shot quality on fresh synthetic images, through the same encoders and scores as PLG.
@@ -199,8 +190,8 @@ def evaluate_demo_clip(model: torch.nn.Module, preprocess, tokenizer, n_images: 
     objects = np.stack([render_object_image(int(c), rng, image_size) for c in labels])
     empty = np.stack([render_object_image(None, rng, image_size) for _ in range(max(1, n_images // 5))])
     text = encode_texts(model, tokenizer, prompt_texts(prompt_template, CLASSES))
-    scores = segment_scores(encode_images(model, preprocess, objects), text)
-    empty_scores = segment_scores(encode_images(model, preprocess, empty), text)
+    scores = segment_scores(encode_images(model, objects), text)
+    empty_scores = segment_scores(encode_images(model, empty), text)
     true = np.eye(len(CLASSES), dtype=bool)[labels]
     return {
         "accuracy": float(np.mean(scores.argmax(1) == labels)),

@@ -212,11 +212,17 @@ def encode_audio_windows(model, windows, batch_size: int = 64, device: str = "cp
 
 
 @torch.no_grad()
+def embed_windows(model, windows: torch.Tensor) -> torch.Tensor:
+    """Windows of one length [n, L] (float, on the model's device) -> float32 [n, D],
+    L2-normalised CLAP audio embeddings. The preprocessing runs in float32, the model in its dtype."""
+    inputs = model_input(windows.float(), is_fused(model))
+    inputs["input_features"] = inputs["input_features"].to(model.dtype)
+    return F.normalize(model.get_audio_features(**inputs).pooler_output.float(), dim=-1)
+
+
 def encode_windows(model, windows: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Windows of one length [n, L] -> float32 [n, D], L2-normalised CLAP audio embeddings."""
-    batch = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(device)
-    emb = model.get_audio_features(**model_input(batch, is_fused(model))).pooler_output
-    return F.normalize(emb.float(), dim=-1).cpu().numpy()
+    return embed_windows(model, torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(device)).cpu().numpy()
 
 
 @torch.no_grad()
@@ -299,13 +305,6 @@ def load_valor_labels(path: str | Path, n_classes: int = 25) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the clap store's extractor
-def decode_windows(path: str, offset_s: float = 0.0, *, seconds: float, start_s: float) -> np.ndarray:
-    """The ten VALOR windows [10, N // 10] of a video's audio at 48 kHz (mono)."""
-    from vplan_core.data.video import sample_audio
-
-    return audio_windows(sample_audio(path, AUDIO_RATE, seconds, start_s + offset_s))
-
-
 def weights_label(checkpoint: str) -> tuple[str, str]:
     """The store's weights attr and sha256 of a CLAP checkpoint setting (a folder: its weights file)."""
     from vplan_core.features.weights import sha256_file
@@ -318,17 +317,22 @@ def weights_label(checkpoint: str) -> tuple[str, str]:
 
 def clap_extractor(s: dict, device: str):
     """features.clap: one CLAP audio embedding a second, of VALOR's window of that second."""
-    from vplan_core.features.extractor import Extractor, common_sampling
+    from vplan_core.features.extractor import Extractor, common_needs, common_sampling, place_model
 
     model, _ = load_clap(s["checkpoint"], s.get("fusion"), s.get("config"), s.get("tokenizer"), device=device)
+    model = place_model(model, device)
     seconds, start_s = s.get("seconds", 10), s.get("start_s", 0.0)
     label, sha = weights_label(str(s["checkpoint"]))
+
+    def prepare(decoded) -> torch.Tensor:
+        return torch.from_numpy(audio_windows(decoded.audio[AUDIO_RATE].numpy())).to(device, non_blocking=True)
+
     return Extractor(
-        decode=functools.partial(decode_windows, seconds=seconds, start_s=start_s),
-        run=functools.partial(encode_windows, model, device=device),
+        needs=common_needs(s, audio_rate=AUDIO_RATE), prepare=prepare,
+        run=functools.partial(embed_windows, model),
         per_video_shape=lambda: [SEGMENTS, int(model.config.projection_dim)],
         model=f"transformers ClapModel ({'fused' if is_fused(model) else 'unfused'})", weights=label,
-        weights_sha256=sha,
+        weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "sample_rate": AUDIO_RATE, "downmix": "mean of channels",
                   "window": "VALOR: starts round(linspace(0, N, 11)), N // 10 samples each"},
         attrs={"checkpoint_format": provenance(str(s["checkpoint"]), model)})

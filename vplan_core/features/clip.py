@@ -15,20 +15,21 @@ costs seconds that a checkpoint in open_clip's own form never needs there.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, ClipCheckpoint,
                                                   inspect_checkpoint, read_tensors,
                                                   to_open_clip_names)
 from vplan_core.data.video import segment_middle_times
-from vplan_core.features.extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames
+from vplan_core.data.frames import normalise, resize_crop
+from vplan_core.features.decoding import Decoded
+from vplan_core.features.extractor import (FRAME_RULE, RESIZE_RULE, Extractor, common_needs, common_sampling,
+                                          model_dtype, place_model)
 from vplan_core.feature_registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict, sha256_file
 
@@ -149,17 +150,32 @@ def provenance(checkpoint: str, model: torch.nn.Module) -> dict:
     return {"form": found.form, "container": found.container, "activation": activations}
 
 
+def model_frames(model, frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames [K, H, W, 3] -> uint8 [K, S, S, 3] as the model's own preprocess sizes them
+    (preprocess_cfg: shorter side to S with its interpolation, centre crop), as tensor ops."""
+    cfg = model.visual.preprocess_cfg
+    size = cfg["size"][0] if isinstance(cfg["size"], (tuple, list)) else cfg["size"]
+    if cfg.get("resize_mode", "shortest") != "shortest":
+        raise ValueError(f"CLIP preprocess resize_mode {cfg['resize_mode']!r}: only 'shortest' is implemented")
+    return frames if frames.shape[1:3] == (size, size) else resize_crop(frames, size, mode=cfg.get("interpolation", "bicubic"))
+
+
+def image_input(model, frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 frames [K, S, S, 3] of model_frames -> the normalised image input [K, 3, S, S]."""
+    cfg = model.visual.preprocess_cfg
+    return normalise(frames, cfg["mean"], cfg["std"], dtype)
+
+
 @torch.no_grad()
-def encode_images(model, preprocess, frames: np.ndarray, batch_size: int = 64,
-                  device: str = "cpu") -> np.ndarray:
-    """uint8 frames [K, H, W, 3] -> float32 [K, D], L2-normalised, via the model's own preprocess."""
-    out = []
-    for start in range(0, len(frames), batch_size):
-        batch = torch.stack([preprocess(Image.fromarray(f)) for f in frames[start:start + batch_size]])
-        out.append(F.normalize(model.encode_image(batch.to(device)).float(), dim=-1).cpu())
-    if not out:
+def encode_images(model, frames, batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """uint8 frames [K, H, W, 3] -> float32 [K, D], L2-normalised, via image_input."""
+    frames = torch.as_tensor(frames)
+    if not len(frames):
         raise ValueError("encode_images got no frames")
-    return torch.cat(out).numpy()
+    dtype = next(model.parameters()).dtype
+    return torch.cat([F.normalize(model.encode_image(image_input(model, model_frames(model, frames[i:i + batch_size].to(device)),
+                                                                 dtype)).float(), dim=-1).cpu()
+                      for i in range(0, len(frames), batch_size)]).numpy()
 
 
 @torch.no_grad()
@@ -211,23 +227,27 @@ def weights_label(checkpoint: str | None) -> tuple[str, str]:
 
 def clip_extractor(s: dict, device: str) -> Extractor:
     """features.clip: one image embedding a second, of the frame in the middle of the second."""
-    model, preprocess, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device=device)
+    model, _, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device=device)
+    model = place_model(model, device)
     size, seconds = s.get("size", 224), s.get("seconds", 10)
     times = segment_middle_times(seconds, s.get("start_s", 0.0))
-    batch_size = s.get("batch_size", 64)
+    dtype = model_dtype(device)
 
-    def run(frames: np.ndarray) -> np.ndarray:
-        return encode_images(model, preprocess, frames, batch_size=batch_size, device=device)
+    def prepare(decoded: Decoded) -> torch.Tensor:
+        return model_frames(model, resize_crop(decoded.frames_at(times), size))
+
+    def run(frames: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return F.normalize(model.encode_image(image_input(model, frames, dtype)).float(), dim=-1)
 
     label, sha = weights_label(s.get("checkpoint"))
     return Extractor(
-        decode=functools.partial(decode_frames, times=times, size=size, decoder=s.get("decoder", "auto")),
-        run=run,
-        per_video_shape=lambda: [len(times), run(np.zeros((1, size, size, 3), np.uint8)).shape[1]],
-        model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha,
+        needs=common_needs(s, frame_times=times), prepare=prepare, run=run,
+        per_video_shape=lambda: [len(times), int(model.visual.output_dim)],
+        model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "frame_size": size,
                   "frame_times": "start_s + segment + 0.5 (segment middle)",
-                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess"},
+                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess (tensor ops)"},
         attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})
 
 

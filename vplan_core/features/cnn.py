@@ -7,15 +7,14 @@ Weights come from a local file or "random:<seed>" (weights.apply_weights); nothi
 
 from __future__ import annotations
 
-import functools
-
-import numpy as np
 import torch
 import torchvision
 from torch import nn
 
 from ..data.video import llp_frame_times
-from .extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_sampling, decode_frames, torch_runner
+from ..data.frames import normalise, resize_crop
+from .decoding import Decoded
+from .extractor import FRAME_RULE, RESIZE_RULE, Extractor, common_needs, common_sampling, place_model, torch_runner
 from vplan_core.feature_registry import CNN_PUBLISHED
 from .weights import apply_weights
 
@@ -45,35 +44,30 @@ def build_r2plus1d(weights: str, config_key: str = "features.r2plus1d.weights"
     return model.eval(), label, sha
 
 
-def _normalise(frames: np.ndarray, mean: tuple, std: tuple, device: str) -> torch.Tensor:
-    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] scaled to [0, 1] and standardised."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).float().div_(255.0)
-    x = (x - torch.tensor(mean, device=device)) / torch.tensor(std, device=device)
-    return x.movedim(-1, -3)
-
-
-def images_to_2d_input(frames: np.ndarray, device: str = "cpu") -> torch.Tensor:
+def images_to_2d_input(frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 [B, H, W, 3] -> ImageNet-normalised [B, 3, H, W]."""
-    return _normalise(frames, IMAGENET_MEAN, IMAGENET_STD, device)
+    return normalise(frames, IMAGENET_MEAN, IMAGENET_STD, dtype)
 
 
-def clips_to_r2plus1d_input(clips: np.ndarray, device: str = "cpu") -> torch.Tensor:
+def clips_to_r2plus1d_input(clips: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 [B, T, H, W, 3] -> Kinetics-normalised [B, 3, T, H, W]."""
-    return _normalise(clips, KINETICS_MEAN, KINETICS_STD, device).transpose(1, 2)
+    return normalise(clips, KINETICS_MEAN, KINETICS_STD, dtype).transpose(1, 2)
 
 
 def cnn2d_extractor(s: dict, device: str) -> Extractor:
     """features.cnn2d: `backbone` on the frames at `fps` (80 over 10 s), `size` px -> [80, dim]."""
     name, size, fps = s.get("backbone", "resnet152"), s.get("size", 224), s.get("fps", 8)
     model, label, sha = build_2d_backbone(name, s["weights"])
-    model.to(device)
+    model = place_model(model, device, channels_last="2d")
     times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))
+
+    def prepare(decoded: Decoded) -> torch.Tensor:
+        return resize_crop(decoded.frames_at(times), size)
+
     return Extractor(
-        decode=functools.partial(decode_frames, times=times, size=size,
-                                 decoder=s.get("decoder", "auto")),
-        run=torch_runner(model, functools.partial(images_to_2d_input, device=device)),
+        needs=common_needs(s, frame_times=times), prepare=prepare, run=torch_runner(model, images_to_2d_input),
         per_video_shape=lambda: [len(times), BACKBONES_2D[name]],
-        model=name, weights=label, weights_sha256=sha,
+        model=name, weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),
                   "frame_size": size, "frame_times": "start_s + (i + 0.5) / fps",
                   "frame_rule": FRAME_RULE, "resize": RESIZE_RULE,
@@ -87,13 +81,16 @@ def r2plus1d_extractor(s: dict, device: str) -> Extractor:
     if len(times) % clip_len:
         raise ValueError(f"{len(times)} frames do not split into clips of {clip_len}")
     model, label, sha = build_r2plus1d(s["weights"])
-    model.to(device)
+    model = place_model(model, device, channels_last="3d")
+
+    def prepare(decoded: Decoded) -> torch.Tensor:
+        frames = resize_crop(decoded.frames_at(times), size)
+        return frames.reshape(-1, clip_len, *frames.shape[1:])
+
     return Extractor(
-        decode=functools.partial(decode_frames, times=times, size=size,
-                                 decoder=s.get("decoder", "auto"), clip_len=clip_len),
-        run=torch_runner(model, functools.partial(clips_to_r2plus1d_input, device=device)),
+        needs=common_needs(s, frame_times=times), prepare=prepare, run=torch_runner(model, clips_to_r2plus1d_input),
         per_video_shape=lambda: [len(times) // clip_len, R2PLUS1D_DIM],
-        model="r2plus1d_18", weights=label, weights_sha256=sha,
+        model="r2plus1d_18", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),
                   "clip_len": clip_len, "frame_size": size,
                   "frame_times": "start_s + (i + 0.5) / fps", "frame_rule": FRAME_RULE,

@@ -10,15 +10,14 @@ the model was trained on depend on these exact choices.
 
 from __future__ import annotations
 
-import functools
 import os
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..data.video import sample_audio
-from .extractor import Extractor, common_sampling, torch_runner
+from .decoding import Decoded
+from .extractor import Extractor, common_needs, common_sampling, place_model, torch_runner
 from vplan_core.feature_registry import FEATURES, VGGISH_PCA_URL, VGGISH_WEIGHTS_URL
 from .weights import apply_weights, load_state_dict_file, sha256_file
 
@@ -159,32 +158,31 @@ class Postprocessor(nn.Module):
         return torch.round((clipped - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
 
 
-def decode_vggish(path: str, offset_s: float = 0.0, *, seconds: float, start_s: float, hop_s: float) -> np.ndarray:
-    """One 0.96 s log-mel example per `hop_s` of the window: [seconds / hop_s, 96, 64]."""
-    wave = sample_audio(path, SAMPLE_RATE, seconds, start_s + offset_s)
-    return waveform_to_examples(wave, SAMPLE_RATE, int(round(seconds)), hop_s).numpy()
-
-
 def vggish_extractor(s: dict, device: str) -> Extractor:
     """features.vggish: one 128-d embedding a second (16 kHz), PCA-postprocessed when `pca`."""
     if s.get("audio_rate", SAMPLE_RATE) != SAMPLE_RATE:
         raise ValueError(f"VGGish needs audio_rate {SAMPLE_RATE}, got {s['audio_rate']}")
     model = VGGish()
     label, sha = apply_weights(model, s["weights"], "features.vggish.weights", VGGISH_WEIGHTS_URL)
-    body: torch.nn.Module = model.eval()
+    body: torch.nn.Module = model
     if s.get("pca", False):
         if not s.get("pca_params"):
             raise ValueError("features.vggish.pca is true but features.vggish.pca_params is "
                              f"not set (published at {VGGISH_PCA_URL})")
         body = torch.nn.Sequential(model, Postprocessor.from_file(s["pca_params"], "features.vggish.pca_params"))
         sha = f"{sha} pca:{sha256_file(s['pca_params'])}"
-    body.to(device)
+    body = place_model(body, device, channels_last="2d")
     seconds, hop_s = s.get("seconds", 10), s.get("example_hop_s", 1.0)
+
+    def prepare(decoded: Decoded) -> torch.Tensor:
+        """The reference front end (numpy, on the CPU), then the examples onto the device."""
+        wave = decoded.audio[SAMPLE_RATE].numpy()
+        return waveform_to_examples(wave, SAMPLE_RATE, int(round(seconds)), hop_s).to(device, non_blocking=True)
+
     return Extractor(
-        decode=functools.partial(decode_vggish, seconds=seconds, start_s=s.get("start_s", 0.0), hop_s=hop_s),
-        run=torch_runner(body, lambda x: torch.from_numpy(x).to(device)),
+        needs=common_needs(s, audio_rate=SAMPLE_RATE), prepare=prepare, run=torch_runner(body),
         per_video_shape=lambda: [int(round(seconds)), EMBEDDING_SIZE],
         model="vggish" + ("+pca" if s.get("pca", False) else ""), weights=label,
-        weights_sha256=sha,
+        weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "sample_rate": SAMPLE_RATE,
                   "downmix": "mean of channels", "example_hop_s": hop_s, **FEATURES["vggish"].provenance})
