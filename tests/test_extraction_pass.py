@@ -128,6 +128,7 @@ def test_one_pass_stores_equal_the_old_path_within_tolerance(rows, settings, one
         ex = build_extractor(name, s)
         used = [r for r in rows if name not in ("vggish", "clap") or r["has_audio"]]
         assert ids == [r["video_id"] for r in used], name
+        assert attrs["compute"] == {"device": "cpu", "dtype": "float32"}
         before = np.stack([_old_features(name, s, ex, _old_inputs(name, r["path"], s)) for r in used])
         assert feats.shape == before.shape, name
         if name in ("vggish", "clap"):

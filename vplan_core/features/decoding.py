@@ -42,7 +42,9 @@ class Needs:
 
 @dataclass(frozen=True)
 class DecodePlan:
-    """The union of several extractors' needs: one decode serves them all."""
+    """The union of several extractors' needs: one decode serves them all. frame_times are the
+    distinct time grids one after another (ResNet's and R(2+1)D's 80, then CLIP's 10), so each
+    grid's frames are one slice of the decoded frames, read without a copy."""
 
     frame_times: tuple[float, ...]
     audio_rates: tuple[int, ...]
@@ -57,7 +59,8 @@ class DecodePlan:
         if len(windows) != 1:
             raise ValueError(f"features decoded together must share seconds, start_s and decoder; got {sorted(windows)}")
         (seconds, start_s, decoder), = windows
-        return cls(frame_times=tuple(sorted({t for n in needs for t in n.frame_times})),
+        grids = dict.fromkeys(n.frame_times for n in needs if n.frame_times)
+        return cls(frame_times=tuple(t for grid in grids for t in grid),
                    audio_rates=tuple(sorted({n.audio_rate for n in needs if n.audio_rate})),
                    seconds=seconds, start_s=start_s, decoder=decoder)
 
@@ -78,9 +81,12 @@ class Decoded:
         return next((self.problems[part] for part in needs.parts() if part in self.problems), None)
 
     def frames_at(self, times: Sequence[float]) -> torch.Tensor:
-        """The frames decoded for `times` (a subset of the plan's)."""
-        rows = np.searchsorted(self.times, times)
-        return self.frames[torch.as_tensor(rows, device=self.frames.device)]
+        """The frames decoded for `times`, one extractor's grid: a slice of the plan's frames."""
+        times = np.asarray(times)
+        for start in np.flatnonzero(self.times == times[0]):
+            if np.array_equal(self.times[start:start + len(times)], times):
+                return self.frames[start:start + len(times)]
+        raise ValueError("frames_at: these times are not one of the decoded grids")
 
     def pin_memory(self) -> "Decoded":
         """DataLoader(pin_memory=True) calls this: page-locked frames copy to a GPU asynchronously."""

@@ -136,7 +136,8 @@ def run_shard(extractors: Mapping[str, Extractor], records: Sequence[ManifestRec
         ex, features = run.ex, run.features()
         write_store(stores[name], features, run.ids, {
             "feature": name, "model": ex.model, "weights": ex.weights, "weights_sha256": ex.weights_sha256,
-            "sampling": ex.sampling, "skipped": run.skipped, **ex.attrs, **(attrs or {}).get(name, {})})
+            "sampling": ex.sampling, "skipped": run.skipped, "compute": ex.compute(), **ex.attrs,
+            **(attrs or {}).get(name, {})})
         summaries[name] = {"feature": name, "store": str(stores[name]), "n_videos": len(records),
                            "n_written": len(run.ids), "skipped": run.skipped, "shape": list(features.shape[1:]),
                            "model": ex.model, "weights": ex.weights, "seconds": round(run.seconds, 3),

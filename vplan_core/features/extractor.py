@@ -45,6 +45,11 @@ class Extractor:
     batch_size: int = 64
     device: torch.device = torch.device("cpu")
 
+    def compute(self) -> dict:
+        """Where and in which precision the model ran (a store's "compute" attr): bfloat16 on
+        CUDA gives features within bfloat16's precision of a CPU run's."""
+        return {"device": self.device.type, "dtype": str(model_dtype(self.device)).removeprefix("torch.")}
+
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """run over `inputs` in batches of batch_size."""
         return torch.cat([self.run(inputs[i:i + self.batch_size]) for i in range(0, len(inputs), self.batch_size)])

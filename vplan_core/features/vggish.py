@@ -164,14 +164,21 @@ def vggish_extractor(s: dict, device: str) -> Extractor:
         raise ValueError(f"VGGish needs audio_rate {SAMPLE_RATE}, got {s['audio_rate']}")
     model = VGGish()
     label, sha = apply_weights(model, s["weights"], "features.vggish.weights", VGGISH_WEIGHTS_URL)
-    body: torch.nn.Module = model
+    model = place_model(model, device, channels_last="2d")
+    post = None
     if s.get("pca", False):
         if not s.get("pca_params"):
             raise ValueError("features.vggish.pca is true but features.vggish.pca_params is "
                              f"not set (published at {VGGISH_PCA_URL})")
-        body = torch.nn.Sequential(model, Postprocessor.from_file(s["pca_params"], "features.vggish.pca_params"))
+        # float32 whatever the device: it quantises to 0..255, which bfloat16 would round
+        post = Postprocessor.from_file(s["pca_params"], "features.vggish.pca_params").to(device)
         sha = f"{sha} pca:{sha256_file(s['pca_params'])}"
-    body = place_model(body, device, channels_last="2d")
+    embed = torch_runner(model)
+
+    def run(examples: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return embed(examples) if post is None else post(embed(examples))
+
     seconds, hop_s = s.get("seconds", 10), s.get("example_hop_s", 1.0)
 
     def prepare(decoded: Decoded) -> torch.Tensor:
@@ -180,7 +187,7 @@ def vggish_extractor(s: dict, device: str) -> Extractor:
         return waveform_to_examples(wave, SAMPLE_RATE, int(round(seconds)), hop_s).to(device, non_blocking=True)
 
     return Extractor(
-        needs=common_needs(s, audio_rate=SAMPLE_RATE), prepare=prepare, run=torch_runner(body),
+        needs=common_needs(s, audio_rate=SAMPLE_RATE), prepare=prepare, run=run,
         per_video_shape=lambda: [int(round(seconds)), EMBEDDING_SIZE],
         model="vggish" + ("+pca" if s.get("pca", False) else ""), weights=label,
         weights_sha256=sha, device=torch.device(device),
