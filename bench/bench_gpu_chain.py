@@ -1,29 +1,37 @@
 """The whole VPLAN chain on LLP-sized random features: the plain eager loop vs the vplan trainer.
 
 Chain (method.md): stage 1 = row ④ (Eq. 9), --epochs epochs with a val pass (649 videos) after
-each -> PLD over the 10,000 training videos -> stage 2 = row ⑤ on the refined labels, same
-schedule -> test prediction (1,200 videos) and the ten metrics. Official shapes (10×128,
-80×2048, 10×512), d_model 512, batch 32. Ways, side by side in one run, for each S in --seeds:
+each -> PLD over the training videos -> stage 2 = row ⑤ on the refined labels, same schedule ->
+test prediction (1,200 videos) and the ten metrics. Official shapes (10×128, 80×2048, 10×512),
+each family with its recipe from config/llp.yaml (HAN: d_model 512, batch 32; MGN and
+MM-Pyramid: batch 16, their official widths, their own epochs unless --epochs). Ways:
   plain          the trainer as vplan had it before seed batching: one seed at a time, an
                  eager nn.Module HAN, Python step per batch, vectorised val; S seeds = S runs
                  one after another. --plain-epochs < --epochs times that many epochs a stage
-                 and scales the stage times linearly (marked "extrapolated").
+                 and scales the stage times linearly (marked "extrapolated"). HAN only.
   vplan          vplan_core.training.trainer.train: the S seeds as one SeedBatch (vmap), eager.
-  vplan+compile  the same with train.compile (torch.compile of the step; on GPUs).
-Targets (issue "Several seeds for the price of one"): one seed <= 60 s on one H200, five seeds
-<= 2x one seed. Print versions first; the whole default run is sized for a 10-minute command.
---model mgn / mm_pyramid runs the same chain with that parser family and its official recipe
-from config/llp.yaml (batch 16, its own epochs unless --epochs; the plain loop is HAN's only).
+  vplan+compile  the same with train.compile (the whole step compiled; CUDA graphs on a GPU).
+A vplan chain uploads each split once (training/resident.py; only the frame means a family
+reads), timed as its "upload" phase. Variants run family by family, and within a family S
+alternates (S=1, S=5 for one way, then the other way), so S=5 is never left for last; a variant
+whose stage 1 overran --budget seconds skips PLD and stage 2 (reported), so that no variant
+starves the ones after it. Per variant: the phases' seconds, each stage's first epoch (warm-up and
+compile) apart, and the median of the later epochs (steady state, its val pass included),
+one JSON line each, then a table.
+Targets (issue 27): a HAN epoch on 10k videos <= 0.5 s at S=1, S=5 <= 2x S=1, MGN and MM-Pyramid
+<= 3 s an epoch.
 
-    python bench/bench_gpu_chain.py --device cuda                                   # H200
-    python bench/bench_gpu_chain.py --device cuda --model mgn --ways vplan,vplan+compile --epochs 4
+    python bench/bench_gpu_chain.py --device cuda                                    # H200
+    python bench/bench_gpu_chain.py --device cuda --scale gpu-quick --budget 20      # ~3 minutes
     .venv/bin/python bench/bench_gpu_chain.py --device cpu --scale small --seeds 1,2   # smoke test
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +47,8 @@ from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.method.pld import DEFAULT_ALPHA, DEFAULT_K, denoise, forward_loss_matrix
 from vplan_core.training.refinement import refine_labels
 from vplan_core.training.prediction import predict, predict_seeds
-from vplan_core.models import DEFAULT_FAMILY, FAMILIES
+from vplan_core.training.resident import Resident
+from vplan_core.models import FAMILIES, family
 from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, initial_model, train
 
@@ -47,9 +56,10 @@ PLAIN_LOOP_FAMILY = "han"  # the reference loop (AVVP-ECCV20's main_avvp.py) tra
 
 LLP_CONFIG = Path(__file__).resolve().parents[1] / "config/llp.yaml"
 
-SCALES = {  # train, val, test videos; epochs per stage
-    "llp": (10_000, 649, 1_200, 30),
-    "small": (96, 24, 24, 2),
+SCALES = {  # train, val, test videos; epochs per stage (None: the family's recipe)
+    "llp": (10_000, 649, 1_200, None),
+    "gpu-quick": (2_000, 649, 1_200, 3),  # steady-state epochs of every variant in one short call
+    "small": (96, 24, 24, 3),
 }
 
 
@@ -90,25 +100,34 @@ def scores(pred: dict, gt: np.ndarray) -> dict:
 
 
 # ---- the vplan trainer: S seeds as one batch ----
-def vplan_chain(config: TrainConfig, data: dict, timer: Timer) -> None:
+def vplan_chain(config: TrainConfig, data: dict, timer: Timer, budget: float) -> list[list[float]]:
+    """Times the chain's phases; returns each stage's epoch seconds (each stage compiles its own
+    step in its first epoch). The splits go to the device once, shared by both trainings, PLD
+    and the test."""
     (tr, y, seg, _), (va, _, _, gva), (te, _, _, gte) = data["train"], data["val"], data["test"]
     quiet = lambda _: None  # noqa: E731
     val = ValidationSet(va, gva[0], gva[1])
-    stage1 = timer("stage 1", train, config, TrainingSet(tr, y, seg), val, log=quiet)
+    resident, means = Resident(config.device), family(config.model).frame_means
+    timer("upload", lambda: [resident(f, means) for f in (tr, va, te)])
+    stage1 = timer("stage 1", train, config, TrainingSet(tr, y, seg), val, log=quiet, resident=resident)
+    epochs = [[h["seconds"] for h in stage1[0].history]]
+    if timer.seconds["stage 1"] > budget:
+        return epochs
 
     def pld():
         batch = SeedBatch([r.model for r in stage1]).to(config.device)
-        return refine_labels(batch, tr, seg, DEFAULT_K, DEFAULT_ALPHA, config.device)[0]
+        return refine_labels(batch, tr, seg, DEFAULT_K, DEFAULT_ALPHA, config.device, inputs=resident(tr, means))[0]
 
     refined = timer("PLD", pld)
-    stage2 = timer("stage 2", train, config, TrainingSet(tr, y, refined), val, log=quiet)
+    stage2 = timer("stage 2", train, config, TrainingSet(tr, y, refined), val, log=quiet, resident=resident)
 
     def test():
         batch = SeedBatch([r.model for r in stage2]).to(config.device)
-        pred = predict_seeds(batch, te.to_tensors(config.device))
+        pred = predict_seeds(batch, resident(te, means))
         return [scores({k: v[s] for k, v in pred.items()}, gte) for s in range(batch.num_seeds)]
 
     timer("test", test)
+    return epochs + [[h["seconds"] for h in stage2[0].history]]
 
 
 # ---- the plain loop: one eager nn.Module per seed, as vplan trained before seed batching ----
@@ -153,64 +172,69 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--scale", choices=sorted(SCALES), default="llp")
-    ap.add_argument("--epochs", type=int, help="per stage (default: the scale's)")
+    ap.add_argument("--epochs", type=int, help="per stage (default: the scale's, or the family's recipe)")
     ap.add_argument("--plain-epochs", type=int, default=3,
                     help="epochs a stage the plain loop really runs (times scaled to --epochs)")
     ap.add_argument("--seeds", default="1,5", help="comma-separated seed counts S")
-    ap.add_argument("--ways", default="plain,vplan,vplan+compile")
+    ap.add_argument("--ways", default="vplan,vplan+compile", help="plain (HAN only), vplan, vplan+compile")
+    ap.add_argument("--models", default=",".join(FAMILIES), help="parser families, recipes from config/llp.yaml")
+    ap.add_argument("--budget", type=float, default=float("inf"),
+                    help="seconds of stage 1 after which a variant skips PLD and stage 2")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--model", default=DEFAULT_FAMILY, choices=tuple(FAMILIES),
-                    help="the parser family, with its recipe from config/llp.yaml")
     args = ap.parse_args()
-    if args.model != PLAIN_LOOP_FAMILY and "plain" in args.ways.split(","):
-        ap.error(f"the plain loop trains {PLAIN_LOOP_FAMILY}: use --ways vplan,vplan+compile for another family")
-    recipe = train_settings(yaml.safe_load(LLP_CONFIG.read_text()), "plg_rl", args.model)
+    config_yaml = yaml.safe_load(LLP_CONFIG.read_text())
 
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-          f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu ({args.threads} threads)'}")
-    n_train, n_val, n_test, default_epochs = SCALES[args.scale]
-    if args.scale == "llp" and args.model != PLAIN_LOOP_FAMILY:
-        default_epochs = recipe["epochs"]
-    epochs = args.epochs or default_epochs
-    plain_epochs = min(args.plain_epochs, epochs)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} threads)"
+    print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, device {name}")
+    n_train, n_val, n_test, scale_epochs = SCALES[args.scale]
     rng = np.random.default_rng(0)
-    data = {name: random_split(n, rng) for name, n in (("train", n_train), ("val", n_val), ("test", n_test))}
-    print(f"{n_train} train / {n_val} val / {n_test} test videos, {epochs} epochs a stage, model {args.model}, "
-          f"batch {recipe['batch_size']}, lr {recipe['lr']:g}\n")
+    data = {split: random_split(n, rng) for split, n in (("train", n_train), ("val", n_val), ("test", n_test))}
+    print(f"{n_train} train / {n_val} val / {n_test} test videos\n", flush=True)
 
+    variants = [(model, way, int(n_seeds)) for model in args.models.split(",") for way in args.ways.split(",")
+                for n_seeds in args.seeds.split(",") if way != "plain" or model == PLAIN_LOOP_FAMILY]
     rows = []
-    for n_seeds in (int(s) for s in args.seeds.split(",")):
-        for way in args.ways.split(","):
-            config = TrainConfig(**{**recipe, "epochs": epochs}, seeds=range(n_seeds), device=args.device,
-                                 compile=way == "vplan+compile")
-            timer = Timer(device)
-            started = time.perf_counter()
-            if way == "plain":
-                plain_chain(config, data, timer, plain_epochs)
-                scale = epochs / plain_epochs
-                for stage in ("stage 1", "stage 2"):
-                    timer.seconds[stage] *= scale
-                note = f"extrapolated from {plain_epochs} epochs" if plain_epochs < epochs else "measured"
-            else:
-                vplan_chain(config, data, timer)
-                note = "measured"
-            rows.append((way, n_seeds, timer.seconds, sum(timer.seconds.values()), note,
-                         time.perf_counter() - started))
-            print(f"{way} S={n_seeds}: {sum(timer.seconds.values()):.1f} s ({note})", flush=True)
+    for model, way, n_seeds in variants:
+        recipe = train_settings(config_yaml, "plg_rl", model)
+        epochs = args.epochs or scale_epochs or recipe["epochs"]
+        config = TrainConfig(**{**recipe, "epochs": epochs}, seeds=range(n_seeds), device=args.device,
+                             compile=way == "vplan+compile")
+        timer = Timer(device)
+        started = time.perf_counter()
+        if way == "plain":
+            plain_epochs = min(args.plain_epochs, epochs)
+            plain_chain(config, data, timer, plain_epochs)
+            for stage in ("stage 1", "stage 2"):
+                timer.seconds[stage] *= epochs / plain_epochs
+            note, stages = (f"extrapolated from {plain_epochs} epochs" if plain_epochs < epochs else "measured"), []
+        else:
+            stages = vplan_chain(config, data, timer, args.budget)
+            note = "measured" if "stage 2" in timer.seconds else "over budget: PLD and stage 2 skipped"
+        steady = [s for stage in stages for s in stage[1:]]  # each stage's first epoch is its warm-up
+        row = {"model": model, "way": way, "seeds": n_seeds, "epochs": epochs, "batch": config.batch_size,
+               "phases_s": {k: round(v, 2) for k, v in timer.seconds.items()},
+               "chain_s": round(sum(timer.seconds.values()), 2), "note": note,
+               "first_epoch_s": [round(stage[0], 3) for stage in stages],
+               "epoch_s_median": round(statistics.median(steady), 3) if steady else None,
+               "epoch_s_per_10k": round(statistics.median(steady) * 10_000 / n_train, 2) if steady else None,
+               "wall_s": round(time.perf_counter() - started, 1)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
 
-    phases = ["stage 1", "PLD", "stage 2", "test"]
-    print("\n| way | S | " + " | ".join(phases) + " | chain (s) | | wall of this row (s) |")
-    print("|---|---|" + "---|" * (len(phases) + 3))
-    for way, n_seeds, seconds, total, note, wall in rows:
-        cells = " | ".join(f"{seconds.get(p, 0.0):.1f}" for p in phases)
-        print(f"| {way} | {n_seeds} | {cells} | {total:.1f} | {note} | {wall:.1f} |")
-    totals = {(way, s): total for way, s, _, total, _, _ in rows}
-    for way in args.ways.split(","):
-        counts = sorted(s for w, s in totals if w == way)
-        if len(counts) > 1:
-            print(f"{way}: S={counts[-1]} / S={counts[0]} = {totals[(way, counts[-1])] / totals[(way, counts[0])]:.2f}")
+    phases = ["upload", "stage 1", "PLD", "stage 2", "test"]
+    print("\n| family | way | S | " + " | ".join(phases) + " | chain (s) | first epochs (s) | epoch (s, median) "
+          "| epoch per 10k videos (s) | |")
+    print("|---|---|---|" + "---|" * (len(phases) + 5))
+    for r in rows:
+        cells = " | ".join(f"{r['phases_s'].get(p, 0.0):.1f}" for p in phases)
+        print(f"| {r['model']} | {r['way']} | {r['seeds']} | {cells} | {r['chain_s']:.1f} | {' / '.join(map(str, r['first_epoch_s']))} | "
+              f"{r['epoch_s_median']} | {r['epoch_s_per_10k']} | {r['note']} |")
+    for model, way in {(r["model"], r["way"]) for r in rows}:
+        mine = sorted((r["seeds"], r["epoch_s_median"]) for r in rows if (r["model"], r["way"]) == (model, way))
+        if len(mine) > 1 and mine[0][1] and mine[-1][1]:
+            print(f"{model} {way}: epoch S={mine[-1][0]} / S={mine[0][0]} = {mine[-1][1] / mine[0][1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import torch
 
 from vplan_core.method.losses import LossConfig
 from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.training.step import Step, new_optimizer
 from vplan_core.training.trainer import TrainConfig, initial_model, stream_seed, train_one_epoch
 
 
@@ -38,10 +39,10 @@ class Run:
     """One trainer state (model batch, optimizer, generators) that epochs can be timed on."""
 
     def __init__(self, config: TrainConfig, inputs, y, seg, device: torch.device):
-        self.config, self.inputs, self.y = config, inputs, y
-        self.seg = seg.expand(len(config.seeds), *seg.shape)
+        self.config = config
         self.batch = SeedBatch([initial_model(config, inputs, 25, s) for s in config.seeds]).to(device)
-        self.optimizer = torch.optim.Adam(self.batch.params.values(), lr=config.lr, fused=device.type == "cuda")
+        self.optimizer = new_optimizer(self.batch, config.lr, device, config.compile)
+        self.step = Step(self.batch, self.optimizer, inputs, y, seg.expand(len(config.seeds), *seg.shape), None, config)
         self.orders = [torch.Generator().manual_seed(s) for s in config.seeds]
         self.noise = [torch.Generator(device).manual_seed(stream_seed(s, "dropout")) for s in config.seeds]
         self.epoch = 0
@@ -50,8 +51,7 @@ class Run:
         self.epoch += 1
         sync(device)
         started = time.perf_counter()
-        train_one_epoch(self.batch, self.optimizer, self.inputs, self.y, self.seg, self.config, self.orders,
-                        self.noise, self.epoch)
+        train_one_epoch(self.step, self.config, self.orders, self.noise, self.epoch)
         sync(device)
         return time.perf_counter() - started
 

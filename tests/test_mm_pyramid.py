@@ -8,7 +8,7 @@ import pytest
 
 from tests.official.mm_pyramid_official import AVVPNet
 from vplan_core.method.losses import LossConfig, compute_loss
-from vplan_core.models.mm_pyramid import MMPyramid
+from vplan_core.models.mm_pyramid import MMPyramid, band_outside
 from vplan_core.models.noise import DropoutTape
 from vplan_core.models.seed_batch import SeedBatch
 
@@ -228,3 +228,13 @@ def test_noise_size_zero_without_dropout():
     attn_only = ours(dropout=0.0, attn_dropout=0.1)
     levels, h = HYPER["levels"], HYPER["nhead"]
     assert attn_only.noise_size(2, T) == 2 * h * (levels * 4 * T * T + 2 * T * levels * levels)
+
+
+def test_band_masks_are_built_once_per_shape():
+    """The attention band of every call comes from one cached mask per (lengths, band, device),
+    equal to the official |i - j| > masksize // 2 rule."""
+    mask = band_outside(T, T, 2, torch.device("cpu"))
+    assert band_outside(T, T, 2, torch.device("cpu")) is mask
+    expected = torch.tensor([[abs(i - j) > 2 for j in range(T)] for i in range(T)])
+    assert torch.equal(mask, expected)
+    assert not torch.equal(band_outside(T, T, 4, torch.device("cpu")), mask)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vplan_core.models.inputs import InputStandardization
+from vplan_core.models.inputs import InputStandardization, segment_means
 from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 from vplan_core.models.pooling import attentive_mmil
@@ -154,9 +154,9 @@ class HAN(InputStandardization, nn.Module):
         x1 = self.fc_a(audio)
         # avg_pool2d (8, 1) of the reference after fc_v: the mean over each run of f consecutive
         # frames. fc_v is affine, so averaging the frames first is the same function at 1/f of
-        # the cost of its largest matrix product (the bulk of a training step).
-        b, n, d_in = visual_2d.shape
-        vid_s = self.fc_v(visual_2d.reshape(b, n // self.frames_per_segment, self.frames_per_segment, d_in).mean(2))
+        # the cost of its largest matrix product (the bulk of a training step); and the trainer
+        # may keep only the means on the device (FAMILY.frame_means).
+        vid_s = self.fc_v(segment_means(visual_2d, audio.shape[1], self.frames_per_segment))
         vid_st = self.fc_st(visual_3d)
         x2 = self.fc_fusion(torch.cat((vid_s, vid_st), dim=-1))
         x1, x2 = self.hat_encoder(x1, x2, drop)
@@ -167,7 +167,7 @@ class HAN(InputStandardization, nn.Module):
 
 
 FAMILY = Family(
-    "HAN", HAN,
+    "HAN", HAN, frame_means=True,
     # train.d_model is HAN's width and its feed-forward width (both 512 in the reference)
     build_kwargs=lambda config: dict(d_model=config.d_model, dim_feedforward=config.d_model, dropout=config.dropout),
     # the paper's Table V (= its Table III rows ①, ②, ⑤), LLP test F %

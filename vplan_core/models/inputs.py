@@ -46,3 +46,13 @@ class InputStandardization:
             return audio, visual_2d, visual_3d
         return tuple((x - getattr(self, f"{name}_mean")) / getattr(self, f"{name}_std")
                      for name, x in zip(INPUTS, (audio, visual_2d, visual_3d)))
+
+
+def segment_means(visual_2d: torch.Tensor, segments: int, frames_per_segment: int) -> torch.Tensor:
+    """[B, T, D2]: the mean of each segment's 2D frames, from the frames [B, T*f, D2] or from those
+    means themselves (what the trainer keeps on the device for a family whose FAMILY.frame_means
+    says it reads the frames only through them; training/resident.py). With f = 1 the two agree."""
+    b, n, d = visual_2d.shape
+    if n == segments:
+        return visual_2d
+    return visual_2d.reshape(b, n // frames_per_segment, frames_per_segment, d).mean(2)

@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vplan_core.models.inputs import InputStandardization
+from vplan_core.models.inputs import InputStandardization, segment_means
 from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 
@@ -438,10 +438,9 @@ class MGN(InputStandardization, nn.Module):
 
         x1_0 = self.fc_a(audio)
         # avg_pool2d (8, 1) after fc_v in the official code: the mean over each run of f frames,
-        # taken before fc_v here (fc_v is affine: the same function, 1/f of the cost).
-        b, n, d_in = visual_2d.shape
-        f = self.frames_per_segment
-        vid_s = self.fc_v(visual_2d.reshape(b, n // f, f, d_in).mean(2))
+        # taken before fc_v here (fc_v is affine: the same function, 1/f of the cost; the
+        # trainer may keep only the means on the device, FAMILY.frame_means).
+        vid_s = self.fc_v(segment_means(visual_2d, audio.shape[1], self.frames_per_segment))
         vid_st = self.fc_st(visual_3d)
         x2_0 = self.fc_fusion(torch.cat((vid_s, vid_st), dim=-1))
 
@@ -481,7 +480,7 @@ def mgn_loss_extra(extras: tuple[torch.Tensor, ...], video_labels: torch.Tensor,
 
 
 FAMILY = Family(
-    "MGN", MGN, extra_loss=mgn_loss_extra,
+    "MGN", MGN, extra_loss=mgn_loss_extra, frame_means=True,
     # the paper's Table V, LLP test F %
     paper={"row1_han": (60.8, 55.4, 50.4, 55.5, 57.2, 51.1, 52.4, 44.4, 49.3, 49.1),
            "row2_plg": (60.3, 63.0, 56.4, 59.9, 59.1, 50.5, 61.1, 50.4, 54.0, 49.5),

@@ -88,19 +88,21 @@ Deviations (none changes a forward output beyond float rounding)
   of the largest matrix product), as in vplan's HAN.
 * Dropout reads vplan's noise tape (models/noise.py) instead of nn.Dropout, in the official order of
   the dropout sites; a site whose p is 0 draws nothing. The attention band mask is built from
-  aranges (no Python loop over rows), and the fusion module's bmm with the level weights reads T
-  from the input. The forward is vmappable (models/seed_batch.py).
+  aranges (no Python loop over rows), once per length, band and device (band_outside), and the
+  fusion module's bmm with the level weights reads T from the input. The forward is vmappable
+  (models/seed_batch.py).
 """
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vplan_core.models.inputs import InputStandardization
+from vplan_core.models.inputs import InputStandardization, segment_means
 from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 from vplan_core.models.pooling import attentive_mmil
@@ -118,6 +120,17 @@ def _dropout(drop, x: torch.Tensor, p: float) -> torch.Tensor:
 def _site(numel: int, p: float) -> int:
     """Noise numbers a dropout site of numel elements reads."""
     return numel if p > 0 else 0
+
+
+@functools.cache
+def band_outside(t_q: int, t_kv: int, window: int, device: torch.device) -> torch.Tensor:
+    """[t_q, t_kv] bool, True where |i - j| > window: the keys a query may not see. Built once per
+    shape and device (every attention call of every level and step asks for one of a few), not
+    from aranges at every call. A compiled step traces through the cache (dynamo's warning says
+    so): its shapes are static, so the mask is a constant of the graph there."""
+    rows = torch.arange(t_q, device=device)
+    cols = torch.arange(t_kv, device=device)
+    return (rows[:, None] - cols[None, :]).abs() > window
 
 
 class MultiHeadAttention(nn.Module):
@@ -144,10 +157,7 @@ class MultiHeadAttention(nn.Module):
                    for lin, x in zip(self.linears, (query, key, value))]
         scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(self.d_k)
         if self.masksize != 1:
-            window = int(self.masksize / 2)
-            rows = torch.arange(scores.shape[-2], device=scores.device)
-            cols = torch.arange(scores.shape[-1], device=scores.device)
-            outside = (rows[:, None] - cols[None, :]).abs() > window
+            outside = band_outside(scores.shape[-2], scores.shape[-1], int(self.masksize / 2), scores.device)
             scores = scores.masked_fill(outside, -1e9)
         p_attn = _dropout(drop, F.softmax(scores, dim=-1), self.p)
         x = torch.matmul(p_attn, v).transpose(1, 2).reshape(n, -1, self.h * self.d_k)
@@ -420,9 +430,8 @@ class MMPyramid(InputStandardization, nn.Module):
 
         f_a = self.fc_a(audio)
         # avg_pool2d (8, 1) after fc_v in the official code: the mean of each run of f frames,
-        # taken first here (fc_v is affine).
-        n, d_in = visual_2d.shape[1], visual_2d.shape[2]
-        vid_s = self.fc_v(visual_2d.reshape(b, n // self.frames_per_segment, self.frames_per_segment, d_in).mean(2))
+        # taken first here (fc_v is affine; the trainer may keep only the means, FAMILY.frame_means).
+        vid_s = self.fc_v(segment_means(visual_2d, t, self.frames_per_segment))
         f_v = self.fc_fusion(torch.cat((vid_s, self.fc_st(visual_3d)), dim=-1))
         v_o, a_o = self.MMP(f_v, f_a, drop)
         drop.check_used()
@@ -434,7 +443,7 @@ class MMPyramid(InputStandardization, nn.Module):
 
 
 FAMILY = Family(
-    "MM-Pyramid", MMPyramid,
+    "MM-Pyramid", MMPyramid, frame_means=True,
     # the paper's Table V (its rerun of MM-Pyramid), LLP test F %
     paper={"row1_han": (60.5, 52.3, 48.1, 53.6, 57.5, 51.5, 48.3, 42.5, 47.4, 48.5),
            "row2_plg": (59.8, 63.9, 57.3, 60.3, 59.1, 50.0, 60.3, 50.2, 53.5, 48.6),

@@ -52,7 +52,7 @@ class SeedBatch:
         dropout: the batch has no hidden randomness of its own.
         """
         self.base.train(training)
-        if training and noise is None and self.noise_size(audio.shape[-3], audio.shape[-2]):
+        if training and noise is None and self.noise_size(visual_3d.shape[-3], visual_3d.shape[-2]):
             raise ValueError("training a seed batch with dropout needs each seed's noise")
 
         def one_seed(params, buffers, audio, visual_2d, visual_3d, noise):

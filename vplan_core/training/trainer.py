@@ -5,8 +5,10 @@ backward per step for all of them, while each seed keeps its own initialisation,
 dropout noise, model selection on val and history, so each seed ends where a run of it alone
 would. All features go to the device once and batches are gathered there by index: no
 per-video file reads and no DataLoader, which is what bounds the reference loop
-(platform.md); losses stay on the device until the end of the epoch. Rows are configurations
-(vplan_core.method.ablation); the same code runs on CPU and CUDA.
+(platform.md); losses stay on the device until the end of the epoch. Only what the family
+reads stays there (training/resident.py), and a step is one function that train.compile compiles
+whole (training/step.py). Rows are configurations (vplan_core.method.ablation); the same code runs
+on CPU and CUDA.
 """
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from torch import nn
 
 from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
-from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.method.losses import LossConfig
 from vplan_core.models import DEFAULT_FAMILY, family
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training import resume
 from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.resident import Resident
 from vplan_core.training.state import TrainingState
+from vplan_core.training.step import Step, new_optimizer
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class TrainConfig:
     d_model: int = 512  # train.d_model, for the families whose builder reads it (FAMILIES' train_keys)
     dropout: float = 0.1  # train.dropout, likewise
     standardize_inputs: bool = False  # see models/inputs.py: for the demo's uneven feature scales
-    compile: bool = False  # torch.compile the step (pays on a GPU, where launches dominate)
+    compile: bool = False  # torch.compile the whole step, CUDA graphs on a GPU (training/step.py)
     model: str = DEFAULT_FAMILY  # the parser family (vplan_core.models.FAMILIES)
     model_kwargs: dict = field(default_factory=dict)  # the family's constructor arguments
 
@@ -85,7 +89,8 @@ def model_kwargs(config: TrainConfig, inputs: Tensors, num_classes: int) -> dict
 
 
 def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: int) -> nn.Module:
-    """The parser sized by the feature tensors, initialised from `seed` alone (the global
+    """The parser sized by the feature tensors (the frames, not their means: they give
+    frames_per_segment and the input statistics), initialised from `seed` alone (the global
     generator is left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -95,65 +100,27 @@ def initial_model(config: TrainConfig, inputs: Tensors, num_classes: int, seed: 
     return model
 
 
-def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                cfg: LossConfig, extra_loss: Callable | None = None,
-                audio_labels: torch.Tensor | None = None) -> torch.Tensor:
-    """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each): the row's
-    loss on the common outputs, plus the family's extra terms on its extra outputs."""
-    def one_seed(outputs, video_labels, segment_labels, audio_labels):
-        loss = compute_loss(outputs[:4], video_labels, segment_labels, cfg, audio_labels)
-        if extra_loss is not None:
-            loss = loss + extra_loss(outputs[4:], video_labels, segment_labels, cfg, audio_labels)
-        return loss
-
-    in_dims = (0, 0, None if segment_labels is None else 0, None if audio_labels is None else 0)
-    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels, audio_labels)
-
-
-def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_labels: torch.Tensor,
-                 segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
-                 loss_config: LossConfig, extra_loss: Callable | None = None,
-                 audio_labels: torch.Tensor | None = None) -> torch.Tensor:
-    """[S] losses of one step: seed s's batch idx[s] gathered on the device, forward, its loss.
-    The unit that torch.compile fuses when config.compile is set."""
-    outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
-    seed_rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
-    seg = None if segment_labels is None else segment_labels[seed_rows, idx]
-    audio_seg = None if audio_labels is None else audio_labels[seed_rows, idx]
-    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg)
-
-
-def train_one_epoch(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors,
-                    video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                    config: TrainConfig, order_generators: list[torch.Generator],
-                    noise_generators: list[torch.Generator], epoch: int,
-                    step_losses: Callable = batch_losses, audio_labels: torch.Tensor | None = None) -> list[float]:
-    """One pass, each seed in its own random order; returns each seed's mean batch loss.
-
-    segment_labels (and audio_labels) are [S, N, T, C] (each seed its own labels). Nothing waits for the device
-    until the end of the epoch, where a non-finite loss raises RuntimeError naming the first
-    bad epoch, batch and seed.
+def train_one_epoch(step: Step, config: TrainConfig, order_generators: list[torch.Generator],
+                    noise_generators: list[torch.Generator], epoch: int) -> list[float]:
+    """One pass of `step` over its data, each seed in its own random order; returns each seed's
+    mean batch loss. Nothing waits for the device until the end of the epoch, where a non-finite
+    loss raises RuntimeError naming the first bad epoch, batch and seed.
     """
+    inputs, video_labels = step.data[0], step.data[1]
     n, device = video_labels.shape[0], video_labels.device
-    extra_loss = family(config.model).extra_loss
     orders = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
     losses = []
     for start in range(0, n, config.batch_size):
         idx = orders[:, start:start + config.batch_size]  # [S, B]
-        size = batch.noise_size(idx.shape[1], inputs[0].shape[1])
+        size = step.batch.noise_size(idx.shape[1], inputs[2].shape[1])
         noise = (torch.stack([torch.rand(size, generator=g, device=device) for g in noise_generators])
                  if size else None)
-        loss = step_losses(batch, inputs, idx, video_labels, segment_labels, noise, config.loss, extra_loss,
-                           audio_labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        optimizer.step()
-        losses.append(loss.detach())
+        losses.append(step(idx, noise))
     losses_t = torch.stack(losses)  # [steps, S]
     finite = torch.isfinite(losses_t)
     if not bool(finite.all()):
-        step, seed = (int(i) for i in (~finite).nonzero()[0])
-        raise RuntimeError(f"non-finite training loss at epoch {epoch}, batch {step + 1} (of {len(losses)}; "
+        bad, seed = (int(i) for i in (~finite).nonzero()[0])
+        raise RuntimeError(f"non-finite training loss at epoch {epoch}, batch {bad + 1} (of {len(losses)}; "
                            f"loss {config.loss.kind!r}; seed {config.seeds[seed]})")
     return losses_t.mean(dim=0).tolist()
 
@@ -179,7 +146,8 @@ def _per_seed_labels(labels: np.ndarray, n_seeds: int, device: torch.device) -> 
 
 
 def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
-          log: Callable[[str], None] = print, resume_path: str | Path | None = None) -> list[SeedResult]:
+          log: Callable[[str], None] = print, resume_path: str | Path | None = None,
+          resident: Resident | None = None) -> list[SeedResult]:
     """Adam + StepLR for every seed of config.seeds; each seed keeps the epoch with its best val
     segment-level Type@AV (ties: the later, as the reference's ``>=``).
 
@@ -187,6 +155,9 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     the file exists at the start (same settings and data), training continues after its epoch
     (its epochs' log lines logged again, its clock going on from their seconds) and ends where
     an uninterrupted run ends (CPU; bitwise).
+
+    resident: the device copies of the features to use (a chain's, shared by its runs so that
+    each split is uploaded once); by default this run uploads its own.
     """
     run_started = time.perf_counter()
     if config.loss.needs_segment_labels and train_set.segment_labels is None:
@@ -195,30 +166,32 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         raise ValueError(f"loss {config.loss.kind!r} needs audio segment pseudo labels")
     device = torch.device(config.device)
     n_seeds = len(config.seeds)
-    inputs = train_set.features.to_tensors(device)
+    resident = resident or Resident(device)
+    frame_means = family(config.model).frame_means
+    inputs = resident(train_set.features, frame_means)
     y = torch.as_tensor(np.asarray(train_set.video_labels, dtype=np.float32), device=device)
     seg = _per_seed_labels(train_set.segment_labels, n_seeds, device) if config.loss.needs_segment_labels else None
     audio_seg = (_per_seed_labels(train_set.audio_segment_labels, n_seeds, device)
                  if config.loss.needs_audio_labels else None)
-    val_inputs = val_set.features.to_tensors(device)
+    val_inputs = resident(val_set.features, frame_means)
 
-    batch = SeedBatch([initial_model(config, inputs, y.shape[-1], seed) for seed in config.seeds]).to(device)
-    optimizer = torch.optim.Adam(batch.params.values(), lr=config.lr, fused=device.type == "cuda")
+    frames = train_set.features.to_tensors("cpu")  # views of the arrays, no copy
+    batch = SeedBatch([initial_model(config, frames, y.shape[-1], seed) for seed in config.seeds]).to(device)
+    optimizer = new_optimizer(batch, config.lr, device, config.compile)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     order_generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     noise_generators = [torch.Generator(device).manual_seed(stream_seed(seed, "dropout")) for seed in config.seeds]
-    step_losses = torch.compile(batch_losses, dynamic=False) if config.compile else batch_losses
     state = TrainingState(batch, optimizer, scheduler, order_generators + noise_generators)
     if resume_path is not None:
         expected = resume.fingerprint(config, train_set, val_set)
         resume.restore(resume_path, expected, state, device, log)
         run_started -= state.seconds  # the clock goes on from the stopped attempts' time
+    step = Step(batch, optimizer, inputs, y, seg, audio_seg, config)  # after a restore: it may set the lr
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        train_losses = train_one_epoch(batch, optimizer, inputs, y, seg, config, order_generators,
-                                       noise_generators, epoch, step_losses, audio_seg)
+        lr = float(optimizer.param_groups[0]["lr"])  # a tensor for a compiled step
+        train_losses = train_one_epoch(step, config, order_generators, noise_generators, epoch)
         scheduler.step()
         metrics = evaluate_seeds(batch, val_inputs, val_set.gt_audio, val_set.gt_visual)
         seconds = time.perf_counter() - started
