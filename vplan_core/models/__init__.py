@@ -23,13 +23,17 @@ class Family:
     from the run's training settings (beside the input sizes and models.<family>.kwargs);
     extra_loss: (extra outputs, video labels, segment labels..., LossConfig) -> the terms its
     official loss adds, or None; paper: row -> the paper's Table V figures (segment then event
-    level A / V / AV / Type@AV / Event@AV)."""
+    level A / V / AV / Type@AV / Event@AV); frame_means: the family reads the 2D frames only
+    through each segment's mean, taken first (an affine fc_v then the official average pooling
+    is the same function, and so is the per-feature input standardisation before it), so the
+    trainer keeps the [N, T, D2] means on the device instead of the [N, T*f, D2] frames."""
 
     title: str
     model_class: type
     build_kwargs: Callable[[object], dict] = lambda config: {}
     extra_loss: Callable | None = None
     paper: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    frame_means: bool = False
 
     def build(self, **kwargs):
         return self.model_class(**kwargs)
@@ -48,6 +52,7 @@ FAMILIES: dict[str, Registered] = {
     "han": Registered("vplan_core.models.han", train_keys=("d_model", "dropout")),
     "mgn": Registered("vplan_core.models.mgn"),
     "mm_pyramid": Registered("vplan_core.models.mm_pyramid"),
+    "valor": Registered("vplan_core.models.valor"),
 }
 DEFAULT_FAMILY = "han"  # the configuration's default (train.models), and a checkpoint's that names none
 
