@@ -48,7 +48,7 @@ from vplan_core.method.pld import DEFAULT_ALPHA, DEFAULT_K, denoise, forward_los
 from vplan_core.training.refinement import refine_labels
 from vplan_core.training.prediction import predict, predict_seeds
 from vplan_core.training.resident import Resident
-from vplan_core.models import FAMILIES, family
+from vplan_core.models import family
 from vplan_core.plan import train_settings
 from vplan_core.training.trainer import TrainConfig, initial_model, train
 
@@ -177,7 +177,8 @@ def main() -> None:
                     help="epochs a stage the plain loop really runs (times scaled to --epochs)")
     ap.add_argument("--seeds", default="1,5", help="comma-separated seed counts S")
     ap.add_argument("--ways", default="vplan,vplan+compile", help="plain (HAN only), vplan, vplan+compile")
-    ap.add_argument("--models", default=",".join(FAMILIES), help="parser families, recipes from config/llp.yaml")
+    ap.add_argument("--models", default=",".join(yaml.safe_load(LLP_CONFIG.read_text())["train"]["models"]),
+                    help="parser families (default: config/llp.yaml's train.models), recipes from that config")
     ap.add_argument("--budget", type=float, default=float("inf"),
                     help="seconds of stage 1 after which a variant skips PLD and stage 2")
     ap.add_argument("--threads", type=int, default=2)
