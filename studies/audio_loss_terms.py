@@ -1,8 +1,8 @@
 """Which term of row ⑥'s loss costs A? Row ⑥ differs from row ④ (the same CLIP visual labels and
 visual RL) on the audio side in two terms: p^a's target becomes the audio labels' video level
 max_t Ŷ^a instead of the video label, and λ·L_RL is added on P^a against Ŷ^a (its CR and its SR
-term). Each is added to row ④ alone here, and VALOR's audio term (a segment BCE of P^a against
-Ŷ^a) in place of the audio RL, trained on the demo's own stores with two audio label sources:
+term). Each is added to row ④ alone here, the target with SR alone (row ⑥ without CR), and
+VALOR's audio term (a segment BCE of P^a against Ŷ^a) in place of the audio RL, trained on the demo's own stores with two audio label sources:
   oracle  the demo world's dense audio truth (what a perfect CLAP would give);
   video   the video label copied to every second (row ④'s audio target, as segment labels).
 The variants are study-only loss kinds, registered here from method/losses.py's terms; the
@@ -61,6 +61,8 @@ VARIANTS = {  # name -> row ④'s loss plus these audio terms (outputs, y, seg, 
     "row4+audio_rl": lambda o, y, s, a, c: _row4(o, y, s, c) + c.rl_lambda * sum(_audio_richness_terms(o, a, c)),
     "row4+audio_cr": lambda o, y, s, a, c: _row4(o, y, s, c) + c.rl_lambda * _audio_richness_terms(o, a, c)[0],
     "row4+audio_sr": lambda o, y, s, a, c: _row4(o, y, s, c) + c.rl_lambda * _audio_richness_terms(o, a, c)[1],
+    "row4+audio_target+audio_sr": lambda o, y, s, a, c: (
+        _row4(o, y, s, c) + _audio_target(o, y, a) + c.rl_lambda * _audio_richness_terms(o, a, c)[1]),
     "row4+audio_target+audio_segbce": lambda o, y, s, a, c: (
         _row4(o, y, s, c) + _audio_target(o, y, a)
         + c.rl_lambda * losses.bce(losses.clamp_prob(o[3][:, :, AUDIO, :]), a)),
