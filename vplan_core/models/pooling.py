@@ -11,7 +11,13 @@ def attentive_mmil(x: torch.Tensor, fc_prob: nn.Linear, fc_frame_att: nn.Linear,
     """x [B, T, 2, d] (audio at index 0, visual at 1) -> (global_prob [B,C], a_prob [B,C],
     v_prob [B,C], frame_prob [B,T,2,C]): segment probabilities weighted by a softmax over time
     and, for the video level, over the two modalities."""
-    frame_prob = torch.sigmoid(fc_prob(x))
+    return pool_frame_logits(fc_prob(x), x, fc_frame_att, fc_av_att)
+
+
+def pool_frame_logits(frame_logits: torch.Tensor, x: torch.Tensor, fc_frame_att: nn.Linear, fc_av_att: nn.Linear
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """attentive_mmil from the segment logits fc_prob(x) (VALOR's loss reads them too)."""
+    frame_prob = torch.sigmoid(frame_logits)
     frame_att = torch.softmax(fc_frame_att(x), dim=1)
     av_att = torch.softmax(fc_av_att(x), dim=2)
     temporal_prob = frame_att * frame_prob

@@ -67,6 +67,7 @@ from torch import nn
 from vplan_core.models import Family
 from vplan_core.models.inputs import InputStandardization, segment_means
 from vplan_core.models.noise import no_dropout, tape
+from vplan_core.models.pooling import pool_frame_logits
 
 NORMS = ("post_norm", "pre_norm")
 MAP_ROWS, MAP_GRID, MAP_UPSAMPLED = 64, (2, 32), (2, 1024)  # the official literals of the map path
@@ -244,11 +245,7 @@ class VALOR(InputStandardization, nn.Module):
 
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
         frame_logits = self.fc_prob(x)
-        frame_prob = torch.sigmoid(frame_logits)
-        temporal_prob = torch.softmax(self.fc_frame_att(x), dim=1) * frame_prob
-        global_prob = (temporal_prob * torch.softmax(self.fc_av_att(x), dim=2)).sum(dim=2).sum(dim=1)
-        return (global_prob, temporal_prob[:, :, 0].sum(dim=1), temporal_prob[:, :, 1].sum(dim=1),
-                frame_prob, frame_logits)
+        return (*pool_frame_logits(frame_logits, x, self.fc_frame_att, self.fc_av_att), frame_logits)
 
 
 FAMILY = Family("VALOR", VALOR, frame_means=True)
