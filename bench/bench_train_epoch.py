@@ -41,7 +41,7 @@ class Run:
     def __init__(self, config: TrainConfig, inputs, y, seg, device: torch.device):
         self.config = config
         self.batch = SeedBatch([initial_model(config, inputs, 25, s) for s in config.seeds]).to(device)
-        self.optimizer = new_optimizer(self.batch, config.lr, device, config.compile)
+        self.optimizer = new_optimizer(self.batch, config)
         self.step = Step(self.batch, self.optimizer, inputs, y, seg.expand(len(config.seeds), *seg.shape), None, config)
         self.orders = [torch.Generator().manual_seed(s) for s in config.seeds]
         self.noise = [torch.Generator(device).manual_seed(stream_seed(s, "dropout")) for s in config.seeds]

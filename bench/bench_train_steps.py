@@ -94,7 +94,7 @@ def variant(model: str, n_seeds: int, way: str, size: dict, data, device: torch.
                          model_kwargs=size["kwargs"].get(model, {}), device=str(device),
                          compile=way == "compiled", **size["train"].get(model, {}))
     batch = SeedBatch([initial_model(config, inputs, 25, s) for s in config.seeds]).to(device)
-    optimizer = new_optimizer(batch, config.lr, device, config.compile)
+    optimizer = new_optimizer(batch, config)
     step = Step(batch, optimizer, resident, y, seg.expand(n_seeds, *seg.shape).contiguous(), None, config)
     noise = [torch.Generator(device).manual_seed(stream_seed(s, "dropout")) for s in config.seeds]
     idx = torch.arange(BATCHES * config.batch_size, device=device).reshape(BATCHES, 1, -1).expand(-1, n_seeds, -1)

@@ -21,10 +21,12 @@ from vplan_core.training.state import TrainingState
 
 def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
     """What a resumed run must share with the stopped one: the settings (device, epochs and
-    compilation may differ) and the data (ids and labels hashed; features by shape, float64 sum
-    and a hash of up to 64 evenly spaced videos: one pass and no copy of gigabytes of features).
-    Segment labels (visual, audio) count only for a loss that reads them."""
-    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "epochs", "compile")}
+    compilation may differ; epochs not under warmup_cosine, whose cosine ends at the last epoch)
+    and the data (ids and labels hashed; features by shape, float64 sum and a hash of up to 64
+    evenly spaced videos: one pass and no copy of gigabytes of features). Segment labels (visual,
+    audio) count only for a loss that reads them."""
+    free = ("device", "compile") if config.schedule == "warmup_cosine" else ("device", "epochs", "compile")
+    settings = {k: v for k, v in asdict(config).items() if k not in free}
     segment_labels = train_set.segment_labels if config.loss.needs_segment_labels else None
     audio_labels = train_set.audio_segment_labels if config.loss.needs_audio_labels else None
     digest = hashlib.sha256()

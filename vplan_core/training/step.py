@@ -1,12 +1,13 @@
-"""One training step of a seed batch (forward, loss, backward, Adam update), eager or compiled whole.
+"""One training step of a seed batch (forward, loss, backward, clipping, Adam/AdamW update), eager or compiled whole.
 
 A step's arithmetic is tiny; launching its kernels is what costs (a HAN step is some 600 small
 kernels, MGN's and MM-Pyramid's 2,000-3,000). With train.compile the whole step goes through
 torch.compile: on CUDA in reduce-overhead mode, which replays it as CUDA graphs, with Adam fused
 and capturable (its step counts stay on the device, so a graph can hold the update); on CPU plain
 inductor. Dynamo breaks the graph at backward(), so a step is three compiled graphs: the forward
-with the loss, its backward (AOTAutograd's) and the Adam update. The lr of a compiled step is a
-tensor that StepLR fills in place: a new rate is read by the same graphs, not recompiled.
+with the loss, its backward (AOTAutograd's) and the clipping with the update. The lr of a compiled
+step is a tensor that the schedule (training/schedule.py) fills in place: a new rate is read by the
+same graphs, not recompiled.
 
 Shapes are static: every full batch runs the compiled step, and the last, partial batch of an
 epoch runs the same step eagerly on the same optimizer. Each seed so sees exactly its own videos
@@ -58,23 +59,45 @@ def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_lab
     return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg)
 
 
+def clip_seed_gradients(params, max_norm: float) -> None:
+    """Each seed's gradients scaled as torch.nn.utils.clip_grad_norm_ scales one model's (VALOR
+    clips over all its parameters): by max_norm / (norm + 1e-6) where that is below 1, `norm`
+    being the 2-norm of the seed's own slices of every gradient. The batch's norm would let one
+    seed's gradients shrink another's."""
+    grads = [p.grad for p in params if p.grad is not None]
+    # [S, P], reduced along its rows: a seed's norm is then bitwise the same alone and batched
+    norms = torch.stack([torch.linalg.vector_norm(g.reshape(g.shape[0], -1), dim=1) for g in grads], dim=1)
+    scale = (max_norm / (torch.linalg.vector_norm(norms, dim=1) + 1e-6)).clamp(max=1.0)  # [S]
+    for g in grads:
+        g.mul_(scale.view(-1, *[1] * (g.ndim - 1)))
+
+
 def train_step(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors, idx: torch.Tensor,
                video_labels: torch.Tensor, segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
                loss_config: LossConfig, extra_loss: Callable | None,
-               audio_labels: torch.Tensor | None) -> torch.Tensor:
+               audio_labels: torch.Tensor | None, grad_clip: float | None) -> torch.Tensor:
     """[S] losses of one step, after its update: batch_losses, backward of their sum (a seed's
-    loss reaches only its own weights), Adam. The gradients are None on entry."""
+    loss reaches only its own weights), each seed's clipping, the optimizer. The gradients are
+    None on entry."""
     losses = batch_losses(batch, inputs, idx, video_labels, segment_labels, noise, loss_config, extra_loss,
                           audio_labels)
     losses.sum().backward()
+    if grad_clip is not None:
+        clip_seed_gradients(batch.params.values(), grad_clip)
     optimizer.step()
     return losses.detach()
 
 
-def new_optimizer(batch: SeedBatch, lr: float, device: torch.device, compiled: bool) -> torch.optim.Adam:
-    """Adam over the stacked parameters: fused on CUDA, and capturable there for a compiled step."""
-    cuda = device.type == "cuda"
-    return torch.optim.Adam(batch.params.values(), lr=lr, fused=cuda, capturable=cuda and compiled)
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def new_optimizer(batch: SeedBatch, config: TrainConfig) -> torch.optim.Optimizer:
+    """config's optimizer over the stacked parameters (elementwise, so each seed's update is its
+    own): fused on CUDA, and capturable there for a compiled step."""
+    cuda = torch.device(config.device).type == "cuda"
+    return OPTIMIZERS[config.optimizer](batch.params.values(), lr=config.lr, betas=config.betas, eps=config.eps,
+                                        weight_decay=config.weight_decay, fused=cuda,
+                                        capturable=cuda and config.compile)
 
 
 def _own_copy(fn: Callable) -> Callable:
@@ -95,11 +118,11 @@ class Step:
         self.batch, self.optimizer = batch, optimizer
         self.data = (inputs, video_labels, segment_labels, audio_labels)
         self.loss_config, self.extra_loss = config.loss, family(config.model).extra_loss
-        self.batch_size = config.batch_size
+        self.batch_size, self.grad_clip = config.batch_size, config.grad_clip
         self.compiled = self._compile(torch.device(config.device)) if config.compile else None
 
     def _compile(self, device: torch.device) -> Callable:
-        # the lr as a tensor (after any resume, which may bring a float): StepLR fills it in place
+        # the lr as a tensor (after any resume, which may bring a float): the schedule fills it in place
         for group in self.optimizer.param_groups:
             group["lr"] = torch.as_tensor(group["lr"], dtype=torch.float32, device=device)
         if device.type != "cuda":
@@ -115,7 +138,7 @@ class Step:
     def __call__(self, idx: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         inputs, video_labels, segment_labels, audio_labels = self.data
         args = (self.batch, self.optimizer, inputs, idx, video_labels, segment_labels, noise, self.loss_config,
-                self.extra_loss, audio_labels)
+                self.extra_loss, audio_labels, self.grad_clip)
         self.optimizer.zero_grad(set_to_none=True)
         if self.compiled is not None and idx.shape[1] == self.batch_size:
             return self.compiled(*args).clone()  # a CUDA graph's output is overwritten by its next replay

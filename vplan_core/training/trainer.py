@@ -31,7 +31,8 @@ from vplan_core.training import resume
 from vplan_core.training.prediction import predict_seeds
 from vplan_core.training.resident import Resident
 from vplan_core.training.state import TrainingState
-from vplan_core.training.step import Step, new_optimizer
+from vplan_core.training.schedule import SCHEDULES, new_scheduler
+from vplan_core.training.step import OPTIMIZERS, Step, new_optimizer
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,16 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     lr: float = 3.0e-4
-    lr_step: int = 10
+    lr_step: int = 10  # schedule "step" only, as lr_gamma
     lr_gamma: float = 0.1
+    optimizer: str = "adam"  # or "adamw" (decoupled weight decay: VALOR's)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1.0e-8
+    schedule: str = "step"  # StepLR(lr_step, lr_gamma), or "warmup_cosine": VALOR's (training/schedule.py)
+    warmup_epochs: int = 0  # warmup_cosine only, as min_lr
+    min_lr: float = 0.0
+    grad_clip: float | None = None  # each seed's largest total gradient norm (VALOR: 1.0); None: no clipping
     device: str = "cpu"
     d_model: int = 512  # train.d_model, for the families whose builder reads it (FAMILIES' train_keys)
     dropout: float = 0.1  # train.dropout, likewise
@@ -59,8 +68,29 @@ class TrainConfig:
         if isinstance(self.loss, dict):
             object.__setattr__(self, "loss", LossConfig(**self.loss))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct integers, one at least; got {list(self.seeds)}")
+        problems = [problem for wrong, problem in self._recipe_checks() if wrong]
+        if problems:
+            raise ValueError("training settings: " + "; ".join(problems))
+
+    def _recipe_checks(self) -> list[tuple[bool, str]]:
+        """(is wrong, what is wrong) of each optimiser, schedule and clipping setting."""
+        cosine = self.schedule == "warmup_cosine"
+        return [
+            (self.optimizer not in OPTIMIZERS, f"optimizer {self.optimizer!r} is not one of {list(OPTIMIZERS)}"),
+            (not self.weight_decay >= 0, f"weight_decay {self.weight_decay} is negative"),
+            (len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas),
+             f"betas {list(self.betas)} must be two numbers in [0, 1)"),
+            (not self.eps > 0, f"eps {self.eps} must be positive"),
+            (self.schedule not in SCHEDULES, f"schedule {self.schedule!r} is not one of {list(SCHEDULES)}"),
+            (cosine and not 0 <= self.warmup_epochs < self.epochs,
+             f"warmup_epochs {self.warmup_epochs} must be in [0, epochs {self.epochs}) for warmup_cosine"),
+            (cosine and not 0 <= self.min_lr <= self.lr, f"min_lr {self.min_lr} must be in [0, lr {self.lr}]"),
+            (self.grad_clip is not None and not self.grad_clip > 0,
+             f"grad_clip {self.grad_clip} must be positive (None: no clipping)"),
+        ]
 
 
 @dataclass
@@ -148,8 +178,9 @@ def _per_seed_labels(labels: np.ndarray, n_seeds: int, device: torch.device) -> 
 def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
           log: Callable[[str], None] = print, resume_path: str | Path | None = None,
           resident: Resident | None = None) -> list[SeedResult]:
-    """Adam + StepLR for every seed of config.seeds; each seed keeps the epoch with its best val
-    segment-level Type@AV (ties: the later, as the reference's ``>=``).
+    """config's optimiser and schedule (default Adam + StepLR) for every seed of config.seeds
+    (with grad_clip, each seed's gradients clipped by its own norm); each seed keeps the epoch
+    with its best val segment-level Type@AV (ties: the later, as the reference's ``>=``).
 
     resume_path: the whole training state is saved there atomically after every epoch; when
     the file exists at the start (same settings and data), training continues after its epoch
@@ -177,8 +208,8 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
 
     frames = train_set.features.to_tensors("cpu")  # views of the arrays, no copy
     batch = SeedBatch([initial_model(config, frames, y.shape[-1], seed) for seed in config.seeds]).to(device)
-    optimizer = new_optimizer(batch, config.lr, device, config.compile)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
+    optimizer = new_optimizer(batch, config)
+    scheduler = new_scheduler(optimizer, config)
     order_generators = [torch.Generator().manual_seed(seed) for seed in config.seeds]
     noise_generators = [torch.Generator(device).manual_seed(stream_seed(seed, "dropout")) for seed in config.seeds]
     state = TrainingState(batch, optimizer, scheduler, order_generators + noise_generators)
