@@ -1,5 +1,5 @@
 # vplan: VPLAN (pseudo visual labels for audio-visual video parsing) as a Snakemake workflow.
-# Stages read like the method (Fig. 2): videos -> manifest -> features -> PLG labels -> stage-1
+# Stages read like the method (Fig. 2): videos -> manifest -> features -> PLG (or released) labels -> stage-1
 # training (rows 1-4) -> PLD refinement -> stage-2 retraining (row 5) -> evaluation -> report. Default config: the embedded demo.
 from snakemake.utils import min_version
 
@@ -19,6 +19,7 @@ include: "rules/demo.smk"
 include: "rules/manifest.smk"
 include: "rules/features.smk"
 include: "rules/plg.smk"
+include: "rules/released_labels.smk"
 include: "rules/train.smk"
 include: "rules/pld.smk"
 include: "rules/evaluate.smk"

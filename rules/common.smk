@@ -13,8 +13,8 @@ from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
                              feature_sources, group_name, group_seeds, input_problems, model_rows, pld_job,
-                             plg_settings, quality_job, quality_jobs, released_settings, row_job, seed_groups,
-                             summary_line, text_settings, trained_models)
+                             plg_settings, quality_job, quality_jobs, released_label_settings, released_settings,
+                             row_job, seed_groups, summary_line, text_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -35,7 +35,8 @@ JOB_THREADS = 1
 # Where the features come from (vplan_core.plan.feature_sources; one DAG, chosen by the config):
 # extracted from the videos (and the demo), imported from the official .npy files
 # (dataset.official_features, which then also make the manifest), and pseudo-label features
-# imported from released segment embeddings. A row whose labels have no source is skipped.
+# imported from released segment embeddings; VALOR's released segment labels (rules/released_labels.smk)
+# for the rows that train on them. A row whose labels have no source is skipped.
 VIDEOS = config["dataset"].get("videos") or None
 try:
     SOURCES = feature_sources(config)

@@ -23,8 +23,8 @@ rule evaluate_row:
         "../workflow_scripts/evaluate_row.py"
 
 
-# One modality's PLG labels and PLD's refinement of them with a stage-1 row's models (the jobs:
-# vplan_core.plan.quality_jobs).
+# One modality's labels that a stage-1 row trained on (PLG's or VALOR's released ones) and PLD's
+# refinement of them with that row's models (the jobs: vplan_core.plan.quality_jobs).
 rule label_quality:
     input:
         unpack(lambda wildcards: quality_check_job(wildcards).inputs),
@@ -33,6 +33,7 @@ rule label_quality:
         PATHS.label_quality("{model}", "{stage1}", "{modality}", "{seeds}"),
     params:
         modality=lambda wildcards: quality_check_job(wildcards).params["modality"],
+        source=lambda wildcards: quality_check_job(wildcards).params["source"],
         study=lambda wildcards: quality_check_job(wildcards).params["study"],
         seeds=job_seeds,
         annotations=annotation_dir,

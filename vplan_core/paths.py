@@ -67,6 +67,14 @@ class RunPaths:
         """PLG's segment labels of a split from a pseudo-label feature."""
         return f"{self.results}/labels/plg/{feature}/{split}.npz"
 
+    def released_labels(self, modality: str, split: str) -> str:
+        """VALOR's released segment labels of a modality for a split's videos (a labels npz)."""
+        return f"{self.results}/labels/released/{modality}/{split}.npz"
+
+    def released_labels_summary(self, modality: str, split: str) -> str:
+        """What importing them found: the split's videos without a released file, by id."""
+        return f"{self.results}/labels/released/{modality}/{split}.json"
+
     def pld_dir(self, family: str, stage1: str, seeds: str) -> str:
         """One PLD job: seed_<s>/<split>_<modality>.npz (and val's forward losses), the labels
         `stage1` trained on, refined with that row's models of `family`."""
@@ -85,7 +93,8 @@ class RunPaths:
         return f"{self.results}/eval/{family}/{row}/seeds_{seeds}.json"
 
     def label_quality(self, family: str, stage1: str, modality: str, seeds: str) -> str:
-        """Pseudo-label quality on val (Tables I/II) of one modality's PLG labels and their PLD."""
+        """Pseudo-label quality on val (Tables I/II) of one modality's stage-1 labels (PLG's or
+        released) and their PLD."""
         return f"{self.results}/eval/label_quality/{family}/{stage1}/{modality}/seeds_{seeds}.json"
 
     # ---- the report

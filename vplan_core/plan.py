@@ -1,7 +1,8 @@
 """From a configuration to jobs: pure functions the workflow (rules/common.smk) plans with.
 
 Feature sources: each feature store is extracted from videos or imported from released
-pre-extracted features (feature_sources), and that decides which ablation rows can run.
+pre-extracted features (feature_sources), and that decides which ablation rows can run; so do
+VALOR's released segment labels (dataset.released_labels), for the rows that train on them.
 
 Seeds: every row is trained for every seed of `train.seeds`; the seeds of one job train as one
 batched model (vplan_core.models.seed_batch). Jobs take the seeds in list order,
@@ -17,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vplan_core.feature_registry import FEATURES, HAN_FEATURES, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX
-from vplan_core.method.ablation import CONSTANT_DEFAULTS, CONSTANT_KEYS, LOSS_KINDS, PLD, PLG, ROWS, Labels, Row
+from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LOSS_KINDS, MODALITIES, PLD, PLG, ROWS,
+                                        Labels, Row)
 from vplan_core.models import DEFAULT_FAMILY, FAMILIES
 from vplan_core.paths import RunPaths
 
@@ -43,11 +45,18 @@ def group_seeds(name: str) -> list[int]:
 
 
 OFFICIAL_KEY = "dataset.official_features"
+RELEASED_LABELS_KEY = "dataset.released_labels"
 
 
 def released_key(feature: str) -> str:
     """The config key of a pseudo-label feature's released segment embeddings."""
     return f"dataset.{FEATURES[feature].labels.released}"
+
+
+def released_label_modalities(config: dict) -> tuple[str, ...]:
+    """The modalities whose VALOR-released segment labels the config names."""
+    release = config["dataset"].get("released_labels", {})
+    return tuple(m for m in MODALITIES if release.get(m))
 
 
 def plg_enabled(config: dict, feature: str) -> bool:
@@ -62,13 +71,16 @@ class Sources:
 
     extracted: features extracted from the videos; imported: feature -> the config key of the
     released features it is imported from; rows: the rows the run trains; skipped_rows: row ->
-    why it cannot run (a row whose pseudo-label feature is disabled is not planned at all).
+    why it cannot run (a row whose pseudo-label feature is disabled, or that trains on released
+    labels when the config names none, is not planned at all); released_labels: the modalities
+    whose VALOR-released segment labels are imported.
     """
 
     extracted: tuple[str, ...]
     imported: dict[str, str]
     rows: tuple[str, ...]
     skipped_rows: dict[str, str]
+    released_labels: tuple[str, ...] = ()
 
     probes_videos: bool = True  # a folder of videos is probed (else: no video is decoded)
 
@@ -113,7 +125,10 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     released segment embeddings (dataset.<released>) when given, unless features.<feature>.source
     is "videos"; else extracted from the videos (the demo renders its own). A row runs when every
     pseudo-label feature behind its labels has a source; without one it is skipped, with the
-    reason; with one disabled it is not planned.
+    reason; with one disabled it is not planned. Rows on VALOR's released labels run when
+    dataset.released_labels names each modality they train on, are skipped with the reason when
+    it names others only, and are not planned without it; a trained family whose
+    models.<family>.rows names one that cannot run is a config error.
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
@@ -134,16 +149,24 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
         if released and source != "videos":
             imported[feature] = key
     extracted = tuple(f for f in (*HAN_FEATURES, *enabled) if f not in imported and (f in HAN_FEATURES or videos))
-    made = set(imported) | set(extracted)
+    made, releases = set(imported) | set(extracted), released_label_modalities(config)
     skipped = {}
     for name, row in rows.items():
-        missing = sorted(row.features - made)
-        if missing:
-            skipped[name] = "; ".join(f"needs {f.upper()} pseudo labels (PLG): set dataset.videos or {released_key(f)}"
-                                      for f in missing)
-    planned = {name: why for name, why in skipped.items() if rows[name].features <= set(enabled)}
+        reasons = [f"needs {f.upper()} pseudo labels (PLG): set dataset.videos or {released_key(f)}"
+                   for f in sorted(row.features - made)]
+        reasons += [f"needs VALOR's released {m} labels: set {RELEASED_LABELS_KEY}.{m}"
+                    for m in sorted(row.released_modalities - set(releases))]
+        if reasons:
+            skipped[name] = "; ".join(reasons)
+    for model in trained_models(config):
+        for name in model_settings(config, model).get("rows", []):
+            if name in skipped and rows[name].released_modalities:
+                raise ValueError(f"config key 'models.{model}.rows' names {name}, which cannot run: {skipped[name]}")
+    planned = {name: why for name, why in skipped.items()
+               if rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
     run = tuple(name for name in rows if name not in skipped)
-    return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos)
+    return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos,
+                   released_labels=releases)
 
 
 # features.<feature> keys that change how fast an extraction runs, never a value it writes: rule
@@ -169,6 +192,15 @@ def released_settings(config: dict, feature: str) -> dict:
     return {"folder": dataset[labels.released],
             "model": str(config["features"][feature].get(labels.released_model_key)),
             "sampling": {labels.released_rule: dataset.get(f"{feature}_{labels.released_rule}", "unknown")}}
+
+
+def released_label_settings(config: dict, modality: str) -> dict:
+    """The import of a modality's released labels: where they are and a fingerprint of their
+    files (vplan_core.data.released_labels), so that changed files rerun it."""
+    from vplan_core.data.released_labels import fingerprint
+
+    source = config["dataset"]["released_labels"][modality]
+    return {"source": source, "files": fingerprint(source)}
 
 
 def text_settings(config: dict, feature: str) -> dict:
@@ -254,12 +286,20 @@ class Job:
     params: dict
 
 
-def label_input(paths: RunPaths, config: dict, source: Labels, model: str, seeds: str, split: str) -> str:
-    """Where one modality's labels of a row trained by `model` are: PLG's file of its feature,
-    or the PLD job of its stage-1 row made with the models pld_source_model names."""
+def stage1_labels(paths: RunPaths, source: Labels, split: str) -> str:
+    """The labels file of a stage-1 label source: PLG's of its feature, or the released labels
+    of its modality."""
     if source.kind == PLG:
         return paths.plg_labels(source.feature, split)
-    return paths.pld_dir(pld_source_model(config, model), source.stage1, seeds)
+    return paths.released_labels(source.modality, split)
+
+
+def label_input(paths: RunPaths, config: dict, source: Labels, model: str, seeds: str, split: str) -> str:
+    """Where one modality's labels of a row trained by `model` are: a stage-1 source's file, or
+    the PLD job of its stage-1 row made with the models pld_source_model names."""
+    if source.kind == PLD:
+        return paths.pld_dir(pld_source_model(config, model), source.stage1, seeds)
+    return stage1_labels(paths, source, split)
 
 
 def row_job(paths: RunPaths, config: dict, row: str, seeds: str, model: str) -> Job:
@@ -274,18 +314,18 @@ def row_job(paths: RunPaths, config: dict, row: str, seeds: str, model: str) -> 
 
 
 def pld_job(paths: RunPaths, config: dict, model: str, stage1: str, seeds: str) -> Job:
-    """A PLD job: the stage-1 row's models of `model` refine each modality's PLG labels that
-    row trained on (train and val splits: <split>_<modality>)."""
+    """A PLD job: the stage-1 row's models of `model` refine each modality's labels that row
+    trained on, PLG's or released (train and val splits: <split>_<modality>)."""
     labels = ROWS[stage1].labels
     inputs = {"model": paths.model_dir(stage1, seeds, model),
-              **{f"{split}_{m}": paths.plg_labels(source.feature, split) for m, source in labels.items()
+              **{f"{split}_{m}": stage1_labels(paths, source, split) for m, source in labels.items()
                  for split in ("train", "val")}}
     return Job(inputs, {"modalities": list(labels), "k": config["pld"]["k"], "alpha": config["pld"]["alpha"]})
 
 
 def quality_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tuple[str, str, str]]:
-    """(family, stage-1 row, modality) of every label-quality job: PLG against the PLD labels
-    the first family's rows train on, per modality."""
+    """(family, stage-1 row, modality) of every label-quality job: a stage-1 row's labels (PLG's
+    or released) against the PLD labels the first family's rows train on, per modality."""
     first = trained_models(config)[0]
     jobs = {}
     for row in rows_by_model.get(first, []):
@@ -296,10 +336,11 @@ def quality_jobs(config: dict, rows_by_model: dict[str, list[str]]) -> list[tupl
 
 
 def quality_job(paths: RunPaths, config: dict, model: str, stage1: str, modality: str, seeds: str) -> Job:
-    """A label-quality job: PLG's val labels of one modality and PLD's refinement of them."""
+    """A label-quality job: the val labels of one modality that a stage-1 row trained on (its
+    source: PLG's or released, the kind named in params) and PLD's refinement of them."""
     source = ROWS[stage1].labels[modality]
-    return Job({"plg": paths.plg_labels(source.feature, "val"), "pld": paths.pld_dir(model, stage1, seeds)},
-               {"modality": modality, "study": config["pld"].get("study")})
+    return Job({"source": stage1_labels(paths, source, "val"), "pld": paths.pld_dir(model, stage1, seeds)},
+               {"modality": modality, "source": source.kind, "study": config["pld"].get("study")})
 
 
 def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
@@ -319,8 +360,11 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
     """Every problem with the input paths and files of a real run, found before any job starts,
     each naming its config key: missing folders and weight files, the official features'
     layout, released segment embeddings against the configured model, and each weight file's
-    own checks (a checkpoint's form and architecture; its feature spec names them)."""
+    own checks (a checkpoint's form and architecture; its feature spec names them), and each
+    release of segment labels (dataset.released_labels) holding labels."""
     from pathlib import Path
+
+    from vplan_core.data.released_labels import check_release
 
     dataset = config["dataset"]
     keys = ("annotations", "videos", "official_features", *(FEATURES[f].labels.released for f in PSEUDO_LABEL_FEATURES))
@@ -335,6 +379,10 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
         folder = dataset[FEATURES[feature].labels.released]
         if Path(folder).is_dir():
             problems += FEATURES[feature].labels.check_folder(folder, config["features"][feature])
+    for modality in sources.released_labels:
+        key, release = f"{RELEASED_LABELS_KEY}.{modality}", dataset["released_labels"][modality]
+        problems += check_release(key, release) if Path(release).exists() else \
+            [f"config key '{key}': path does not exist: {release}"]
     weights = weight_paths(config, sources)
     found = {key: FEATURES[key.split(".")[1]].weight_exists(key, path) for key, (path, _) in weights.items()}
     problems += [f"config key '{key}': weights file not found: {path!r} (published at {url}; download it "

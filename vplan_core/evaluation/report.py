@@ -1,5 +1,6 @@
 """The run's report: the ablation table in the paper's layout, Table V (other parser families on
-the same labels), pseudo-label quality tables (Tables I and II) per modality, per-class visual F1
+the same labels), pseudo-label quality tables (Tables I and II) per modality (PLG's labels,
+VALOR's released ones when the run trains on them, and PLD's refinements), per-class visual F1
 of rows 1 and 5, and GT-vs-prediction timelines. Row and family titles come from their
 descriptions (vplan_core.method.ablation.ROWS, vplan_core.models.FAMILIES).
 
@@ -16,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vplan_core.method.ablation import ROWS  # noqa: E402
+from vplan_core.method.ablation import LABEL_TITLES, PLG, ROWS  # noqa: E402
 from vplan_core.data.llp import CLASSES, Split  # noqa: E402
 from vplan_core.evaluation.metrics import binarize  # noqa: E402
 
@@ -102,14 +103,30 @@ def quality_summary(files: list[dict]) -> dict:
                for part in parts}}
 
 
+def quality_source(quality: dict) -> str:
+    """The kind of labels PLD refined in a quality_summary (ablation.LABEL_TITLES: plg, released):
+    its label set beside PLD's."""
+    return next(name for name in quality["segment_event"] if name != "pld")
+
+
+def refined_with(stage1: str, quality: dict) -> str:
+    """Whose models refined the labels: the stage-1 row's mark, and the labels it trained on
+    when they are not PLG's (row ④ trains on either)."""
+    source = quality_source(quality)
+    return f"{ROWS[stage1].title.split()[0]}'s models" + ("" if source == PLG else f" (on {LABEL_TITLES[source]})")
+
+
 def quality_tables(quality: dict[str, dict], modality: str) -> tuple[str, str]:
     """Table I (video-level precision/recall) and Table II (segment/event F) as markdown, of one
-    modality's labels: the video label, PLG's, and PLD's with each stage-1 row's models.
+    modality's labels: the video label, then each stage-1 source (PLG's labels, VALOR's released
+    ones) followed by PLD's refinement of it with each stage-1 row's models.
     quality: stage-1 row -> quality_summary."""
-    first = next(iter(quality.values()))
-    sets = [("video_label", f"video label as {modality} label", first), ("plg", "PLG", first)]
-    sets += [("pld", f"PLG + PLD ({ROWS[stage1].title.split()[0]}'s models)", summary)
-             for stage1, summary in quality.items()]
+    sets = [("video_label", f"video label as {modality} label", next(iter(quality.values())))]
+    for source in dict.fromkeys(quality_source(summary) for summary in quality.values()):
+        refined = {stage1: summary for stage1, summary in quality.items() if quality_source(summary) == source}
+        sets.append((source, LABEL_TITLES[source], next(iter(refined.values()))))
+        sets += [("pld", f"{LABEL_TITLES[source]} + PLD ({ROWS[stage1].title.split()[0]}'s models)", summary)
+                 for stage1, summary in refined.items()]
     table1 = [f"| {modality} label | precision | recall |", "|---|---|---|"]
     table1 += [f"| {name} | {_cell(s['video_level'][key], 'precision')} | {_cell(s['video_level'][key], 'recall')} |"
                for key, name, s in sets]
@@ -123,9 +140,10 @@ def pld_study_table(quality: dict, configured: str) -> str:
     """PLD's K and α studied on val (the paper's Table II grid), the configured setting marked."""
     if "pld_study" not in quality:
         return "Not computed: set pld.study (a grid of k and alpha) to study PLD's settings on val."
-    plg = quality["segment_event"]["plg"]
+    source = quality_source(quality)
+    unrefined = quality["segment_event"][source]
     lines = ["| PLD setting | segment-level F | event-level F |", "|---|---|---|",
-             f"| none (PLG) | {_cell(plg, 'segment_f')} | {_cell(plg, 'event_f')} |"]
+             f"| none ({LABEL_TITLES[source]}) | {_cell(unrefined, 'segment_f')} | {_cell(unrefined, 'event_f')} |"]
     for name, f in quality["pld_study"].items():
         mark = " (configured)" if name == configured else ""
         lines.append(f"| {name}{mark} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")
@@ -140,13 +158,13 @@ def label_quality_section(quality: dict[str, dict[str, dict]], configured: str) 
     parts = []
     for modality, by_stage1 in quality.items():
         table1, table2 = quality_tables(by_stage1, modality)
-        scored = "; ".join(f"with {ROWS[stage1].title.split()[0]}'s models {summary['videos']} val videos"
+        scored = "; ".join(f"with {refined_with(stage1, summary)} {summary['videos']} val videos"
                            + (f", left out for want of labels: {len(summary['left_out'])} "
                               f"({', '.join(sorted(summary['left_out']))})" if summary["left_out"] else "")
                            for stage1, summary in by_stage1.items())
         parts += [f"### {modality.capitalize()} labels", f"Scored: {scored}.", f"Video level (Table I):\n\n{table1}",
                   f"Segment and event level (Table II):\n\n{table2}"]
-        parts += [f"PLD's K and α with {ROWS[stage1].title.split()[0]}'s models:\n\n{pld_study_table(summary, configured)}"
+        parts += [f"PLD's K and α with {refined_with(stage1, summary)}:\n\n{pld_study_table(summary, configured)}"
                   for stage1, summary in by_stage1.items()]
     return "\n\n".join(parts)
 

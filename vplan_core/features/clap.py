@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -286,16 +287,20 @@ def load_clap_features(path: str | Path, width: int | None = None) -> np.ndarray
     return load_segment_features(path, width, "CLAP", valor_feature_maps)
 
 
-def load_valor_labels(path: str | Path, n_classes: int = 25) -> np.ndarray:
+def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = 25) -> np.ndarray:
     """VALOR's released segment pseudo labels (CLAP/ or CLIP/segment_pseudo_labels/<id>.npy,
-    int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise."""
+    int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise.
+    A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping."""
     from vplan_core.data.official import OfficialFeatureError
 
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        with path.open("rb") as file:
+            array = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    if not isinstance(array, np.ndarray):
+        raise OfficialFeatureError(f"{path}: not a .npy array (an .npz archive?)")
     if array.shape != (SEGMENTS, n_classes):
         raise OfficialFeatureError(f"{path}: shape {array.shape}, VALOR's segment pseudo labels are "
                                    f"[{SEGMENTS}, {n_classes}]")

@@ -1,6 +1,7 @@
-"""The rows of the paper's ablation (Table III) and rows ⑥-⑦ (audio pseudo labels from CLAP, as
-VALOR and the paper's journal version), each described once as data: its loss, where each
-modality's segment labels come from, its titles and the tables it belongs to.
+"""The rows of the paper's ablation (Table III), rows ⑥-⑦ (audio pseudo labels from CLAP, as
+VALOR and the paper's journal version) and rows ④-⑦ again on VALOR's released segment labels,
+each described once as data: its loss, where each modality's segment labels come from, its
+titles and the tables it belongs to.
 
 The plan (vplan_core.plan.row_job) turns a row into a training job's inputs and settings; the
 rules and scripts only read that. A new row on existing labels is a line in ROWS; a new loss is
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from vplan_core.feature_registry import FEATURES
 
 MODALITIES = ("visual", "audio")
-NONE, PLG, PLD = "none", "plg", "pld"
+NONE, PLG, RELEASED, PLD = "none", "plg", "released", "pld"
+# What each stage-1 label source is called in the report's label-quality tables.
+LABEL_TITLES = {PLG: "PLG", RELEASED: "VALOR's released labels"}
 
 
 @dataclass(frozen=True)
@@ -43,16 +46,22 @@ CONSTANT_DEFAULTS = {"smoothing_audio": 1.0, "smoothing_visual": 0.9}  # LossCon
 @dataclass(frozen=True)
 class Labels:
     """Where one modality's segment labels come from: nowhere (the video label only), PLG from a
-    pseudo-label feature (vplan_core.feature_registry), or PLD of the labels a stage-1 row
-    trained on, refined with that row's models."""
+    pseudo-label feature (vplan_core.feature_registry), VALOR's released segment pseudo labels of
+    a modality (config dataset.released_labels), or PLD of the labels a stage-1 row trained on,
+    refined with that row's models."""
 
     kind: str = NONE
     feature: str | None = None  # PLG: the pseudo-label feature
+    modality: str | None = None  # RELEASED: the modality whose released labels these are
     stage1: str | None = None  # PLD: the row whose models refine its labels
 
 
 def plg(feature: str) -> Labels:
     return Labels(PLG, feature=feature)
+
+
+def released(modality: str) -> Labels:
+    return Labels(RELEASED, modality=modality)
 
 
 def pld(stage1: str) -> Labels:
@@ -79,7 +88,7 @@ class Row:
 
     @property
     def stage(self) -> int:
-        """Fig. 2's stage: 1 trains on the video labels or PLG's, 2 on labels PLD refined."""
+        """Fig. 2's stage: 1 trains on the video labels, PLG's or released ones, 2 on labels PLD refined."""
         return 2 if any(source.kind == PLD for source in self.labels.values()) else 1
 
     @property
@@ -87,6 +96,12 @@ class Row:
         """The pseudo-label features behind its labels (PLD's through its stage-1 row)."""
         return {s.feature for s in self.labels.values() if s.kind == PLG} | {
             f for s in self.labels.values() if s.kind == PLD for f in ROWS[s.stage1].features}
+
+    @property
+    def released_modalities(self) -> set[str]:
+        """The modalities whose released labels are behind its labels (PLD's through its stage-1 row)."""
+        return {s.modality for s in self.labels.values() if s.kind == RELEASED} | {
+            m for s in self.labels.values() if s.kind == PLD for m in ROWS[s.stage1].released_modalities}
 
 
 ROWS: dict[str, Row] = {row.name: row for row in (
@@ -99,6 +114,17 @@ ROWS: dict[str, Row] = {row.name: row for row in (
         visual=plg("clip"), audio=plg("clap")),
     Row("row7_plg_av_pld", "⑦ + PLD on both + RL on both", "+ PLD on both + RL on both", "plg_av_rl",
         visual=pld("row6_plg_av"), audio=pld("row6_plg_av")),
+    # ④-⑦ on VALOR's released labels instead of PLG's: planned when dataset.released_labels has their modalities
+    Row("row4_released_rl", "④ + RL (Eq. 9) on VALOR's released labels (CLIP)",
+        "+ VALOR's released CLIP labels + RL", "plg_rl", visual=released("visual")),
+    Row("row5_released_pld", "⑤ + PLD + RL on VALOR's released labels (CLIP)",
+        "+ PLD of VALOR's released CLIP labels + RL", "plg_rl", visual=pld("row4_released_rl")),
+    Row("row6_released_av", "⑥ + RL on both, VALOR's released labels (CLIP and CLAP)",
+        "+ VALOR's released CLIP and CLAP labels + RL on both", "plg_av_rl",
+        visual=released("visual"), audio=released("audio")),
+    Row("row7_released_av_pld", "⑦ + PLD on both + RL on both, VALOR's released labels (CLIP and CLAP)",
+        "+ PLD of VALOR's released CLIP and CLAP labels + RL on both", "plg_av_rl",
+        visual=pld("row6_released_av"), audio=pld("row6_released_av")),
 )}
 # The two ends of the table, which the report compares class by class.
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
@@ -106,20 +132,26 @@ BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 
 def check_rows(rows: dict[str, Row] = ROWS) -> None:
     """Each row's labels are the ones its loss reads; PLG labels a modality from a feature whose
-    role is that modality's labels; PLD refines a stage-1 row's PLG labels."""
+    role is that modality's labels; released labels are that modality's release; PLD refines a
+    stage-1 row's PLG or released labels."""
     for row in rows.values():
         if tuple(m for m in MODALITIES if m in row.labels) != tuple(sorted(LOSS_KINDS[row.loss].labels, key=MODALITIES.index)):
             raise ValueError(f"row {row.name}: loss {row.loss!r} reads {LOSS_KINDS[row.loss].labels} labels, "
                              f"the row has {tuple(row.labels)}")
         for modality, source in row.labels.items():
+            if source.kind not in (PLG, RELEASED, PLD):
+                raise ValueError(f"row {row.name}: unknown label source {source.kind!r} for its {modality} labels; "
+                                 f"expected one of {(PLG, RELEASED, PLD)}")
             spec = FEATURES.get(source.feature) if source.kind == PLG else None
             if source.kind == PLG and (spec is None or spec.labels is None or spec.labels.modality != modality):
                 raise ValueError(f"row {row.name}: PLG of {source.feature!r} for its {modality} labels, which is no "
                                  f"pseudo-label feature of that modality")
+            if source.kind == RELEASED and source.modality != modality:
+                raise ValueError(f"row {row.name}: VALOR's released {source.modality} labels for its {modality} labels")
             if source.kind == PLD and (source.stage1 not in rows or rows[source.stage1].stage != 1
                                        or modality not in rows[source.stage1].labels):
                 raise ValueError(f"row {row.name}: PLD of {source.stage1!r}'s {modality} labels, which is no "
-                                 f"stage-1 row with {modality} PLG labels")
+                                 f"stage-1 row with {modality} PLG or released labels")
 
 
 check_rows()
