@@ -257,3 +257,18 @@ def test_bce_matches_torch_and_propagates_nan():
     torch.testing.assert_close(ours, ref)
     torch.testing.assert_close(g_ours, g_ref)
     assert torch.isnan(bce(torch.full((2,), float("nan")), torch.ones(2)))
+
+
+def test_valor_loss_is_the_official_one_on_logits():
+    """VALOR's main_avvp.py: BCE(p, y) + BCE-with-logits of the audio and visual frame logits
+    against each modality's segment labels; on probabilities the same value for |logit| < 16."""
+    torch.manual_seed(3)
+    logits = torch.randn(2, 10, 2, C) * 4
+    p = torch.rand(2, C).clamp(0.05, 0.95)
+    y = (torch.rand(2, C) < 0.3).float()
+    seg, audio_seg = ((torch.rand(2, 10, C) < 0.4).float() for _ in range(2))
+    out = (p, torch.full((2, C), 0.5), torch.full((2, C), 0.5), torch.sigmoid(logits))
+    official = (torch.nn.functional.binary_cross_entropy(p, y)
+                + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 0], audio_seg)
+                + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 1], seg))
+    torch.testing.assert_close(compute_loss(out, y, seg, LossConfig("valor"), audio_seg), official, rtol=1e-5, atol=1e-6)

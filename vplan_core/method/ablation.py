@@ -36,6 +36,7 @@ LOSS_KINDS: dict[str, LossKind] = {
     "plg_segbce": LossKind(("smoothing_audio", "rl_lambda"), ("visual",)),
     "plg_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual",)),  # Eq. 9
     "plg_av_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual", "audio")),
+    "valor": LossKind((), ("visual", "audio")),  # VALOR's segment BCE on both modalities
 }
 # Where each loss constant is set in the configuration: (section, key).
 CONSTANT_KEYS = {"smoothing_audio": ("train", "smoothing_audio"), "smoothing_visual": ("train", "smoothing_visual"),
@@ -125,6 +126,14 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("row7_released_av_pld", "⑦ + PLD on both + RL on both, VALOR's released labels (CLIP and CLAP)",
         "+ PLD of VALOR's released CLIP and CLAP labels + RL on both", "plg_av_rl",
         visual=pld("row6_released_av"), audio=pld("row6_released_av")),
+    # VALOR's loss (a segment BCE on both modalities) on each label source, and VPLAN's PLD of its labels
+    Row("valor_plg", "VALOR's loss on PLG labels (CLIP and CLAP)", "VALOR's loss on PLG labels", "valor",
+        visual=plg("clip"), audio=plg("clap")),
+    Row("valor_released", "VALOR: its loss on its released labels (CLIP and CLAP)",
+        "VALOR's loss on VALOR's released labels", "valor", visual=released("visual"), audio=released("audio")),
+    Row("valor_released_pld", "VALOR + PLD of its released labels (by its own models)",
+        "VALOR's loss on PLD of VALOR's released labels", "valor",
+        visual=pld("valor_released"), audio=pld("valor_released")),
 )}
 # The two ends of the table, which the report compares class by class.
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"

@@ -160,6 +160,18 @@ def richness_aware_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cf
     return basic_loss(outputs, y, seg, cfg) + cfg.rl_lambda * richness_loss(outputs, seg, cfg)
 
 
+def valor_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, audio_seg: torch.Tensor,
+               cfg: LossConfig) -> torch.Tensor:
+    """VALOR's loss (Franklin905/VALOR, main_avvp.py train(): loss_video + loss_valor_a +
+    loss_valor_v): BCE(p, y) plus BCE of every second of P^a against Ŷ^a and of P^v against Ŷ^v,
+    and no video-level modality terms. The official code takes the segment terms with logits
+    (binary_cross_entropy_with_logits of frame_logits); on probabilities clamped to [1e-7, 1-1e-7]
+    it is the same function wherever |logit| < 16, so it applies to every family."""
+    p, _, _, frame_prob = outputs
+    return (bce(clamp_prob(p), video_labels) + bce(clamp_prob(frame_prob[:, :, AUDIO, :]), audio_seg)
+            + bce(clamp_prob(frame_prob[:, :, VISUAL, :]), seg))
+
+
 # Each loss kind's function (its constants and labels: vplan_core.method.ablation.LOSS_KINDS),
 # called with the segment labels of the modalities it names, in that order.
 LOSS_FUNCTIONS = {
@@ -168,6 +180,7 @@ LOSS_FUNCTIONS = {
     "plg_segbce": segment_bce_loss,
     "plg_rl": richness_aware_loss,
     "plg_av_rl": audio_visual_loss,
+    "valor": valor_loss,
 }
 
 
