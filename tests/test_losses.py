@@ -272,3 +272,44 @@ def test_valor_loss_is_the_official_one_on_logits():
                 + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 0], audio_seg)
                 + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 1], seg))
     torch.testing.assert_close(compute_loss(out, y, seg, LossConfig("valor"), audio_seg), official, rtol=1e-5, atol=1e-6)
+
+
+def test_temporal_audio_loss_is_row4_when_the_audio_labels_are_the_video_label():
+    """Copied to every second, the video label marks no class silent: rows ⑥-⑦'s loss then
+    reads it as row ④ reads the video label, exactly (value and gradients)."""
+    torch.manual_seed(4)
+    seg = fig2_labels().repeat(3, 1, 1)
+    y = torch.zeros(3, C)
+    y[:, [DOG, ROOSTER, SPEECH, 7]] = 1
+    frame = torch.rand(3, 4, 2, C).clamp(0.05, 0.95).requires_grad_()
+    out = (torch.rand(3, C).clamp(0.05, 0.95), torch.rand(3, C).clamp(0.05, 0.95), torch.rand(3, C).clamp(0.05, 0.95), frame)
+    full_span = y[:, None, :].expand(3, 4, C)
+    temporal = compute_loss(out, y, seg, LossConfig("plg_av_temporal"), full_span)
+    row4 = compute_loss(out, y, seg, LossConfig("plg_rl"))
+    assert torch.equal(temporal, row4)
+    grad_temporal, = torch.autograd.grad(temporal, frame)
+    grad_row4, = torch.autograd.grad(row4, frame)
+    assert torch.equal(grad_temporal, grad_row4)
+
+
+def test_temporal_audio_loss_by_hand():
+    """Row ⑥'s audio terms: λ·(BCE(P^a, 0) on the silent seconds + L_RL on P^a over the videos
+    with silent seconds); p^a's target is max_t Ŷ^a."""
+    torch.manual_seed(5)
+    seg = fig2_labels().repeat(2, 1, 1)
+    audio = fig2_labels().repeat(2, 1, 1)
+    audio[1] = audio[1].amax(dim=0, keepdim=True)  # video 1: every class over the whole clip
+    y = torch.maximum(seg.amax(1), audio.amax(1))
+    frame = torch.rand(2, 4, 2, C).clamp(0.05, 0.95).requires_grad_()
+    out = (torch.rand(2, C).clamp(0.05, 0.95), torch.rand(2, C).clamp(0.05, 0.95), torch.rand(2, C).clamp(0.05, 0.95), frame)
+    cfg = LossConfig("plg_av_temporal", rl_lambda=0.7)
+    silent = (audio.amax(1, keepdim=True) > 0) & (audio == 0)
+    assert silent[0].sum() == 5 and silent[1].sum() == 0  # rooster silent in 2 seconds, speech in 3
+    silence = -(torch.log1p(-frame[:, :, AUDIO]) * silent).sum() / silent.numel()
+    audio_rl = richness_loss((out[0][:1], out[1][:1], out[2][:1], frame[:1]), audio[:1], cfg, AUDIO)
+    expected = (bce(out[0], y) + bce(out[1], audio.amax(1)) + bce(out[2], seg.amax(1))
+                + 0.7 * (richness_loss(out, seg, cfg, VISUAL) + silence + audio_rl))
+    loss = compute_loss(out, y, seg, cfg, audio)
+    torch.testing.assert_close(loss, expected)
+    grad, = torch.autograd.grad(loss, frame)  # video 1's audio frames: no term reads them
+    assert torch.all(grad[1, :, AUDIO] == 0) and grad[0, :, AUDIO].abs().sum() > 0

@@ -303,3 +303,21 @@ def test_official_loss_equals_han_loss_plus_extra(uni, cross):
         expected = official_loss(*official(*inputs)[:5], y)
         out = ours(*inputs)
     torch.testing.assert_close(full_loss(out, y), expected, atol=1e-5, rtol=0)
+
+
+def test_frame_probability_is_the_class_probability_at_the_most_attended_second():
+    """MGN's frame outputs p_c·(1 + s_tc) lie in [p_c, 2·p_c]; the losses read p_c·s_tc / max_t s_tc
+    instead: in [0, 1], its max over seconds p_c (p^a, p^v), and it orders the seconds as the
+    frame outputs do. With hard assignment the frame outputs already are probabilities."""
+    from vplan_core.models import frame_probabilities
+
+    model = small_model(0).eval()
+    out = model(*small_inputs((3,)))
+    prob = frame_probabilities(model, out)
+    assert out[3].max() > 0 and (out[3] >= torch.stack(out[1:3], 1)[:, None] * (1 - 1e-6)).all()
+    assert prob.shape == out[3].shape and prob.min() >= 0 and prob.max() <= 1
+    torch.testing.assert_close(prob.amax(dim=1), torch.stack(out[1:3], dim=1))
+    assert (prob.argsort(dim=1) == out[3].argsort(dim=1)).float().mean() > 0.99
+    hard = small_model(0, uni="hard").eval()
+    hard_out = hard(*small_inputs((3,)))
+    assert frame_probabilities(hard, hard_out) is hard_out[3]

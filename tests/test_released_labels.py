@@ -152,7 +152,8 @@ def test_released_labels_feed_training_pld_and_label_quality():
     assert pld.params["modalities"] == ["visual", "audio"]
     rows = {"han": list(feature_sources(config).rows)}
     assert {job for job in quality_jobs(config, rows) if "released" in job[1]} == {
-        ("han", "row4_released_rl", "visual"), ("han", "row6_released_av", "visual"), ("han", "row6_released_av", "audio")}
+        ("han", "row4_released_rl", "visual"), ("han", "row6_released_av", "visual"), ("han", "row6_released_av", "audio"),
+        ("han", "valor_released", "visual"), ("han", "valor_released", "audio")}
     quality = quality_job(PATHS, config, "han", "row4_released_rl", "visual", "0-1")
     assert quality.inputs["source"] == "results/llp/labels/released/visual/val.npz"
     assert quality.params["source"] == RELEASED

@@ -128,26 +128,64 @@ def pointwise_distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> t
     raise ValueError(f"unknown richness distance {kind!r}; expected one of {DISTANCES}")
 
 
-def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig, modality: int = VISUAL) -> torch.Tensor:
+def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig, modality: int = VISUAL,
+                  videos: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR), each mean-reduced; the CR mean runs over the
     segments of videos that have pseudo labels only. modality: VISUAL (P^v against Ŷ, the
-    paper's) or AUDIO (P^a against Ŷ^a, computed exactly the same way)."""
+    paper's) or AUDIO (P^a against Ŷ^a, computed exactly the same way). videos: [B] bool, the
+    videos the loss is taken over (both means run over them only); None: every video."""
     cr_hat, sr_hat = predicted_richness(outputs[3][:, :, modality, :], cfg.rl_eps)
     cr_terms = pointwise_distance(cr_hat, category_richness(seg), cfg.rl_distance)
-    labelled = has_segment_labels(seg)[:, None].expand_as(cr_terms)
-    cr_loss = torch.where(labelled, cr_terms, 0.0).sum() / labelled.sum().clamp_min(1)
-    sr_loss = pointwise_distance(sr_hat, segment_richness(seg), cfg.rl_distance).mean()
+    sr_terms = pointwise_distance(sr_hat, segment_richness(seg), cfg.rl_distance)
+    labelled = has_segment_labels(seg) if videos is None else has_segment_labels(seg) & videos
+    cr_loss = _masked_mean(cr_terms, labelled[:, None].expand_as(cr_terms))
+    sr_loss = sr_terms.mean() if videos is None else _masked_mean(sr_terms, videos[:, None].expand_as(sr_terms))
     return cr_loss + sr_loss
+
+
+def _masked_mean(terms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of terms where mask holds; 0 where it holds nowhere."""
+    return torch.where(mask, terms, 0.0).sum() / mask.sum().clamp_min(1)
+
+
+def silent_seconds(seg: torch.Tensor) -> torch.Tensor:
+    """[B, T, C] bool: the seconds in which segment labels mark a class of their video level
+    silent. The video label copied to every second has none: this is what segment labels say
+    beyond the video label."""
+    return (seg.amax(dim=1, keepdim=True) > 0) & (seg == 0)
+
+
+def silence_loss(frame: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """BCE(P, 0) on the silent seconds (silent_seconds), 0 elsewhere, mean over every element
+    (as a segment BCE with the other elements weighted 0)."""
+    return torch.where(silent_seconds(seg), -torch.log1p(-clamp_prob(frame)), 0.0).mean()
 
 
 def audio_visual_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, audio_seg: torch.Tensor,
                       cfg: LossConfig) -> torch.Tensor:
-    """Rows ⑥-⑦: Eq. 5 with the audio target the audio pseudo label too (ŷ^a = max_t Ŷ^a), plus
-    λ·L_RL on both modalities (the audio CR/SR from P^a against Ŷ^a, as the visual ones)."""
+    """Row ⑥ as first built (kept as row6_plg_av_rl): Eq. 5 with the audio target the audio
+    pseudo label too (ŷ^a = max_t Ŷ^a), plus λ·L_RL on both modalities (the audio CR/SR from P^a
+    against Ŷ^a, as the visual ones). Copied to every second, a video label makes the audio CR
+    1 everywhere: "every class sounds in every second", which the RL then trains (docs/studies.md)."""
     p, pa, pv, _ = outputs
     loss = (bce(clamp_prob(p), video_labels) + bce(clamp_prob(pa), audio_seg.amax(dim=1))
             + bce(clamp_prob(pv), seg.amax(dim=1)))
     return loss + cfg.rl_lambda * (richness_loss(outputs, seg, cfg, VISUAL) + richness_loss(outputs, audio_seg, cfg, AUDIO))
+
+
+def audio_visual_temporal_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor,
+                               audio_seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """Rows ⑥-⑦: row ④'s loss with the audio labels read only for what they say beyond a video
+    label. p^a's target is their video level max_t Ŷ^a; λ·BCE(P^a, 0) on the seconds they mark
+    a class silent (silence_loss); λ·L_RL on P^a over the videos that have such seconds. A video
+    whose audio labels span the clip for every class (the video label's own claim, which holds
+    for 41% of LLP's audio events) adds only its video-level target: with the video label as
+    audio labels the loss is row ④'s exactly. (docs/studies.md, "The audio rows' loss".)"""
+    p, pa, pv, frame = outputs
+    temporal = silent_seconds(audio_seg).flatten(1).any(dim=1)
+    audio = silence_loss(frame[:, :, AUDIO, :], audio_seg) + richness_loss(outputs, audio_seg, cfg, AUDIO, temporal)
+    return (bce(clamp_prob(p), video_labels) + bce(clamp_prob(pa), audio_seg.amax(dim=1))
+            + bce(clamp_prob(pv), seg.amax(dim=1)) + cfg.rl_lambda * (richness_loss(outputs, seg, cfg) + audio))
 
 
 def segment_bce_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
@@ -180,6 +218,7 @@ LOSS_FUNCTIONS = {
     "plg_segbce": segment_bce_loss,
     "plg_rl": richness_aware_loss,
     "plg_av_rl": audio_visual_loss,
+    "plg_av_temporal": audio_visual_temporal_loss,
     "valor": valor_loss,
 }
 

@@ -26,7 +26,14 @@ class Family:
     level A / V / AV / Type@AV / Event@AV); frame_means: the family reads the 2D frames only
     through each segment's mean, taken first (an affine fc_v then the official average pooling
     is the same function, and so is the per-feature input standardisation before it), so the
-    trainer keeps the [N, T, D2] means on the device instead of the [N, T*f, D2] frames."""
+    trainer keeps the [N, T, D2] means on the device instead of the [N, T*f, D2] frames.
+
+    Frame outputs: HAN's, MM-Pyramid's and VALOR's are per-second sigmoids, probabilities. MGN's
+    are a class probability times a temporal weight in [1, 2) (models/mgn.py): its model class
+    defines frame_probability(outputs), the per-second probabilities the losses defined on
+    probabilities (the richness-aware loss, segment BCE) and PLD's forward loss read
+    (frame_probabilities below). The evaluation thresholds the outputs as each family's
+    official code does."""
 
     title: str
     model_class: type
@@ -63,4 +70,11 @@ def family(name: str) -> Family:
     return importlib.import_module(FAMILIES[name].module).FAMILY
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "family"]
+def frame_probabilities(model, outputs: tuple) -> "torch.Tensor":
+    """outputs' frame outputs [.., T, 2, C] as probabilities: the model's frame_probability
+    where its frame outputs are not probabilities (MGN), else the frame outputs themselves."""
+    to_probability = getattr(model, "frame_probability", None)
+    return outputs[3] if to_probability is None else to_probability(outputs)
+
+
+__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "family", "frame_probabilities"]

@@ -77,6 +77,7 @@ from vplan_core.models import Family
 from vplan_core.models.noise import no_dropout, tape
 
 ASSIGNMENTS = ("soft", "hard")
+PROB_FLOOR = 1e-12  # a floor for the divisions of frame_probability (a sigmoid that underflowed to 0)
 HAN_TOKENS = 10  # GroupingBlock_Han's num_group_token = num_output_group, hard-coded in the official code
 
 
@@ -462,6 +463,27 @@ class MGN(InputStandardization, nn.Module):
         frame_prob = torch.stack((a_frame_prob, v_frame_prob), dim=2)  # [B, T, 2, C]
         return (global_prob, a_prob.sum(dim=-1), v_prob.sum(dim=-1), frame_prob,
                 aud_cls_logits, vis_cls_logits)
+
+    def frame_probability(self, outputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The frame outputs as per-second probabilities [.., T, 2, C], for the losses defined on
+        probabilities (the richness-aware loss) and PLD (models.Family: frame outputs).
+
+        With the 'soft' unimodal assignment (the default) a frame output is a class probability
+        times a temporal weight, F_tc = p_c·(1 + s_tc), s_tc = softmax_T(...) (p^a for audio, p^v
+        for visual): in [0, 2), and never below p_c, so a class MGN holds present cannot be
+        absent from any second in F. Read as probabilities, the RL's segment richness
+        ŝr = mean_t F = 1.1·p_c reaches a short event's share of seconds only by pushing p_c,
+        and every second with it, below the 0.5 threshold. The same decomposition gives a
+        probability: p_c·s_tc / max_t s_tc, the class probability at the second MGN attends to
+        most and the others in proportion to their weight. Its max over seconds is p_c, as a
+        label's video level is the max of its seconds (docs/method.md, Eq. 6-8), so the RL moves
+        where the class is (s), not whether it is (p_c). With 'hard' assignment F = p_c·one-hot
+        already is a probability."""
+        if self.unimodal_assign == "hard":
+            return outputs[3]
+        class_prob = torch.stack(outputs[1:3], dim=-2).unsqueeze(-3)  # [.., 1, 2, C]
+        weight = (outputs[3] / class_prob.clamp_min(PROB_FLOOR) - 1.0).clamp_min(0.0)  # s_tc, from F = p·(1 + s)
+        return class_prob * weight / weight.amax(dim=-3, keepdim=True).clamp_min(PROB_FLOOR)
 
 
 def mgn_loss_extra(extras: tuple[torch.Tensor, ...], video_labels: torch.Tensor, *labels) -> torch.Tensor:

@@ -27,5 +27,7 @@ def refine_labels(stage1: SeedBatch, features: Features, labels: np.ndarray, k: 
 
 def stage1_prob(stage1: SeedBatch, features: Features, device: str = "cpu", modality: str = "visual",
                 inputs: Tensors | None = None) -> np.ndarray:
-    """P^v (or P^a) [S, N, T, C] of every seed's stage-1 model (on `inputs`, if given)."""
-    return predict_seeds(stage1, features.to_tensors(device) if inputs is None else inputs)[f"{modality}_prob"]
+    """P^v (or P^a) [S, N, T, C] of every seed's stage-1 model (on `inputs`, if given), read as
+    probabilities as its losses read them (MGN's frame outputs are not: models.Family)."""
+    inputs = features.to_tensors(device) if inputs is None else inputs
+    return predict_seeds(stage1, inputs, as_probabilities=True)[f"{modality}_prob"]

@@ -25,7 +25,7 @@ import torch
 
 from vplan_core.data.dataset import Tensors
 from vplan_core.method.losses import LossConfig, compute_loss
-from vplan_core.models import family
+from vplan_core.models import family, frame_probabilities
 from vplan_core.models.seed_batch import SeedBatch
 
 if TYPE_CHECKING:
@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 
 def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                 cfg: LossConfig, extra_loss: Callable | None = None,
-                audio_labels: torch.Tensor | None = None) -> torch.Tensor:
+                audio_labels: torch.Tensor | None = None, model: torch.nn.Module | None = None) -> torch.Tensor:
     """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each): the row's
-    loss on the common outputs, plus the family's extra terms on its extra outputs."""
+    loss on the common outputs, their frame outputs read as probabilities (model's, see
+    models.frame_probabilities), plus the family's extra terms on its extra outputs."""
     def one_seed(outputs, video_labels, segment_labels, audio_labels):
-        loss = compute_loss(outputs[:4], video_labels, segment_labels, cfg, audio_labels)
+        common = (*outputs[:3], frame_probabilities(model, outputs))
+        loss = compute_loss(common, video_labels, segment_labels, cfg, audio_labels)
         if extra_loss is not None:
             loss = loss + extra_loss(outputs[4:], video_labels, segment_labels, cfg, audio_labels)
         return loss
@@ -56,7 +58,7 @@ def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_lab
     seed_rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
     seg = None if segment_labels is None else segment_labels[seed_rows, idx]
     audio_seg = None if audio_labels is None else audio_labels[seed_rows, idx]
-    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg)
+    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg, batch.base)
 
 
 def clip_seed_gradients(params, max_norm: float) -> None:
