@@ -8,13 +8,13 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 
 from vplan_core.method.ablation import MODALITIES, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
-from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES, HAN_FEATURES
+from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES
 from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
-                             feature_sources, group_name, group_seeds, input_problems, model_rows, pld_job,
-                             plg_settings, quality_job, quality_jobs, released_label_settings, released_settings,
-                             row_job, seed_groups, summary_line, text_settings, trained_models)
+                             feature_sources, group_name, group_seeds, input_problems, model_inputs, model_rows,
+                             pld_job, plg_settings, quality_job, quality_jobs, released_label_settings,
+                             released_settings, row_job, seed_groups, summary_line, text_settings, trained_models)
 from vplan_core.data.shards import all_video_ids, shard_names
 
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
@@ -46,11 +46,12 @@ RUN_ROWS = list(SOURCES.rows)
 SKIPPED_ROWS = SOURCES.skipped_rows
 for skipped_row, why in SKIPPED_ROWS.items():
     print(f"vplan: skipping {skipped_row}: {why}", file=sys.stderr)
-# Parser families (train.models): the first trains every row, each other one its Table V rows
-# (vplan_core.plan.model_rows), each in a folder of its own.
+# Parsers (train.models, each a family or a recipe of one): the first trains every row, each
+# other one its Table V rows or models.<name>.rows (vplan_core.plan.model_rows), each in a
+# folder of its own, reading the features models.<name>.inputs names.
 MODELS = trained_models(config)
 MODEL_ROWS = {model: model_rows(config, model, SOURCES.rows) for model in MODELS}
-QUALITY_JOBS = quality_jobs(config, MODEL_ROWS)  # (family, stage-1 row, modality)
+QUALITY_JOBS = quality_jobs(config, MODEL_ROWS)  # (parser, stage-1 row, modality)
 
 
 def check_inputs():
@@ -130,9 +131,11 @@ def feature_provenance(features):
     return [PATHS.extraction_settings(feature) for feature in extracted] + expand(VIDEO_MANIFEST, shard=SHARDS)
 
 
-def han_feature_inputs():
-    return {**{feature: feature_stores(feature) for feature in HAN_FEATURES},
-            "feature_provenance": feature_provenance(HAN_FEATURES)}
+def parser_feature_inputs(model):
+    """The stores of the features a parser reads, keyed by feature, and their provenance."""
+    features = list(model_inputs(config, model).values())
+    return {**{feature: feature_stores(feature) for feature in features},
+            "feature_provenance": feature_provenance(features)}
 
 
 def job_seeds(wildcards):
@@ -154,7 +157,7 @@ def quality_check_job(wildcards):
 
 
 def training_jobs(models):
-    """Each training job of `models`, keyed: its family, row, seed group, evaluation and folder."""
+    """Each training job of `models`, keyed: its parser, row, seed group, evaluation and folder."""
     return [{"model": model, "row": row, "seeds": seeds, "evaluation": PATHS.evaluation(row, seeds, model),
              "model_dir": PATHS.model_dir(row, seeds, model)}
             for model in models for row in MODEL_ROWS[model] for seeds in SEED_GROUPS]

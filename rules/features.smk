@@ -8,7 +8,9 @@
 # defined only for the stores it makes. With dataset.official_features the three HAN stores are
 # imported from the official .npy files (same store paths, so training is unchanged); a
 # pseudo-label feature's released segment embeddings (dataset.clip_features: CLIP image
-# embeddings, dataset.clap_features: CLAP window embeddings) become its store the same way.
+# embeddings, dataset.clap_features: CLAP window embeddings) become its store the same way, and
+# released feature maps a parser reads (dataset.clap_feature_maps: VALOR's CLAP maps, VALOR++'s
+# audio) theirs. A store is made when a trained parser (models.<name>.inputs) or PLG reads it.
 
 if SOURCES.extracted:
 
@@ -119,3 +121,29 @@ if SOURCES.released:
             ENV_EXTRACT
         script:
             "../workflow_scripts/import_segment_features.py"
+
+
+if SOURCES.maps:
+
+    rule import_feature_maps:
+        input:
+            manifest=PATHS.manifest_shard("{shard}"),
+        output:
+            directory(PATHS.feature_store("{feature}", "{shard}")),
+        wildcard_constraints:
+            feature="|".join(SOURCES.maps),
+        params:
+            feature=lambda wildcards: wildcards.feature,
+            folder=lambda wildcards: config["dataset"][FEATURES[wildcards.feature].released],
+        log:
+            PATHS.log("features/{feature}/shard_{shard}"),
+        benchmark:
+            PATHS.benchmark("features/{feature}/shard_{shard}")
+        resources:
+            mem_mb=4000,
+            runtime=30,
+            gpu=0,
+        conda:
+            ENV_EXTRACT
+        script:
+            "../workflow_scripts/import_feature_maps.py"

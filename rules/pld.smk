@@ -9,7 +9,7 @@
 rule pld_labels:
     input:
         unpack(lambda wildcards: refinement_job(wildcards).inputs),
-        unpack(lambda wildcards: han_feature_inputs()),
+        unpack(lambda wildcards: parser_feature_inputs(wildcards.model)),
         annotations=annotation_files(),
     output:
         directory(PATHS.pld_dir("{model}", "{stage1}", "{seeds}")),

@@ -9,7 +9,7 @@
 rule train_row:
     input:
         unpack(lambda wildcards: training_job(wildcards).inputs),
-        unpack(lambda wildcards: han_feature_inputs()),
+        unpack(lambda wildcards: parser_feature_inputs(wildcards.model)),
         annotations=annotation_files(),
     output:
         directory(PATHS.model_dir("{row}", "{seeds}", "{model}")),

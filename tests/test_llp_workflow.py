@@ -22,6 +22,7 @@ import yaml
 from tests.test_llp import LLP_DIR
 from tests.workflow_runs import REPO, planned_jobs, snakemake, write_config
 from vplan_core.feature_registry import FEATURES, OFFICIAL_FEATURES
+from vplan_core.plan import model_family
 
 # feature -> (folder, per-video shape) of the official release
 LAYOUT = {f: (FEATURES[f].official.folder, FEATURES[f].official.shape) for f in OFFICIAL_FEATURES}
@@ -29,9 +30,20 @@ LAYOUT = {f: (FEATURES[f].official.folder, FEATURES[f].official.shape) for f in 
 N_LLP = 11849
 
 
-def llp_config(tmp_path: Path, annotations: Path = LLP_DIR, videos: bool = True, official: bool = True) -> dict:
+VALOR_RELEASE = ("clip_features", "clip_frame_rule", "clap_feature_maps", "released_labels")  # llp.yaml's dataset keys
+
+
+def llp_config(tmp_path: Path, annotations: Path = LLP_DIR, videos: bool = True, official: bool = True,
+               valor: bool = False) -> dict:
+    """config/llp.yaml on tmp_path's folders; without `valor`, the paper's route: VALOR's release,
+    the parsers that need it and its ViT-L-14 left out (CLIP from the videos with ViT-B-32)."""
     config = yaml.safe_load((REPO / "config/llp.yaml").read_text())
     config["dataset"]["annotations"] = str(annotations)
+    if not valor:
+        for key in VALOR_RELEASE:
+            config["dataset"].pop(key)
+        config["train"]["models"] = [m for m in config["train"]["models"] if model_family(config, m) != "valor"]
+        config["features"]["clip"]["model_name"] = "ViT-B-32"
     for key, wanted in (("videos", videos), ("official_features", official)):
         config["dataset"].pop(key)
         if wanted:

@@ -110,3 +110,43 @@ def test_a_real_llp_clip_is_one_window_with_nothing_in_its_slack(tiny, tmp_path)
     on = np.ones((1, 10, 25), np.float32)
     events = events_from_probs(on, on, np.ones((1, 25), np.float32), duration_s=info.duration_s)
     assert {(e["onset"], e["offset"]) for e in events} == {(0.0, 10.0)}
+
+
+def test_parse_extracts_the_features_the_checkpoint_read(tiny, tmp_path, capsys):
+    """A parser trained on CLIP segment embeddings as its 2D visual input (models.<name>.inputs)
+    records them in its checkpoint, and `vplan parse` extracts CLIP for it (ResNet frames would not
+    fit: 512-d, the model's visual_2d is CLIP's 128); one trained on released CLAP maps cannot parse
+    a video, and says so."""
+    import torch
+
+    from vplan_core.data.dataset import Features
+    from vplan_core.method.losses import LossConfig
+    from vplan_core.training.checkpoints import save_checkpoint
+    from vplan_core.training.trainer import TrainConfig, initial_model
+
+    _, video, config_path, _ = tiny
+    config = yaml.safe_load(config_path.read_text())
+    config["features"]["clip"].update(checkpoint="random:0", config_file=str(REPO / config["features"]["clip"]["config_file"]))
+    clip_config = tmp_path / "config.yaml"
+    clip_config.write_text(yaml.safe_dump(config))
+    inputs = {"audio": "vggish", "visual_2d": "clip", "visual_3d": "r2plus1d"}
+    train_config = TrainConfig(loss=LossConfig("han"), model="valor", inputs=inputs,
+                               model_kwargs={"hidden_dim": 16, "ff_dim": 16, "nhead": 2})
+    feats = Features(["x"], np.zeros((1, 10, 128), np.float32), np.zeros((1, 10, 128), np.float32),
+                     np.zeros((1, 10, 512), np.float32))
+    checkpoint = tmp_path / "model.pt"
+    save_checkpoint(checkpoint, initial_model(train_config, feats.to_tensors("cpu"), len(CLASSES), seed=0),
+                    train_config, {})
+    assert torch.load(checkpoint, weights_only=True)["train_config"]["inputs"] == inputs
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(clip_config),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out/clip.events.json").read_text())["windows"] == 2
+
+    maps = TrainConfig(loss=LossConfig("han"), model="valor", inputs={**inputs, "audio": "clap_maps"},
+                       model_kwargs={"hidden_dim": 16, "ff_dim": 16, "nhead": 2, "audio_maps": True})
+    feats.audio = np.zeros((1, 64, 768), np.float32)
+    save_checkpoint(checkpoint, initial_model(maps, feats.to_tensors("cpu"), len(CLASSES), seed=0), maps, {})
+    capsys.readouterr()
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(clip_config)]) == 2
+    assert (f"checkpoint {checkpoint}: the model's audio is 'clap_maps', released files (clap_feature_maps) that "
+            "no extractor makes from a video") in capsys.readouterr().err

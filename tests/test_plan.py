@@ -11,19 +11,21 @@ from tests.workflow_runs import REPO
 from vplan_core.method.ablation import ROWS
 from vplan_core.paths import RunPaths
 from vplan_core.plan import (EXTRACTION_MACHINE_KEYS, demo_backbone_settings, demo_backbone_teacher, extraction_inputs,
-                             extraction_settings, feature_sources, group_name, group_seeds, input_problems, seed_groups,
-                             summary_line, train_settings, weight_paths)
+                             extraction_settings, feature_sources, group_name, group_seeds, input_problems, model_family,
+                             seed_groups, summary_line, train_settings, weight_paths)
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 LLP = yaml.safe_load((REPO / "config/llp.yaml").read_text())
 
 
 def llp(**dataset) -> dict:
-    """config/llp.yaml with the dataset's sources replaced (None removes a key)."""
+    """config/llp.yaml with the dataset's sources replaced (None removes a key), without VALOR's
+    release and the parsers that need it."""
     config = copy.deepcopy(LLP)
-    for key in ("videos", "official_features", "clip_features"):
+    for key in ("videos", "official_features", "clip_features", "clap_feature_maps", "released_labels"):
         config["dataset"].pop(key, None)
     config["dataset"].update({k: v for k, v in dataset.items() if v is not None})
+    config["train"]["models"] = [m for m in config["train"]["models"] if model_family(config, m) != "valor"]
     return config
 
 

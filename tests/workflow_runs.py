@@ -79,15 +79,24 @@ def snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True) -
 
 def planned_wildcards(workdir: Path, configfile: Path, rule: str, wildcard: str) -> set[str]:
     """The values of one wildcard over the jobs of `rule` that a dry run would execute."""
-    result = snakemake(workdir, configfile, "--dry-run")
-    values, in_rule = set(), False
+    return {job["wildcards"][wildcard] for job in planned_rule_jobs(workdir, configfile, rule)}
+
+
+def planned_rule_jobs(workdir: Path, configfile: Path, rule: str, *args: str) -> list[dict]:
+    """The jobs of `rule` that a dry run would execute, each {"wildcards": name -> value,
+    "input": [paths]}."""
+    result = snakemake(workdir, configfile, "--dry-run", *args)
+    jobs, in_rule = [], False
     for line in (result.stdout + result.stderr).splitlines():
         if re.match(r"^(local)?rule \w+:$", line):
             in_rule = line.split()[-1] == f"{rule}:"
+            if in_rule:
+                jobs.append({"wildcards": {}, "input": []})
         elif in_rule and line.strip().startswith("wildcards:"):
-            pairs = dict(item.split("=", 1) for item in line.split(":", 1)[1].strip().split(", "))
-            values.add(pairs[wildcard])
-    return values
+            jobs[-1]["wildcards"] = dict(item.split("=", 1) for item in line.split(":", 1)[1].strip().split(", "))
+        elif in_rule and line.strip().startswith("input:"):
+            jobs[-1]["input"] = line.split(":", 1)[1].strip().split(", ")
+    return jobs
 
 
 def planned_jobs(workdir: Path, configfile: Path, *args: str) -> dict[str, int]:

@@ -46,17 +46,18 @@ def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
 
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
     """The schema, with the names that the registries own filled in: the rows, the parser
-    families and the pseudo-label features (so that adding one edits no schema)."""
-    from vplan_core.feature_registry import PSEUDO_LABEL_FEATURES
+    families, each parser input's features and the pseudo-label features (so that adding one
+    edits no schema)."""
+    from vplan_core.feature_registry import FEATURES, INPUT_ROLES, PSEUDO_LABEL_FEATURES
     from vplan_core.method.ablation import ROWS
     from vplan_core.models import FAMILIES
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     family, properties = schema["$defs"]["family"]["properties"], schema["properties"]
     family["rows"]["items"]["enum"] = list(ROWS)
-    family["pld_source"]["enum"] = [*FAMILIES, "own"]
-    properties["train"]["properties"]["models"]["items"]["enum"] = list(FAMILIES)
-    properties["models"]["properties"] = {name: {"$ref": "#/$defs/family"} for name in FAMILIES}
+    family["family"]["enum"] = list(FAMILIES)
+    family["inputs"]["properties"] = {role: {"enum": [name for name, f in FEATURES.items() if f.role == role]}
+                                      for role in INPUT_ROLES}
     properties["plg"]["properties"] = {name: {"$ref": "#/$defs/plg"} for name in PSEUDO_LABEL_FEATURES}
     return schema
 
@@ -104,9 +105,11 @@ def apply_command_line(config: dict, overrides: dict, schema_path: Path = SCHEMA
     given: set[str] = set()
 
     def walk(node: dict, over: dict, schema: dict, prefix: str) -> None:
-        properties = _resolve(schema, root).get("properties", {})
+        resolved = _resolve(schema, root)
+        properties, named = resolved.get("properties", {}), resolved.get("additionalProperties")
+        others = named if isinstance(named, dict) else {}  # the schema of keys it does not list (models.<name>)
         for key, value in over.items():
-            path, sub = f"{prefix}{key}", _resolve(properties.get(key, {}), root)
+            path, sub = f"{prefix}{key}", _resolve(properties.get(key, others), root)
             given.add(path)
             if isinstance(value, dict) and isinstance(node.get(key), dict):
                 walk(node[key], value, sub, f"{path}.")

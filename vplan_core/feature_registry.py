@@ -1,8 +1,9 @@
 """Every feature of a run described once, torchvision-style: one spec per feature that planning,
 extraction, import, the rules and the demo iterate over.
 
-A spec says what the feature is to the method (a parser input, or what PLG labels a modality
-from: its role, with its text tower, prompt and labelling settings), which
+A spec says what the feature is to the method (which parser input it can be, in which form,
+and whether it is one by default; or what PLG labels a modality from: its role, with its text
+tower, prompt and labelling settings), which
 sampling keys its extraction reads, its weight files (config key, when it is needed, where it is
 published), the builder of its extractor (imported lazily: planning a workflow and reading a
 store stay free of torch and open_clip), its provenance texts, the layout of its released
@@ -35,6 +36,7 @@ CLAP_PUBLISHED_AT = ("LAION-CLAP's releases (https://github.com/LAION-AI/CLAP: 6
 CLIP_PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                      "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
 VGGISH_EXAMPLE = "0.96 s, 96x64 log-mel (25 ms / 10 ms, 125-7500 Hz)"
+VALOR_CLAP_MAPS = (64, 768)  # VALOR's released CLAP/features/<id>.npy: HTSAT maps, not segment embeddings
 RANDOM_PREFIX = "random:"
 
 
@@ -51,6 +53,17 @@ class WeightFile:
 
     def published_at(self, settings: dict) -> str:
         return self.published(settings) if callable(self.published) else self.published
+
+
+@dataclass(frozen=True)
+class ReleasedMaps:
+    """Feature maps of the whole clip that a release gives per video and no extractor makes
+    (VALOR's CLAP/features): dataset.<key>/<id>.npy, each exactly `shape`, imported as they
+    are; provenance: what the release's maps are, recorded in every store."""
+
+    key: str
+    shape: tuple[int, ...]
+    provenance: dict
 
 
 @dataclass(frozen=True)
@@ -100,19 +113,28 @@ def _load(ref: str):
     return getattr(importlib.import_module(module), name)
 
 
+# A parser input's form: one row a segment (or a frame of it), or a feature map of the whole
+# clip, which only a parser built for maps reads (VALOR's audio_maps)
+SEGMENTS, MAPS = "segments", "maps"
+
+
 @dataclass(frozen=True)
 class Feature:
-    """One feature store. han_input: the dataset.Features field it feeds (None: the features PLG
-    labels from); sampling: the keys of the config's `sampling` section its extraction reads;
-    extractor: "module:function" building its extractor from (settings, device); config_files:
-    settings keys naming further files the extraction reads (inputs of its jobs); provenance:
-    texts its stores record (and the official release's attrs repeat)."""
+    """One feature store. role: the parser input (dataset.Features field) it can be, chosen per
+    parser in models.<name>.inputs (None: PLG's only); default_input: the input of its role for a
+    parser that chooses none (the HAN features); sampling: the keys of the config's `sampling`
+    section its extraction reads; extractor: "module:function" building its extractor from
+    (settings, device), None for released maps; config_files: settings keys naming further files
+    the extraction reads (inputs of its jobs); provenance: texts its stores record (and the
+    official release's attrs repeat)."""
 
     name: str
-    han_input: str | None
-    sampling: tuple[str, ...]
-    weights: tuple[WeightFile, ...]
-    extractor: str
+    role: str | None
+    sampling: tuple[str, ...] = ()
+    weights: tuple[WeightFile, ...] = ()
+    extractor: str | None = None
+    default_input: bool = False
+    maps: ReleasedMaps | None = None
     config_files: tuple[str, ...] = ()
     needs_audio: bool = False  # a video without an audio stream is a recorded skip
     official: Official | None = None
@@ -120,6 +142,15 @@ class Feature:
     provenance: dict = field(default_factory=dict)
     labels: Labelling | None = None
     weights_check: str | None = None  # "module:function" (settings) -> problems of its weight files
+
+    @property
+    def form(self) -> str:
+        return MAPS if self.maps else SEGMENTS
+
+    @property
+    def released(self) -> str | None:
+        """The dataset key of its released files, imported instead of extracting (or None)."""
+        return self.labels.released if self.labels else self.maps.key if self.maps else None
 
     def check_weights(self, settings: dict) -> list[str]:
         """Problems with the feature's weight files (which exist), found before any job."""
@@ -149,28 +180,28 @@ class Feature:
 
 
 FEATURES: dict[str, Feature] = {f.name: f for f in (
-    Feature("vggish", "audio", sampling=("audio_rate", "seconds"),
+    Feature("vggish", "audio", default_input=True, sampling=("audio_rate", "seconds"),
             weights=(WeightFile("weights", VGGISH_WEIGHTS_URL), WeightFile("pca_params", VGGISH_PCA_URL, when="pca")),
             extractor="vplan_core.features.vggish:vggish_extractor", needs_audio=True,
             official=Official("vggish", (10, 128), {
                 "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
                 "example": VGGISH_EXAMPLE, "postprocess": "VGGish PCA + 8-bit quantisation"}),
             demo_backbone=True, provenance={"example": VGGISH_EXAMPLE}),
-    Feature("cnn2d", "visual_2d", sampling=("fps", "seconds"),
+    Feature("cnn2d", "visual_2d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", lambda s: CNN_PUBLISHED[s["backbone"]]),),
             extractor="vplan_core.features.cnn:cnn2d_extractor",
             official=Official("res152", (80, 2048), {
                 "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
                 "weights": "ImageNet", "output": "final pool"}),
             demo_backbone=True),
-    Feature("r2plus1d", "visual_3d", sampling=("fps", "seconds"),
+    Feature("r2plus1d", "visual_3d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", CNN_PUBLISHED["r2plus1d_18"]),),
             extractor="vplan_core.features.cnn:r2plus1d_extractor",
             official=Official("r2plus1d_18", (10, 512), {
                 "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
                 "weights": "Kinetics-400", "output": "final pool"}),
             demo_backbone=True),
-    Feature("clip", None, sampling=("seconds",),
+    Feature("clip", "visual_2d", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLIP_PUBLISHED_AT),),
             extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",),
             weights_check="vplan_core.features.clip:check_weights",
@@ -179,7 +210,7 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              released_model_key="model_name", released_rule="frame_rule",
                              plg={"prompt": "P1", "tau": DEFAULT_TAU},
                              released_folder_check="vplan_core.features.clip:check_released_folder")),
-    Feature("clap", None, sampling=("seconds",),
+    Feature("clap", "audio", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
             extractor="vplan_core.features.clap:clap_extractor", config_files=("config", "tokenizer"),
             needs_audio=True, weights_check="vplan_core.features.clap:check_weights",
@@ -188,8 +219,14 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              released_model_key="checkpoint", released_rule="window_rule",
                              plg={"prompt": AUDIO_PROMPT, "rule": "softmax", "tau": DEFAULT_TAU},
                              released_check="vplan_core.features.clap:valor_feature_maps")),
+    Feature("clap_maps", "audio", maps=ReleasedMaps("clap_feature_maps", VALOR_CLAP_MAPS, {
+        "model": "LAION-CLAP HTSAT audio encoder (VALOR's release)",
+        "layout": "64 tokens (2 frequency x 32 time) x 768 channels of the whole 10-s clip, before CLAP's projection",
+        "released_at": "https://huggingface.co/datasets/NTUBarista/valor_features (CLAP.zip: CLAP/features/<id>.npy)"})),
 )}
-HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.han_input)
+HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.default_input)
+DEFAULT_INPUTS = {FEATURES[name].role: name for name in HAN_FEATURES}  # role -> feature, as HAN reads them
+INPUT_ROLES = tuple(DEFAULT_INPUTS)
 OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official)
 DEMO_BACKBONES = tuple(name for name, f in FEATURES.items() if f.demo_backbone)
 PSEUDO_LABEL_FEATURES = tuple(name for name, f in FEATURES.items() if f.labels)

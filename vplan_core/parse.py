@@ -1,7 +1,9 @@
 """`vplan parse VIDEO --checkpoint MODEL --config CONFIG`: audio-visual events of one clip.
 
-Features are extracted with the extractor settings of CONFIG (the workflow's config: weights,
-backbone, frame size, PCA, sampling), the trained parser checkpoint (any family) scores them, and the result is
+The features the checkpoint's model was trained on (its record of models.<name>.inputs; the HAN
+features for checkpoints without one) are extracted with the extractor settings of CONFIG (the
+workflow's config: weights, backbone, frame size, PCA, sampling), the trained parser (any
+family) scores them, and the result is
 written as JSON events plus a PNG timeline. Paths in CONFIG are read relative to the current
 directory (run it where the workflow ran, e.g. the repository root for the demo).
 
@@ -25,7 +27,8 @@ the event's segments (for audio-visual, of min(audio, visual)).
 Inputs are checked before any feature is extracted: the video is probed (data/video.py: a missing,
 empty, unreadable or truncated file, or one without a video stream, is a VideoError naming it),
 the checkpoint is read (training/checkpoints.py: a file that is no vplan model, an unknown family
-or weights that do not fit are named errors), the extractors load their weight files and their
+or weights that do not fit are named errors; so is a model trained on released feature maps, which
+no extractor makes), the extractors load their weight files and their
 feature sizes must be the model's. A video without an audio stream is an error, "no audio
 stream", not silence: the workflow records such videos as skipped for the audio features too
 (data/manifest.py, features/extract.py), so no parser was trained on made-up audio.
@@ -56,14 +59,24 @@ def window_count(duration_s: float) -> int:
     return max(1, math.ceil((duration_s - SLACK_S) / WINDOW_S - 1e-6))
 
 
-def build_extractors(config: dict, device: str = "cpu") -> dict:
-    """The extractor of each parser input (dataset.Features field -> Extractor), weights loaded:
-    all of them before any extraction, so a missing weight file fails in seconds."""
+def build_extractors(config: dict, inputs: dict[str, str], device: str = "cpu") -> dict:
+    """The extractor of each parser input (dataset.Features field -> Extractor) of the features
+    `inputs` names (the checkpoint's), weights loaded: all of them before any extraction, so a
+    missing weight file fails in seconds."""
     from vplan_core.features.extract import build_extractor
-    from vplan_core.feature_registry import FEATURES, HAN_FEATURES
 
-    return {FEATURES[feature].han_input: build_extractor(feature, extraction_settings(config, feature), device)
-            for feature in HAN_FEATURES}
+    return {role: build_extractor(feature, extraction_settings(config, feature), device)
+            for role, feature in inputs.items()}
+
+
+def check_extractable(inputs: dict[str, str], checkpoint: str | Path) -> None:
+    """A model trained on released feature maps cannot parse a video: no extractor makes them."""
+    from vplan_core.feature_registry import FEATURES
+
+    released = [f"the model's {role} is {feature!r}, released files ({FEATURES[feature].released}) that no "
+                "extractor makes from a video" for role, feature in inputs.items() if FEATURES[feature].extractor is None]
+    if released:
+        raise ValueError(f"checkpoint {checkpoint}: " + "; ".join(released))
 
 
 def window_probabilities(video: str | Path, extractors: dict, model, n_windows: int, device: str = "cpu",
@@ -161,7 +174,7 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     import yaml
 
     from vplan_core.config import validate_config
-    from vplan_core.training.checkpoints import load_checkpoint
+    from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint
     from vplan_core.data.video import VideoError, probe
 
     video, config_path = Path(video), Path(config_path)
@@ -173,8 +186,10 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     info = probe(video)
     if not info.has_audio:
         raise VideoError(video, "no audio stream", "the parsers need the audio track")
-    model, _ = load_checkpoint(checkpoint, device=device)
-    extractors = build_extractors(config, device)
+    model, payload = load_checkpoint(checkpoint, device=device)
+    inputs = checkpoint_inputs(payload)
+    check_extractable(inputs, checkpoint)
+    extractors = build_extractors(config, inputs, device)
     _check_dims(model, extractors, checkpoint, config_path)
     n_windows = window_count(info.duration_s)
     pred = window_probabilities(video, extractors, model, n_windows, device)

@@ -3,6 +3,13 @@
 Feature sources: each feature store is extracted from videos or imported from released
 pre-extracted features (feature_sources), and that decides which ablation rows can run; so do
 VALOR's released segment labels (dataset.released_labels), for the rows that train on them.
+The stores made are those the trained parsers read (each its models.<name>.inputs, by default
+the HAN features) and those PLG labels from.
+
+Parsers: train.models names what is trained, each name a folder of results and a label in the
+report: a family (han, mgn, mm_pyramid, valor) or a recipe of one (models.<name>.family: VALOR+
+is a recipe of valor), with its training settings, constructor arguments and inputs in
+models.<name>.
 
 Seeds: every row is trained for every seed of `train.seeds`; the seeds of one job train as one
 batched model (vplan_core.models.seed_batch). Jobs take the seeds in list order,
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vplan_core.feature_registry import FEATURES, HAN_FEATURES, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX
+from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
 from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LOSS_KINDS, MODALITIES, PLD, PLG, ROWS,
                                         Labels, Row)
 from vplan_core.models import DEFAULT_FAMILY, FAMILIES
@@ -49,8 +56,8 @@ RELEASED_LABELS_KEY = "dataset.released_labels"
 
 
 def released_key(feature: str) -> str:
-    """The config key of a pseudo-label feature's released segment embeddings."""
-    return f"dataset.{FEATURES[feature].labels.released}"
+    """The config key of a feature's released files (segment embeddings, feature maps)."""
+    return f"dataset.{FEATURES[feature].released}"
 
 
 def released_label_modalities(config: dict) -> tuple[str, ...]:
@@ -73,7 +80,8 @@ class Sources:
     released features it is imported from; rows: the rows the run trains; skipped_rows: row ->
     why it cannot run (a row whose pseudo-label feature is disabled, or that trains on released
     labels when the config names none, is not planned at all); released_labels: the modalities
-    whose VALOR-released segment labels are imported.
+    whose VALOR-released segment labels are imported; labelled: the pseudo-label features whose
+    PLG is enabled.
     """
 
     extracted: tuple[str, ...]
@@ -81,6 +89,7 @@ class Sources:
     rows: tuple[str, ...]
     skipped_rows: dict[str, str]
     released_labels: tuple[str, ...] = ()
+    labelled: tuple[str, ...] = ()
 
     probes_videos: bool = True  # a folder of videos is probed (else: no video is decoded)
 
@@ -96,20 +105,27 @@ class Sources:
 
     @property
     def released(self) -> tuple[str, ...]:
-        """The pseudo-label stores imported from released segment embeddings."""
-        return tuple(f for f, key in self.imported.items() if key != OFFICIAL_KEY)
+        """The stores imported from released segment embeddings (CLIP's, CLAP's)."""
+        return tuple(f for f, key in self.imported.items() if key != OFFICIAL_KEY and not FEATURES[f].maps)
+
+    @property
+    def maps(self) -> tuple[str, ...]:
+        """The stores imported from released feature maps (VALOR's CLAP maps)."""
+        return tuple(f for f in self.imported if FEATURES[f].maps)
 
     @property
     def pseudo_label_features(self) -> tuple[str, ...]:
         """The pseudo-label features whose labels the run makes."""
-        return tuple(f for f in self.features if f in PSEUDO_LABEL_FEATURES)
+        return tuple(f for f in self.features if f in self.labelled)
 
     def producer(self, feature: str) -> str:
-        """The rule that makes `feature`'s stores: extract_features, import_official_features or
-        import_segment_features (released segment embeddings)."""
+        """The rule that makes `feature`'s stores: extract_features, import_official_features,
+        import_segment_features (released segment embeddings) or import_feature_maps."""
         if feature in self.extracted:
             return "extract_features"
-        return "import_official_features" if self.imported[feature] == OFFICIAL_KEY else "import_segment_features"
+        if self.imported[feature] == OFFICIAL_KEY:
+            return "import_official_features"
+        return "import_feature_maps" if feature in self.maps else "import_segment_features"
 
     @property
     def manifest_producer(self) -> str:
@@ -120,40 +136,58 @@ class Sources:
 def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     """The sources of a (validated) config.
 
-    Parser input features: imported from dataset.official_features when given, else extracted
-    from the videos. Each enabled pseudo-label feature (plg.<feature>): imported from its
-    released segment embeddings (dataset.<released>) when given, unless features.<feature>.source
-    is "videos"; else extracted from the videos (the demo renders its own). A row runs when every
-    pseudo-label feature behind its labels has a source; without one it is skipped, with the
-    reason; with one disabled it is not planned. Rows on VALOR's released labels run when
-    dataset.released_labels names each modality they train on, are skipped with the reason when
-    it names others only, and are not planned without it; a trained family whose
-    models.<family>.rows names one that cannot run is a config error.
+    The features made: every parser input of a trained parser (input_features) and every
+    enabled pseudo-label feature (plg.<feature>). Each is imported from the official features
+    when it is one of them and dataset.official_features is given; else from its released files
+    (dataset.<released>: segment embeddings, feature maps) when given, unless
+    features.<feature>.source is "videos"; else extracted from the videos (the demo renders its
+    own). A parser input that none of these makes is a config error, naming the parser and the
+    key to set. A row runs when every pseudo-label feature behind its labels has a source;
+    without one it is skipped, with the reason; with one disabled it is not planned. Rows on
+    VALOR's released labels run when dataset.released_labels names each modality they train on,
+    are skipped with the reason when it names others only, and are not planned without it; a
+    trained parser whose models.<name>.rows names one that cannot run is a config error.
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
     if not videos and not dataset.get("official_features"):
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
                          "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
-    imported = {f: OFFICIAL_KEY for f in HAN_FEATURES} if dataset.get("official_features") else {}
+    problems = model_problems(config)
+    if problems:
+        raise ValueError("\n  ".join(problems))
+    inputs = input_features(config)
+    imported = {f: OFFICIAL_KEY for f in inputs if FEATURES[f].official} if dataset.get("official_features") else {}
     enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
     for feature in enabled:
-        key, settings = released_key(feature), config["features"].get(feature)
-        if settings is None:
+        if config["features"].get(feature) is None:
             raise ValueError(f"config key 'plg.{feature}' is set but features.{feature} (its checkpoint) is not")
-        source, released = settings.get("source", "auto"), bool(dataset.get(FEATURES[feature].labels.released))
+    needed = tuple(dict.fromkeys((*inputs, *enabled)))
+    for feature in (f for f in needed if f not in imported and FEATURES[f].released):
+        key, settings = released_key(feature), config["features"].get(feature, {})
+        source, released = settings.get("source", "auto"), bool(dataset.get(FEATURES[feature].released))
         if source == "videos" and not videos:
             raise ValueError(f"config key 'features.{feature}.source' is 'videos' but dataset.videos is not set")
         if source == "features" and not released:
             raise ValueError(f"config key 'features.{feature}.source' is 'features' but {key} is not set")
         if released and source != "videos":
             imported[feature] = key
-    extracted = tuple(f for f in (*HAN_FEATURES, *enabled) if f not in imported and (f in HAN_FEATURES or videos))
+    extracted = tuple(f for f in needed if f not in imported and videos and FEATURES[f].extractor)
     made, releases = set(imported) | set(extracted), released_label_modalities(config)
+    for model in trained_models(config):
+        for role, feature in model_inputs(config, model).items():
+            if feature not in made:
+                spec = FEATURES[feature]
+                ways = ([released_key(feature)] if spec.released else []) + (["dataset.videos"] if spec.extractor else [])
+                raise ValueError(f"config key 'models.{model}.inputs.{role}' is {feature!r}, which this run cannot "
+                                 f"make: set {' or '.join(ways)}")
+            if feature in extracted and feature not in config["features"]:
+                raise ValueError(f"config key 'models.{model}.inputs.{role}' is {feature!r}, extracted from the "
+                                 f"videos with features.{feature}, which is not set")
     skipped = {}
     for name, row in rows.items():
         reasons = [f"needs {f.upper()} pseudo labels (PLG): set dataset.videos or {released_key(f)}"
-                   for f in sorted(row.features - made)]
+                   for f in sorted(row.features - (made & set(enabled)))]  # made for a parser alone: no PLG
         reasons += [f"needs VALOR's released {m} labels: set {RELEASED_LABELS_KEY}.{m}"
                     for m in sorted(row.released_modalities - set(releases))]
         if reasons:
@@ -166,7 +200,7 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                if rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
     run = tuple(name for name in rows if name not in skipped)
     return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos,
-                   released_labels=releases)
+                   released_labels=releases, labelled=tuple(enabled))
 
 
 # features.<feature> keys that change how fast an extraction runs, never a value it writes: rule
@@ -190,7 +224,7 @@ def released_settings(config: dict, feature: str) -> dict:
     configured model they come from, and how the release sampled its segments."""
     labels, dataset = FEATURES[feature].labels, config["dataset"]
     return {"folder": dataset[labels.released],
-            "model": str(config["features"][feature].get(labels.released_model_key)),
+            "model": str(config["features"].get(feature, {}).get(labels.released_model_key)),
             "sampling": {labels.released_rule: dataset.get(f"{feature}_{labels.released_rule}", "unknown")}}
 
 
@@ -222,19 +256,79 @@ def extraction_inputs(config: dict, feature: str) -> list[str]:
 
 
 TRAINER_ONLY = ("device", "seeds", "seeds_per_job", "smoothing_audio", "smoothing_visual", "models")
-FAMILY_KEYS = ("kwargs", "rows", "pld_source")  # models.<family> keys that are not training settings
-OWN = "own"  # models.<family>.pld_source: the family's own stage-1 models refine its labels
+# models.<name> keys that are no training setting as they stand (inputs reaches the settings resolved)
+FAMILY_KEYS = ("kwargs", "rows", "pld_source", "family", "inputs")
+OWN = "own"  # models.<name>.pld_source: the parser's own stage-1 models refine its labels
+MAPS_KWARG = "audio_maps"  # the constructor argument of a parser that reads audio feature maps (VALOR's)
 
 
 def trained_models(config: dict) -> list[str]:
-    """The parser families trained on the rows (train.models): the first trains every row (the
-    ablation table), the others their Table V rows."""
+    """The parsers trained on the rows (train.models): the first trains every row (the
+    ablation table), the others their Table V rows (or models.<name>.rows)."""
     return list(config["train"].get("models", [DEFAULT_FAMILY]))
 
 
 def model_settings(config: dict, model: str) -> dict:
-    """models.<model> of the config: a family's training defaults and constructor arguments."""
+    """models.<model> of the config: a parser's training defaults, constructor arguments,
+    family and inputs."""
     return dict(config.get("models", {}).get(model, {}))
+
+
+def model_family(config: dict, model: str) -> str:
+    """The family of a trained parser: models.<name>.family, by default the name itself (a
+    recipe of a family is a name of its own: valor_plus, family valor)."""
+    return model_settings(config, model).get("family", model)
+
+
+def model_inputs(config: dict, model: str) -> dict[str, str]:
+    """Which feature each input of `model` is (audio, visual_2d, visual_3d -> a registry feature):
+    models.<name>.inputs over the HAN features."""
+    return {**DEFAULT_INPUTS, **model_settings(config, model).get("inputs", {})}
+
+
+def input_features(config: dict) -> tuple[str, ...]:
+    """Every feature a trained parser reads, in the registry's order."""
+    read = {feature for model in trained_models(config) for feature in model_inputs(config, model).values()}
+    return tuple(feature for feature in FEATURES if feature in read)
+
+
+def model_problems(config: dict) -> list[str]:
+    """What is wrong with the trained parsers, each naming its key: a name that is no family and
+    names none, a family's own name given another family, a PLD source that is not trained, an
+    input fed by a feature of another role, and feature maps where the parser reads one
+    embedding a segment or the other way round (only VALOR with audio_maps reads audio maps)."""
+    models, problems = trained_models(config), []
+    for model in models:
+        key, settings, family = f"models.{model}", model_settings(config, model), model_family(config, model)
+        if family not in FAMILIES:
+            problems.append(f"config key 'train.models' names {model!r}, which is no parser family "
+                            f"{tuple(FAMILIES)}: set {key}.family to the family it is a recipe of")
+            continue
+        if model in FAMILIES and family != model:
+            problems.append(f"config key '{key}.family': {family!r}, but {model!r} is a family's own name; "
+                            "give the recipe a name of its own")
+        source = settings.get("pld_source")
+        if source is not None and source not in (OWN, *models):
+            problems.append(f"config key '{key}.pld_source': {source!r} is neither {OWN!r} nor trained "
+                            f"(train.models: {models})")
+        reads_maps = bool(settings.get("kwargs", {}).get(MAPS_KWARG))
+        for role, feature in model_inputs(config, model).items():
+            spec = FEATURES.get(feature)
+            if spec is None or spec.role != role:
+                problems.append(f"config key '{key}.inputs.{role}': {feature!r} is no {role} feature; choose one of "
+                                f"{[f for f, s in FEATURES.items() if s.role == role]}")
+                continue
+            expected = MAPS if role == "audio" and reads_maps else SEGMENTS
+            if spec.form == MAPS and expected == SEGMENTS:
+                problems.append(f"config key '{key}.inputs.{role}': {feature!r} are feature maps of the whole clip "
+                                f"{list(spec.maps.shape)}, but {family} reads its {role} as one embedding a segment; "
+                                f"only a parser that reads maps takes them (valor with {key}.kwargs.{MAPS_KWARG}: true)")
+            elif spec.form == SEGMENTS and expected == MAPS:
+                problems.append(f"config key '{key}.kwargs.{MAPS_KWARG}' is true (the {role} is feature maps of the "
+                                f"whole clip), but {key}.inputs.{role} is {feature!r}, one embedding a segment; "
+                                f"set {key}.inputs.{role} to a map feature "
+                                f"({[f for f, s in FEATURES.items() if s.role == role and s.form == MAPS]})")
+    return problems
 
 
 def pld_source_model(config: dict, model: str) -> str:
@@ -265,16 +359,20 @@ def loss_settings(config: dict, kind: str) -> dict:
 
 
 def train_settings(config: dict, loss_kind: str, model: str) -> dict:
-    """The training settings of a row with loss `loss_kind` for family `model`: train.* without
+    """The training settings of a row with loss `loss_kind` for parser `model`: train.* without
     the trainer-only keys and the keys only other families' builders read, overridden by
-    models.<model>, the family and its constructor arguments, and the loss. The device is not a
-    setting: moving to a GPU must not invalidate results."""
-    others = {key for name, registered in FAMILIES.items() if name != model for key in registered.train_keys}
+    models.<model>, its family and constructor arguments, its inputs (only when the config
+    chooses them: a config that does not keeps its settings, so nothing reruns) and the loss.
+    The device is not a setting: moving to a GPU must not invalidate results."""
+    family = model_family(config, model)
+    others = {key for name, registered in FAMILIES.items() if name != family for key in registered.train_keys}
     settings = {key: value for key, value in config["train"].items()
-                if key not in TRAINER_ONLY and (key in FAMILIES[model].train_keys or key not in others)}
-    family = model_settings(config, model)
-    settings.update({key: value for key, value in family.items() if key not in FAMILY_KEYS})
-    settings.update(model=model, model_kwargs=dict(family.get("kwargs", {})))
+                if key not in TRAINER_ONLY and (key in FAMILIES[family].train_keys or key not in others)}
+    section = model_settings(config, model)
+    settings.update({key: value for key, value in section.items() if key not in FAMILY_KEYS})
+    settings.update(model=family, model_kwargs=dict(section.get("kwargs", {})))
+    if "inputs" in section:
+        settings["inputs"] = model_inputs(config, model)
     return {**settings, "loss": loss_settings(config, loss_kind)}
 
 
@@ -346,11 +444,11 @@ def quality_job(paths: RunPaths, config: dict, model: str, stage1: str, modality
 def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
     """config key -> (local weight file, where it is published) of every file this run loads:
     the extracted features' backbones, and each pseudo-label feature's model whenever its PLG
-    runs: imported segment embeddings still need its text tower. The demo makes its own files
-    by rules."""
+    runs: imported segment embeddings still need its text tower (not when a parser reads them
+    alone). The demo makes its own files by rules."""
     if "demo" in config:
         return {}
-    features = [*sources.extracted, *(f for f in sources.released if f not in sources.extracted)]
+    features = [*sources.extracted, *(f for f in sources.released if f in sources.labelled)]
     return {key: (str(path), url) for feature in features
             for key, path, url in FEATURES[feature].weight_files(config["features"][feature])
             if not str(path).startswith(RANDOM_PREFIX)}
@@ -359,26 +457,30 @@ def weight_paths(config: dict, sources: Sources) -> dict[str, tuple[str, str]]:
 def input_problems(config: dict, sources: Sources) -> list[str]:
     """Every problem with the input paths and files of a real run, found before any job starts,
     each naming its config key: missing folders and weight files, the official features'
-    layout, released segment embeddings against the configured model, and each weight file's
-    own checks (a checkpoint's form and architecture; its feature spec names them), and each
-    release of segment labels (dataset.released_labels) holding labels."""
+    layout, released segment embeddings against the configured model (when PLG labels them),
+    released feature maps' shape, and each weight file's own checks (a checkpoint's form and
+    architecture; its feature spec names them), and each release of segment labels
+    (dataset.released_labels) holding labels."""
     from pathlib import Path
 
+    from vplan_core.data.official import check_layout, map_problems
     from vplan_core.data.released_labels import check_release
 
     dataset = config["dataset"]
-    keys = ("annotations", "videos", "official_features", *(FEATURES[f].labels.released for f in PSEUDO_LABEL_FEATURES))
+    keys = ("annotations", "videos", "official_features", *(f.released for f in FEATURES.values() if f.released))
     problems = [f"config key 'dataset.{key}': path does not exist: {dataset[key]}"
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official = dataset.get("official_features")
     if official and Path(official).is_dir():
-        from vplan_core.data.official import check_layout
-
         problems += check_layout(official)
     for feature in sources.released:
-        folder = dataset[FEATURES[feature].labels.released]
-        if Path(folder).is_dir():
+        folder = dataset[FEATURES[feature].released]
+        if Path(folder).is_dir() and feature in sources.labelled:
             problems += FEATURES[feature].labels.check_folder(folder, config["features"][feature])
+    for feature in sources.maps:
+        folder = dataset[FEATURES[feature].released]
+        if Path(folder).is_dir():
+            problems += map_problems(released_key(feature), folder, FEATURES[feature].maps.shape)
     for modality in sources.released_labels:
         key, release = f"{RELEASED_LABELS_KEY}.{modality}", dataset["released_labels"][modality]
         problems += check_release(key, release) if Path(release).exists() else \

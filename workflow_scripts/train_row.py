@@ -1,4 +1,7 @@
-"""Train one row for one group of seeds of one parser family, batched, and predict the test split.
+"""Train one row for one group of seeds of one parser, batched, and predict the test split.
+
+The parser reads the features its settings name (TrainConfig.inputs; the job's inputs are
+their stores, keyed by feature).
 
 The plan tells the job each modality's label kind (params.labels: PLG's file, or a PLD job's
 folder) beside its input labels_<modality>. The training state is saved after every epoch
@@ -12,7 +15,6 @@ from pathlib import Path
 import torch
 
 from vplan_core.data.dataset import labelled_ids, load_split_data
-from vplan_core.feature_registry import HAN_FEATURES
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
@@ -23,19 +25,19 @@ from vplan_core.training.trainer import TrainConfig, train
 with job_log(snakemake.log[0]):
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)
-    stores = {name: list(snakemake.input[name]) for name in HAN_FEATURES}
+    config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
+    stores = {feature: list(snakemake.input[feature]) for feature in config.inputs.values()}
     sources = {modality: (kind, snakemake.input[f"labels_{modality}"]) for modality, kind in p.labels.items()}
     # a row with segment labels trains on the videos that have them (their pseudo-label features) only
     only = {}
     if sources:
         only["train"] = set.intersection(*(labelled_ids(labels_file(kind, path, p.seeds, "train", modality))
                                            for modality, (kind, path) in sources.items()))
-    data = {split: load_split_data(p.annotations, split, stores, only.get(split))
+    data = {split: load_split_data(p.annotations, split, stores, only.get(split), config.inputs)
             for split in ("train", "val", "test")}
     ids = data["train"].split.video_ids
     labels = {modality: load_seed_labels(kind, path, "train", modality, p.seeds, ids)
               for modality, (kind, path) in sources.items()}
-    config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
     resume = Path(p.resume)
     results = train(config, data["train"].training_set(labels.get("visual"), labels.get("audio")),
                     data["val"].validation_set(), resume_path=resume)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
-from vplan_core.feature_registry import FEATURES, HAN_FEATURES
+from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.feature_store import available_ids, load_features
 from vplan_core.data.llp import Split, load_split
 
@@ -22,8 +22,9 @@ Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass
 class Features:
-    """Parser inputs of one split, row order = video_ids: audio [N,10,A], visual_2d [N,80,D2],
-    visual_3d [N,10,D3] (float32 numpy)."""
+    """Parser inputs of one split, row order = video_ids: audio [N,10,A] (or feature maps of the
+    whole clip, [N,64,A]), visual_2d [N,80,D2] (or one row a segment, [N,10,D2]), visual_3d
+    [N,10,D3] (float32 numpy)."""
 
     video_ids: list[str]
     audio: np.ndarray
@@ -90,21 +91,22 @@ def subset_split(split: Split, keep: list[int]) -> Split:
 
 
 def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]],
-                    only: set[str] | None = None) -> SplitData:
-    """Split annotations plus the parser input features (vggish, cnn2d, r2plus1d stores) in split order.
+                    only: set[str] | None = None, inputs: dict[str, str] = DEFAULT_INPUTS) -> SplitData:
+    """Split annotations plus the parser input features in split order: inputs maps each input
+    (audio, visual_2d, visual_3d) to the feature whose stores (stores[feature]) give it, by
+    default the HAN features (vggish, cnn2d, r2plus1d).
 
     only: a further restriction, e.g. the videos that have pseudo labels (a video without its
     CLIP features has none): they count as missing too.
     """
     full = load_split(annotation_dir, split_name)
-    present = set.intersection(*(available_ids(stores[name]) for name in HAN_FEATURES))
+    present = set.intersection(*(available_ids(stores[feature]) for feature in inputs.values()))
     if only is not None:
         present &= only
     keep = [i for i, vid in enumerate(full.video_ids) if vid in present]
     split = subset_split(full, keep)
     ids = split.video_ids
-    features = Features(video_ids=ids, **{FEATURES[name].han_input: load_features(stores[name], ids)
-                                          for name in HAN_FEATURES})
+    features = Features(video_ids=ids, **{role: load_features(stores[feature], ids) for role, feature in inputs.items()})
     return SplitData(split=split, features=features, n_missing=len(full.video_ids) - len(ids))
 
 

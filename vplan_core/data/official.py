@@ -9,6 +9,10 @@ Layout of `dataset.official_features: DIR` (one .npy per 11-char YouTube id):
 They are written into the same zarr stores as extraction (results/<ds>/features/<feature>/
 shard_<k>.zarr), so training does not know where its features came from.
 
+VALOR's released CLAP feature maps (`dataset.clap_feature_maps: DIR`, `DIR/<id>.npy` of exactly
+[64, 768], HTSAT maps of the whole clip) become the clap_maps store (import_map_shard), a parser
+input only (VALOR++'s audio).
+
 CLIP image embeddings released for LLP (`dataset.clip_features: DIR`, `DIR/<id>.npy` of shape
 [10, D], one image embedding per one-second segment, e.g. VALOR's ViT-L/14 features with
 D = 768) become the clip store the same way (import_segment_shard; CLAP window embeddings the
@@ -86,10 +90,10 @@ def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike) ->
     return records
 
 
-def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
-    """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
+def load_exact(path: str | os.PathLike, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """One released file as float32 of exactly `shape` (`what` the files are, for the message);
+    OfficialFeatureError naming the file otherwise."""
     path = Path(path)
-    folder, shape = REGISTRY[feature].official.folder, REGISTRY[feature].official.shape
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -97,15 +101,20 @@ def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
     if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.floating)
                                                  or np.issubdtype(array.dtype, np.integer)):
         raise OfficialFeatureError(f"{path}: dtype {getattr(array, 'dtype', type(array))} is not "
-                                   f"numeric ({folder} features are float arrays of shape {shape})")
+                                   f"numeric ({what} are float arrays of shape {shape})")
     if array.shape != shape:
-        raise OfficialFeatureError(f"{path}: shape {array.shape}, the official {folder} features "
-                                   f"are {shape}")
+        raise OfficialFeatureError(f"{path}: shape {array.shape}, {what} are {shape}")
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise OfficialFeatureError(f"{path}: {bad} NaN/inf values")
     return array
+
+
+def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
+    """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
+    official = REGISTRY[feature].official
+    return load_exact(path, official.shape, f"the official {official.folder} features")
 
 
 def import_shard(feature: str, records: Sequence[ManifestRecord], official_dir: str | os.PathLike,
@@ -220,3 +229,46 @@ def import_segment_shard(feature: str, records: Sequence[ManifestRecord], folder
         "skipped": skipped})
     return {"feature": feature, "store": str(out_store), "n_written": len(ids), "skipped": skipped,
             "shape": [SEGMENTS, width]}
+
+
+def map_problems(key: str, folder: str | os.PathLike, shape: tuple[int, ...]) -> list[str]:
+    """Problems with a folder of released feature maps (config key `key`), before any job:
+    no <id>.npy in it, or one of another shape than `shape` (from its header alone)."""
+    sample = first_feature_file(folder)
+    if sample is None:
+        return [f"config key '{key}': no <id>.npy feature maps in {folder}"]
+    try:
+        found = tuple(np.load(sample, mmap_mode="r", allow_pickle=False).shape)
+    except (OSError, ValueError) as exc:
+        return [f"config key '{key}': {sample}: not a readable .npy file ({exc})"]
+    if found != tuple(shape):
+        return [f"config key '{key}': {sample} has shape {found}; feature maps of the whole clip of shape "
+                f"{tuple(shape)} are expected here ([10, D] segment embeddings are another feature)"]
+    return []
+
+
+def import_map_shard(feature: str, records: Sequence[ManifestRecord], folder: str | os.PathLike,
+                     out_store: str | os.PathLike) -> dict:
+    """The `feature` store of a shard from released feature maps of the whole clip (its spec's
+    ReleasedMaps: VALOR's CLAP/features), each file exactly the spec's shape, with the release's
+    provenance. A used video without its file is recorded in the store's "skipped" attr, as for
+    released segment features: the parsers that read these maps leave it out."""
+    maps = REGISTRY[feature].maps
+    what = f"the released {feature} feature maps"
+    ids, arrays, skipped = [], [], []
+    for record in records:
+        if record["status"] != "used":
+            continue
+        path = Path(folder) / f"{record['video_id']}.npy"
+        if not path.is_file():
+            skipped.append([record["video_id"], f"no {feature} file: {path}"])
+            continue
+        arrays.append(load_exact(path, maps.shape, what))
+        ids.append(record["video_id"])
+    features = np.stack(arrays) if arrays else np.zeros((0, *maps.shape), np.float32)
+    write_store(out_store, features, ids, {
+        "feature": feature, "model": maps.provenance["model"], "weights": "released pre-extracted feature maps",
+        "weights_sha256": "", "sampling": {"source": str(Path(folder).resolve()), **maps.provenance},
+        "skipped": skipped})
+    return {"feature": feature, "store": str(out_store), "n_written": len(ids), "skipped": skipped,
+            "shape": list(maps.shape)}

@@ -72,21 +72,23 @@ def ablation_table(ablation: dict[str, dict]) -> str:
 
 
 def table_v(summaries: dict[str, dict[str, dict]]) -> str:
-    """Markdown: Table V, each family's rows (its own loss, PLG, PLD) beside the paper's figures
+    """Markdown: Table V, each parser's rows (its own loss, PLG, PLD) beside the paper's figures
     for that family (vplan_core.models: Family.paper); cells mean ± std over seeds.
-    summaries: family -> row -> summary, the first family's restricted to Table V's rows."""
-    from vplan_core.models import family
+    summaries: parser -> row -> summary, the first parser's restricted to Table V's rows. A
+    family is labelled by its title, a recipe of one (models.<name>.family) by its name and
+    without the paper's figures (those are of the family's own recipe)."""
+    from vplan_core.models import FAMILIES, family
 
     names = ("A", "V", "AV", "Type@AV", "Event@AV")
     lines = []
     for level, title, offset in (("segment_level", "segment level", 0), ("event_level", "event level", 5)):
         lines += [f"| parser, labels ({title}) | " + " | ".join(names) + " | paper |", "|---" * (len(names) + 2) + "|"]
         for model, rows in summaries.items():
-            parser = family(model)
+            label, figures = (family(model).title, family(model).paper) if model in FAMILIES else (model, {})
             for row, summary in rows.items():
-                paper = parser.paper.get(row)
+                paper = figures.get(row)
                 cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
-                lines.append(f"| {parser.title} {ROWS[row].short_title} | "
+                lines.append(f"| {label} {ROWS[row].short_title} | "
                              + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + f" | {cited} |")
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vplan_core.feature_registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX
+from vplan_core.feature_registry import CLAP_PUBLISHED_AT, RANDOM_PREFIX, VALOR_CLAP_MAPS
 from vplan_core.features.clap_audio import (AUDIO_RATE, CLIP_SAMPLES, F_MAX, F_MIN, HOP, MEL_BINS, N_FFT,
                                             SEGMENTS, audio_windows, model_input)
 from vplan_core.features.clap_checkpoints import (ARCH_KEY, CONFIG_KEY, TOKENIZER_KEY, CheckpointError,
@@ -242,7 +242,6 @@ def logit_scale(model) -> float:
 
 
 # ---------------------------------------------------------------- released features
-VALOR_FEATURE_MAPS = (64, 768)  # VALOR's CLAP/features/<id>.npy
 
 
 def text_embeddings(settings: dict, texts: list[str]) -> dict:
@@ -261,12 +260,13 @@ def check_weights(settings: dict) -> list[str]:
 
 def valor_feature_maps(path: Path, shape: tuple) -> str | None:
     """The problem with a file of VALOR's released CLAP/features layout, or None."""
-    if tuple(shape) != VALOR_FEATURE_MAPS:
+    if tuple(shape) != VALOR_CLAP_MAPS:
         return None
     return (f"{path}: shape {tuple(shape)} is VALOR's released CLAP/features layout: HTSAT feature maps "
-            f"[{VALOR_FEATURE_MAPS[0]} tokens (2 frequency x 32 time), {VALOR_FEATURE_MAPS[1]} "
+            f"[{VALOR_CLAP_MAPS[0]} tokens (2 frequency x 32 time), {VALOR_CLAP_MAPS[1]} "
             "channels] of the whole 10-s clip, taken before CLAP's audio projection. They are "
-            "inputs for a parser (VALOR++ interpolates them to 10 segments), not segment "
+            "inputs for a parser (VALOR++: set dataset.clap_feature_maps and a parser's "
+            "inputs.audio: clap_maps), not segment "
             "embeddings in CLAP's joint space, so no text embedding can label them; audio PLG "
             f"needs [{SEGMENTS}, D] window embeddings (extract them, or use VALOR's released "
             "CLAP/segment_pseudo_labels with load_valor_labels)")

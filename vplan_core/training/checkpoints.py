@@ -3,7 +3,8 @@
 The payload is plain data: the state dict, the model's family (vplan_core.models.FAMILIES) and
 constructor arguments, the training settings and an `extra` dict of plain Python values, so
 torch.load(weights_only=True) reads it and the right model is rebuilt from it. A checkpoint
-without a family is the default family's (written before other families existed).
+without a family is the default family's (written before other families existed), and one
+without the features it read (train_config.inputs) read the HAN features.
 Files are written under a temporary name and renamed: a killed job never leaves half a file.
 Loading checks the file before trusting it: anything that is not such a payload (another
 model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong.
@@ -19,6 +20,7 @@ import torch
 from vplan_core import atomic
 from torch import nn
 
+from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.features.checkpoint_files import describe_bytes, torch_zip_state
 from vplan_core.models import DEFAULT_FAMILY, family
 
@@ -83,3 +85,9 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
         raise CheckpointError(f"{path}: its {spec.title} weights do not fit the model its "
                               f"model_kwargs describe ({detail})") from exc
     return model.to(device).eval(), payload
+
+
+def checkpoint_inputs(payload: dict) -> dict[str, str]:
+    """The feature each input of the checkpoint's model is (audio, visual_2d, visual_3d -> a
+    registry feature): what it was trained on."""
+    return dict(payload.get("train_config", {}).get("inputs") or DEFAULT_INPUTS)

@@ -17,7 +17,7 @@ from vplan_core import atomic
 from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
 from vplan_core.method.ablation import PLD
 from vplan_core.paths import seed_dir
-from vplan_core.training.checkpoints import load_checkpoint, save_checkpoint
+from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint, save_checkpoint
 
 MODEL, HISTORY, TEST_PRED = "model.pt", "history.json", "test_pred.npz"
 
@@ -43,7 +43,14 @@ def save_training_outputs(job_dir: str | Path, results, config, test_filenames: 
 
 
 def load_models(job_dir: str | Path, seeds: list[int], device: str = "cpu") -> list[nn.Module]:
-    return [load_checkpoint(seed_file(job_dir, seed, MODEL), device=device)[0] for seed in seeds]
+    return load_trained(job_dir, seeds, device)[0]
+
+
+def load_trained(job_dir: str | Path, seeds: list[int], device: str = "cpu") -> tuple[list[nn.Module], dict[str, str]]:
+    """Each seed's model of a training job and the features they were trained on (every seed of
+    a job reads the same; checkpoint_inputs)."""
+    loaded = [load_checkpoint(seed_file(job_dir, seed, MODEL), device=device) for seed in seeds]
+    return [model for model, _ in loaded], checkpoint_inputs(loaded[0][1])
 
 
 def read_histories(job_dir: str | Path, seeds: list[int]) -> list[dict]:

@@ -24,6 +24,7 @@ from torch import nn
 
 from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
 from vplan_core.evaluation.metrics import avvp_metrics, binarize
+from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.method.losses import LossConfig
 from vplan_core.models import DEFAULT_FAMILY, family
 from vplan_core.models.seed_batch import SeedBatch
@@ -62,6 +63,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the whole step, CUDA graphs on a GPU (training/step.py)
     model: str = DEFAULT_FAMILY  # the parser family (vplan_core.models.FAMILIES)
     model_kwargs: dict = field(default_factory=dict)  # the family's constructor arguments
+    # the feature each input is (models.<name>.inputs): the job loads them, its checkpoints record
+    # them, so that `vplan parse` and PLD read what the model was trained on
+    inputs: dict = field(default_factory=lambda: dict(DEFAULT_INPUTS))
 
     def __post_init__(self) -> None:
         # plain dicts and lists as they come from a workflow's params or a checkpoint payload
