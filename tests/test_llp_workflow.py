@@ -282,7 +282,7 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
         assert sorted(v[0] for v in summary["feature_skips"][feature]["videos"]) == sorted(lacking)
     report = json.loads((results / "report/report.json").read_text())
     assert list(report["ablation"]) == ["row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
-                                        "row6_plg_av", "row7_plg_av_pld"]
+                                        "row6_plg_av", "row7_plg_av_pld", "row6_plg_av_rl", "valor_plg"]
     assert report["skipped_rows"] == {}
     # label quality on val leaves out the videos without PLG labels or parser inputs (for PLD), by name
     visual, audio = report["label_quality"]["visual"]["row4_plg_rl"], report["label_quality"]["audio"]["row6_plg_av"]

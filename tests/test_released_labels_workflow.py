@@ -58,7 +58,7 @@ def test_rows_4_and_5_on_released_clip_labels(tmp_path):
     assert list(report["ablation"]) == ["row1_han", "row4_released_rl", "row5_released_pld"]
     assert report["skipped_rows"] == {
         row: "needs VALOR's released audio labels: set dataset.released_labels.audio"
-        for row in ("row6_released_av", "row7_released_av_pld")}
+        for row in ("row6_released_av", "row7_released_av_pld", "valor_released", "valor_released_pld")}
     markdown = (results / "report/report.md").read_text()
     assert "| ④ + RL (Eq. 9) on VALOR's released labels (CLIP) |" in markdown
     assert "| VALOR's released labels + PLD (④'s models) |" in markdown

@@ -1,0 +1,96 @@
+"""Do a parser family's rows ②, ④ and ⑤ beat its row ① in the LLP-shaped world, and does that depend
+on what the richness-aware loss reads as the family's segment probabilities?
+
+Trains rows ① (the family's own loss), ② (PLG), ④ (PLG + RL) and ⑤ (PLD of row ④'s labels by
+each seed's row-④ model, + RL) of one family in studies/llp_world.py's world, with the config's
+seeds and the family's training settings (config models.<family>) at the world's batch size, and prints test segment-level
+A / V / Type@AV (mean ± std over seeds) and the train labels' visual segment F.
+
+--frame-map says what the RL (and PLD's forward loss) read as P^v: `family` (the family's frame
+probabilities, models.frame_probabilities: for MGN, whose frame outputs lie in [0, 2), its
+frame_probability) or `raw` (the frame outputs as they are, as before 2026-12-05).
+
+    .venv/bin/python studies/family_rows_world.py --family mgn [--frame-map raw,family]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from llp_world import BATCH_SIZE, make_world
+from vplan_core.evaluation.label_quality import segment_event_f
+from vplan_core.method.ablation import ROWS
+from vplan_core.method.pld import denoise, forward_loss_matrix
+from vplan_core.models import family as family_of
+from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.plan import train_settings
+from vplan_core.training.refinement import stage1_prob
+from vplan_core.training.trainer import TrainConfig, evaluate_seeds, train
+
+def read_frames_raw(family_name: str) -> None:
+    """Make the family's losses and PLD read its frame outputs as they are (the `raw` map)."""
+    model_class = family_of(family_name).model_class
+    if hasattr(model_class, "frame_probability"):
+        model_class.frame_probability = None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="config.yaml")
+    ap.add_argument("--llp", default="../shared/llp")
+    ap.add_argument("--family", default="han")
+    ap.add_argument("--frame-map", choices=("family", "raw"), default="family")
+    ap.add_argument("--rows", default="row1_han,row2_plg,row4_plg_rl,row5_vplan")
+    ap.add_argument("--epochs", type=int, help="instead of the family's (a budget: every row the same)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    config = yaml.safe_load(Path(args.config).read_text())
+    world = make_world(args.llp)
+    splits, clip = world.splits, world.clip_labels
+    gt_visual = splits["train"].split.gt_visual
+    test = splits["test"]
+    print(f"family {args.family} seeds {config['train']['seeds']}; train labels' visual segment F: "
+          f"PLG {segment_event_f(clip, gt_visual)['segment_f']:.1f}", flush=True)
+
+    def run(kind: str, labels) -> list:
+        started = time.perf_counter()
+        settings = train_settings(config, kind, args.family)
+        settings.update(batch_size=BATCH_SIZE, **({"epochs": args.epochs} if args.epochs else {}))
+        cfg = TrainConfig(**settings, seeds=config["train"]["seeds"])
+        per_seed = train(cfg, splits["train"].training_set(labels), splits["val"].validation_set(), log=lambda _: None)
+        batch = SeedBatch([r.model for r in per_seed])
+        scores = [m["segment_level"] for m in evaluate_seeds(batch, test.features.to_tensors("cpu"),
+                                                             test.split.gt_audio, test.split.gt_visual)]
+        print("  " + " ".join(f"{key} {np.mean([s[key] for s in scores]):.1f} ± {np.std([s[key] for s in scores], ddof=1):.1f}"
+                              for key in ("audio", "visual", "type_at_av")) + f" ({time.perf_counter() - started:.0f} s)",
+              flush=True)
+        return batch
+
+    if args.frame_map == "raw":
+        read_frames_raw(args.family)
+    stage1 = None
+    for row in args.rows.split(","):
+        spec = ROWS[row]
+        kind = spec.loss
+        if row == "row5_vplan":
+            if stage1 is None:
+                raise SystemExit("row5_vplan needs row4_plg_rl first in --rows")
+            prob = stage1_prob(stage1, splits["train"].features)
+            refined = denoise(forward_loss_matrix(prob, clip), clip, k=config["pld"]["k"], alpha=config["pld"]["alpha"])
+            f = [segment_event_f(r, gt_visual)["segment_f"] for r in refined]
+            print(f"{row} [{args.frame_map}] PLD labels' segment F {np.mean(f):.1f} ± {np.std(f, ddof=1):.1f}", flush=True)
+            run(kind, refined)
+            continue
+        print(f"{row} [{args.frame_map}]", flush=True)
+        batch = run(kind, None if spec.loss == "han" else clip)
+        if row == "row4_plg_rl":
+            stage1 = batch
+
+
+if __name__ == "__main__":
+    main()
