@@ -29,7 +29,7 @@ def test_outputs_and_report(tiny_run, tiny_demo):
     results = workdir / "results/tiny"
     report = json.loads((results / "report/report.json").read_text())
     assert set(report["ablation"]) == {"row1_han", "row2_plg", "row3_plg_segbce", "row4_plg_rl", "row5_vplan",
-                                       "row6_plg_av", "row7_plg_av_pld"}
+                                       "row6_plg_av", "row7_plg_av_pld", "row6_plg_av_rl", "valor_plg"}
     audio = report["label_quality"]["audio"]["row6_plg_av"]  # rows 6-7: CLAP's labels against the dense audio truth
     assert set(audio["video_level"]) == {"video_label", "plg", "pld"} and audio["videos"] == 4
     assert set(report["label_quality"]["visual"]) == {"row4_plg_rl", "row6_plg_av"}
@@ -72,16 +72,18 @@ def test_second_run_does_nothing(tiny_run):
     assert planned_jobs(workdir, configfile) == {}
 
 
-# Jobs downstream of new visual PLG labels: rows 2-4 and 6 train again, PLD (of row 4, and of row
-# 6 on both modalities) reruns, rows 5 and 7 retrain, then evaluation, the three label-quality
-# jobs (row 4's PLD on visual labels, row 6's on visual and audio) and the report (one job per
-# row and seed group: the tiny config trains seeds 0 and 1 together).
+# Jobs downstream of new visual PLG labels: rows 2-4 and 6 (with row 6 as first built and VALOR's
+# loss on PLG labels) train again, PLD (of row 4, and of row 6 on both modalities) reruns, rows 5
+# and 7 retrain, then evaluation, the three label-quality jobs (row 4's PLD on visual labels, row
+# 6's on visual and audio) and the report (one job per row and seed group: the tiny config
+# trains seeds 0 and 1 together).
 PLD_BOTH = {"pld_labels": 2, "label_quality": 3, "report": 1, "all": 1}
-AFTER_LABELS = {"plg_labels": 2, "train_row": 6, "evaluate_row": 6, **PLD_BOTH}
+AFTER_LABELS = {"plg_labels": 2, "train_row": 8, "evaluate_row": 8, **PLD_BOTH}
 AFTER_PLD = {"train_row": 2, "evaluate_row": 2, **PLD_BOTH}
-ALL_TRAINING = {"train_row": 7, "evaluate_row": 7, **PLD_BOTH}
-# New audio labels reach row 6, its PLD (on both modalities), row 7 and that PLD's quality only.
-AFTER_AUDIO_LABELS = {"plg_labels": 2, "train_row": 2, "pld_labels": 1, "evaluate_row": 2, "label_quality": 2,
+ALL_TRAINING = {"train_row": 9, "evaluate_row": 9, **PLD_BOTH}
+# New audio labels reach the rows on them (6, 6 as first built, VALOR's loss), row 6's PLD (on
+# both modalities), row 7 and that PLD's quality only.
+AFTER_AUDIO_LABELS = {"plg_labels": 2, "train_row": 4, "pld_labels": 1, "evaluate_row": 4, "label_quality": 2,
                       "report": 1, "all": 1}
 SHARDS = 2  # 18 tiny videos, 9 a shard
 
@@ -90,8 +92,8 @@ RERUN_MATRIX = [
     ("sampling.fps", 4, {"extraction_settings": 2, "extract_features": SHARDS, "manifest": 1, **ALL_TRAINING}),
     ("plg.clip.prompt", "P4", {"text_embeddings": 1, **AFTER_LABELS}),
     ("plg.clip.tau", 0.05, AFTER_LABELS),
-    ("rl.lambda", 0.25, {"train_row": 5, "evaluate_row": 5, **PLD_BOTH}),  # rows 3-7
-    ("rl.distance", "l1", {"train_row": 4, "evaluate_row": 4, **PLD_BOTH}),  # rows 4-7
+    ("rl.lambda", 0.25, {"train_row": 6, "evaluate_row": 6, **PLD_BOTH}),  # rows 3-7, 6 as first built
+    ("rl.distance", "l1", {"train_row": 5, "evaluate_row": 5, **PLD_BOTH}),  # rows 4-7, 6 as first built
     ("plg.clap.tau", 0.05, AFTER_AUDIO_LABELS),
     ("plg.clap.rule", "thresholds", AFTER_AUDIO_LABELS),
     ("demo.clap_training.epochs", 2, {"demo_clap": 1, "extraction_settings": 1, "extract_features": SHARDS, "manifest": 1,
