@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--frame-map", choices=("family", "raw"), default="family")
     ap.add_argument("--rows", default="row1_han,row2_plg,row4_plg_rl,row5_vplan")
     ap.add_argument("--epochs", type=int, help="instead of the family's (a budget: every row the same)")
+    ap.add_argument("--device", default="cpu", help="e.g. cuda: MGN's rows need hours of CPU here")
     args = ap.parse_args()
     torch.set_num_threads(1)
     config = yaml.safe_load(Path(args.config).read_text())
@@ -61,7 +62,7 @@ def main() -> None:
         started = time.perf_counter()
         settings = train_settings(config, kind, args.family)
         settings.update(batch_size=BATCH_SIZE, **({"epochs": args.epochs} if args.epochs else {}))
-        cfg = TrainConfig(**settings, seeds=config["train"]["seeds"])
+        cfg = TrainConfig(**settings, seeds=config["train"]["seeds"], device=args.device)
         per_seed = train(cfg, splits["train"].training_set(labels), splits["val"].validation_set(), log=lambda _: None)
         batch = SeedBatch([r.model for r in per_seed])
         scores = [m["segment_level"] for m in evaluate_seeds(batch, test.features.to_tensors("cpu"),
