@@ -197,6 +197,25 @@ def load_segment_features(path: str | os.PathLike, width: int | None, what: str 
     return array
 
 
+def read_released_files(records: Sequence[ManifestRecord], folder: str | os.PathLike,
+                        load: Callable[[Path], np.ndarray], missing: str, shape: Sequence[int]
+                        ) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """The <id>.npy file of every used video of a shard, read by `load`: the ids found, their
+    arrays stacked ([N, *shape], float32) and a skip "<missing>: <path>" for each video without
+    its file (a release may lack a few videos; they are recorded, not lost)."""
+    ids, arrays, skipped = [], [], []
+    for record in records:
+        if record["status"] != "used":
+            continue
+        path = Path(folder) / f"{record['video_id']}.npy"
+        if not path.is_file():
+            skipped.append([record["video_id"], f"{missing}: {path}"])
+            continue
+        arrays.append(load(path))
+        ids.append(record["video_id"])
+    return ids, (np.stack(arrays) if arrays else np.zeros((0, *shape), np.float32)), skipped
+
+
 def import_segment_shard(feature: str, records: Sequence[ManifestRecord], folder: str | os.PathLike,
                          out_store: str | os.PathLike, model: str, sampling: dict, what: str,
                          check: Check | None = None) -> dict:
@@ -207,21 +226,13 @@ def import_segment_shard(feature: str, records: Sequence[ManifestRecord], folder
     file"): it still trains the rows that do not need these pseudo labels, and the others leave
     it out.
     """
-    ids, arrays, skipped = [], [], []
     sample = first_feature_file(folder)
     if sample is None:
         raise OfficialFeatureError(f"{folder}: no <id>.npy {what} feature files")
     width = segment_feature_width(sample, what, check)
-    for record in records:
-        if record["status"] != "used":
-            continue
-        path = Path(folder) / f"{record['video_id']}.npy"
-        if not path.is_file():
-            skipped.append([record["video_id"], f"no {what} feature file: {path}"])
-            continue
-        arrays.append(load_segment_features(path, width, what, check))
-        ids.append(record["video_id"])
-    features = np.stack(arrays) if arrays else np.zeros((0, SEGMENTS, width), np.float32)
+    ids, features, skipped = read_released_files(
+        records, folder, lambda path: load_segment_features(path, width, what, check),
+        missing=f"no {what} feature file", shape=(SEGMENTS, width))
     write_store(out_store, features, ids, {
         "feature": feature, "model": f"released {what} features ({model}, as configured)",
         "weights": "released pre-extracted features", "weights_sha256": "",
@@ -255,17 +266,8 @@ def import_map_shard(feature: str, records: Sequence[ManifestRecord], folder: st
     released segment features: the parsers that read these maps leave it out."""
     maps = REGISTRY[feature].maps
     what = f"the released {feature} feature maps"
-    ids, arrays, skipped = [], [], []
-    for record in records:
-        if record["status"] != "used":
-            continue
-        path = Path(folder) / f"{record['video_id']}.npy"
-        if not path.is_file():
-            skipped.append([record["video_id"], f"no {feature} file: {path}"])
-            continue
-        arrays.append(load_exact(path, maps.shape, what))
-        ids.append(record["video_id"])
-    features = np.stack(arrays) if arrays else np.zeros((0, *maps.shape), np.float32)
+    ids, features, skipped = read_released_files(records, folder, lambda path: load_exact(path, maps.shape, what),
+                                                 missing=f"no {feature} file", shape=maps.shape)
     write_store(out_store, features, ids, {
         "feature": feature, "model": maps.provenance["model"], "weights": "released pre-extracted feature maps",
         "weights_sha256": "", "sampling": {"source": str(Path(folder).resolve()), **maps.provenance},
