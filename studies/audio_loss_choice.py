@@ -7,7 +7,10 @@ Worlds: `demo` (a finished `make demo` run's stores and labels, as audio_loss_te
 `llp` (studies/llp_world.py: LLP's own events, an audio branch that is already strong).
 Candidates are registered here as study-only loss kinds unless the product already has them
 (plg_av_rl: row ⑥ as first built; plg_av_temporal: rows ⑥-⑦'s loss since 2026-12-05, the same
-function as the study's target+absent+rl_temporal, which the committed raw output ran).
+function as the study's target+absent+rl_temporal, which the committed raw output ran). The
+candidates' audio terms are the product's (losses.silence_loss, silent_seconds, richness_terms);
+the raw output of 2026-12-05 ran this script's own earlier copies of them, which agree with these
+to 4.8e-7 in value and gradient (float32 rounding; checked 2026-12-06 on random labels).
 Prints test segment-level A, V, Type@AV, mean ± std over the config's seeds, one line a run.
 
     .venv/bin/python studies/audio_loss_choice.py --world llp [--family han] [--variants ...]
@@ -41,12 +44,9 @@ def _audio_target(o, y, a):
     return losses.bce(pa, a.amax(dim=1)) - losses.bce(pa, y)
 
 
-def _absent_seconds(o, a):
-    """BCE(P^a, 0) on the seconds a class of ŷ^a is labelled silent, summed, over all elements."""
-    present = a.amax(dim=1, keepdim=True).expand_as(a) > 0
-    mask = present & (a == 0)
-    terms = -torch.log1p(-losses.clamp_prob(o[3][:, :, AUDIO, :]))
-    return torch.where(mask, terms, 0.0).sum() / a.numel()
+def _silence(o, a):
+    """BCE(P^a, 0) on the seconds a class of ŷ^a is labelled silent (losses.silence_loss)."""
+    return losses.silence_loss(o[3][:, :, AUDIO, :], a)
 
 
 def _row4(o, y, s, c):
@@ -54,45 +54,31 @@ def _row4(o, y, s, c):
 
 
 def _audio_rl(o, a, c, cr_weight=1.0):
-    cr_hat, sr_hat = losses.predicted_richness(o[3][:, :, AUDIO, :], c.rl_eps)
-    cr_terms = losses.pointwise_distance(cr_hat, losses.category_richness(a), c.rl_distance)
-    labelled = losses.has_segment_labels(a)[:, None].expand_as(cr_terms)
-    cr = torch.where(labelled, cr_terms, 0.0).sum() / labelled.sum().clamp_min(1)
-    sr = losses.pointwise_distance(sr_hat, losses.segment_richness(a), c.rl_distance).mean()
+    """L_RL on P^a against Ŷ^a with its CR term weighted cr_weight."""
+    cr, sr = losses.richness_terms(o, a, c, AUDIO)
     return cr_weight * cr + sr
 
 
-def _temporal_videos(a):
-    """[B] bool: videos whose audio labels say a labelled class is silent in some second; the
-    others' labels span the clip for every class, the video label's temporal claim."""
-    present = a.amax(dim=1, keepdim=True) > 0
-    return (present & (a == 0)).flatten(1).any(dim=1)
-
-
 def _audio_rl_temporal(o, a, c):
-    """L_RL on P^a against Ŷ^a (CR and SR) over the videos _temporal_videos selects."""
-    cr_hat, sr_hat = losses.predicted_richness(o[3][:, :, AUDIO, :], c.rl_eps)
-    keep = _temporal_videos(a)[:, None].float()
-    cr = (losses.pointwise_distance(cr_hat, losses.category_richness(a), c.rl_distance) * keep).sum()
-    sr = (losses.pointwise_distance(sr_hat, losses.segment_richness(a), c.rl_distance) * keep).sum()
-    videos = keep.sum().clamp_min(1)
-    return cr / (videos * cr_hat.shape[1]) + sr / (videos * sr_hat.shape[1])
+    """L_RL on P^a against Ŷ^a over the videos whose audio labels mark a class silent in some
+    second (losses.silent_seconds): the others' labels span the clip, the video label's claim."""
+    return losses.richness_loss(o, a, c, AUDIO, videos=losses.silent_seconds(a).flatten(1).any(dim=1))
 
 
 STUDY_VARIANTS = {  # name -> (outputs, y, visual seg, audio seg, cfg) -> loss
     "target": lambda o, y, s, a, c: _row4(o, y, s, c) + _audio_target(o, y, a),
     "target+segbce": lambda o, y, s, a, c: (_row4(o, y, s, c) + _audio_target(o, y, a)
                                             + c.rl_lambda * losses.bce(losses.clamp_prob(o[3][:, :, AUDIO, :]), a)),
-    "target+absent": lambda o, y, s, a, c: _row4(o, y, s, c) + _audio_target(o, y, a) + c.rl_lambda * _absent_seconds(o, a),
+    "target+absent": lambda o, y, s, a, c: _row4(o, y, s, c) + _audio_target(o, y, a) + c.rl_lambda * _silence(o, a),
     "target+rl_cr0.1": lambda o, y, s, a, c: _row4(o, y, s, c) + _audio_target(o, y, a) + c.rl_lambda * _audio_rl(o, a, c, 0.1),
     "target+rl_temporal": lambda o, y, s, a, c: (_row4(o, y, s, c) + _audio_target(o, y, a)
                                                  + c.rl_lambda * _audio_rl_temporal(o, a, c)),
     "target+absent+rl_temporal": lambda o, y, s, a, c: (_row4(o, y, s, c) + _audio_target(o, y, a)
-                                                        + c.rl_lambda * (_absent_seconds(o, a) + _audio_rl_temporal(o, a, c))),
+                                                        + c.rl_lambda * (_silence(o, a) + _audio_rl_temporal(o, a, c))),
     "absent+rl_temporal": lambda o, y, s, a, c: (_row4(o, y, s, c)
-                                                 + c.rl_lambda * (_absent_seconds(o, a) + _audio_rl_temporal(o, a, c))),
+                                                 + c.rl_lambda * (_silence(o, a) + _audio_rl_temporal(o, a, c))),
     "target+absent+sr": lambda o, y, s, a, c: (_row4(o, y, s, c) + _audio_target(o, y, a)
-                                               + c.rl_lambda * (_absent_seconds(o, a) + _audio_rl(o, a, c, 0.0))),
+                                               + c.rl_lambda * (_silence(o, a) + _audio_rl(o, a, c, 0.0))),
 }
 
 

@@ -43,13 +43,8 @@ def _audio_target(outputs, y, audio_seg):
 
 
 def _audio_richness_terms(outputs, audio_seg, cfg):
-    """(CR term, SR term) of L_RL on P^a against Ŷ^a, as losses.richness_loss computes them."""
-    cr_hat, sr_hat = losses.predicted_richness(outputs[3][:, :, AUDIO, :], cfg.rl_eps)
-    cr_terms = losses.pointwise_distance(cr_hat, losses.category_richness(audio_seg), cfg.rl_distance)
-    labelled = losses.has_segment_labels(audio_seg)[:, None].expand_as(cr_terms)
-    cr = torch.where(labelled, cr_terms, 0.0).sum() / labelled.sum().clamp_min(1)
-    sr = losses.pointwise_distance(sr_hat, losses.segment_richness(audio_seg), cfg.rl_distance).mean()
-    return cr, sr
+    """(CR term, SR term) of L_RL on P^a against Ŷ^a."""
+    return losses.richness_terms(outputs, audio_seg, cfg, AUDIO)
 
 
 def _row4(outputs, y, seg, cfg):

@@ -130,17 +130,25 @@ def pointwise_distance(pred: torch.Tensor, target: torch.Tensor, kind: str) -> t
 
 def richness_loss(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig, modality: int = VISUAL,
                   videos: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR), each mean-reduced; the CR mean runs over the
-    segments of videos that have pseudo labels only. modality: VISUAL (P^v against Ŷ, the
-    paper's) or AUDIO (P^a against Ŷ^a, computed exactly the same way). videos: [B] bool, the
-    videos the loss is taken over (both means run over them only); None: every video."""
+    """Eq. 8: L_RL = D(ĉr, CR) + D(ŝr, SR) (richness_terms). modality: VISUAL (P^v against Ŷ,
+    the paper's) or AUDIO (P^a against Ŷ^a, computed exactly the same way). videos: [B] bool,
+    the videos the loss is taken over; None: every video."""
+    cr_loss, sr_loss = richness_terms(outputs, seg, cfg, modality, videos)
+    return cr_loss + sr_loss
+
+
+def richness_terms(outputs: Outputs, seg: torch.Tensor, cfg: LossConfig, modality: int = VISUAL,
+                   videos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_RL's two terms, D(ĉr, CR) and D(ŝr, SR), each mean-reduced (the studies weigh them
+    apart); the CR mean runs over the segments of videos that have pseudo labels only, both
+    means over `videos` only when it is given."""
     cr_hat, sr_hat = predicted_richness(outputs[3][:, :, modality, :], cfg.rl_eps)
     cr_terms = pointwise_distance(cr_hat, category_richness(seg), cfg.rl_distance)
     sr_terms = pointwise_distance(sr_hat, segment_richness(seg), cfg.rl_distance)
     labelled = has_segment_labels(seg) if videos is None else has_segment_labels(seg) & videos
     cr_loss = _masked_mean(cr_terms, labelled[:, None].expand_as(cr_terms))
     sr_loss = sr_terms.mean() if videos is None else _masked_mean(sr_terms, videos[:, None].expand_as(sr_terms))
-    return cr_loss + sr_loss
+    return cr_loss, sr_loss
 
 
 def _masked_mean(terms: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
