@@ -8,6 +8,7 @@ are timed in turns (round-robin, so that drift on a shared machine hits all alik
 --repeats; the official epoch counts give the cost of one training run.
 
     .venv/bin/python bench/bench_family_epochs.py --device cpu --threads 2 --videos 160 --repeats 3
+    .venv/bin/python bench/bench_family_epochs.py --models mm_pyramid --threads 1 --videos 96 --repeats 1
     python bench/bench_family_epochs.py --device cuda --videos 10000 --repeats 3
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--config", type=Path, default=LLP_CONFIG)
+    ap.add_argument("--models", help="comma-separated parsers of the config (default: all it trains)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -45,7 +47,7 @@ def main() -> None:
     config = yaml.safe_load(args.config.read_text())
     inputs, y, seg = random_inputs(args.videos, device)
     runs = {model: Run(family_config(config, model, args.device), inputs, y, seg, device)
-            for model in trained_models(config)}
+            for model in (args.models.split(",") if args.models else trained_models(config))}
     times = {model: [] for model in runs}
     for _ in range(args.repeats):
         for model, run in runs.items():
