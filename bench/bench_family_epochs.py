@@ -3,12 +3,12 @@
 Each family with its official recipe from config/llp.yaml (HAN: batch 32, d 512; MGN: batch 16,
 dim 128, depths 3/3/6; MM-Pyramid: batch 16, hidden 512, 4 levels), row ④'s loss (Eq. 9, plus
 MGN's class-token terms), random LLP-shaped videos (10×128, 80×2048, 10×512) resident on the
-device, the loop of vplan_core.training.trainer.train_one_epoch, one seed. The families' epochs
-are timed in turns (round-robin, so that drift on a shared machine hits all alike), median of
---repeats; the official epoch counts give the cost of one training run.
+device, the loop of vplan_core.training.trainer.train_one_epoch, one seed (--seeds: several in one
+SeedBatch). The families' epochs are timed in turns (round-robin, so that drift on a shared machine
+hits all alike), median of --repeats; the official epoch counts give the cost of one training run.
 
     .venv/bin/python bench/bench_family_epochs.py --device cpu --threads 2 --videos 160 --repeats 3
-    .venv/bin/python bench/bench_family_epochs.py --models mm_pyramid --threads 1 --videos 96 --repeats 1
+    .venv/bin/python bench/bench_family_epochs.py --models mm_pyramid --seeds 3 --threads 1 --videos 48 --repeats 1
     python bench/bench_family_epochs.py --device cuda --videos 10000 --repeats 3
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from vplan_core.training.trainer import TrainConfig
 LLP_CONFIG = Path(__file__).resolve().parents[1] / "config/llp.yaml"
 
 
-def family_config(config: dict, model: str, device: str) -> TrainConfig:
+def family_config(config: dict, model: str, device: str, seeds: int) -> TrainConfig:
     """The family's row-4 training settings exactly as the workflow gives them to its jobs."""
-    return TrainConfig(**train_settings(config, "plg_rl", model), seeds=[0], device=device)
+    return TrainConfig(**train_settings(config, "plg_rl", model), seeds=list(range(seeds)), device=device)
 
 
 def main() -> None:
@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--config", type=Path, default=LLP_CONFIG)
+    ap.add_argument("--seeds", type=int, default=1, help="seeds trained together (one SeedBatch)")
     ap.add_argument("--models", help="comma-separated parsers of the config (default: all it trains)")
     args = ap.parse_args()
 
@@ -46,7 +47,7 @@ def main() -> None:
     device = torch.device(args.device)
     config = yaml.safe_load(args.config.read_text())
     inputs, y, seg = random_inputs(args.videos, device)
-    runs = {model: Run(family_config(config, model, args.device), inputs, y, seg, device)
+    runs = {model: Run(family_config(config, model, args.device, args.seeds), inputs, y, seg, device)
             for model in (args.models.split(",") if args.models else trained_models(config))}
     times = {model: [] for model in runs}
     for _ in range(args.repeats):
@@ -54,7 +55,7 @@ def main() -> None:
             times[model].append(run.epoch_seconds(device))
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} threads)"
-    print(f"{name}, {args.videos} videos, one seed, {args.repeats} epochs each, median s/epoch")
+    print(f"{name}, {args.videos} videos, {args.seeds} seed(s) batched, {args.repeats} epochs each, median s/epoch")
     print("| family | batch | parameters | s/epoch (median) | min | max | per 10,000 videos | official epochs | one run (10,000 videos) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for model, run in runs.items():
