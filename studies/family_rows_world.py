@@ -14,9 +14,11 @@ family's own row ④, which --rows must then list first.
 
 --frame-map says what the RL (and PLD's forward loss) read as P^v: `family` (the family's frame
 probabilities, models.frame_probabilities: for MGN, whose frame outputs lie in [0, 2), its
-frame_probability) or `raw` (the frame outputs as they are, as before 2026-12-05).
+frame_probability), `raw` (the frame outputs as they are, as before 2026-12-05) or `where` (MGN's
+frame_probability with no gradient to its class probability: the RL moves only the temporal weights).
 
-    .venv/bin/python studies/family_rows_world.py --family mgn [--frame-map raw,family]
+    .venv/bin/python studies/family_rows_world.py --family mgn --epochs 20 --lr-step 20 [--frame-map where]
+    .venv/bin/python studies/family_rows_world.py --family mm_pyramid --epochs 8
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.method.ablation import ROWS
 from vplan_core.method.pld import denoise, forward_loss_matrix
 from vplan_core.models import family as family_of
+from vplan_core.models.mgn import PROB_FLOOR
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.plan import pld_source_model, train_settings
 from vplan_core.training.refinement import stage1_prob
@@ -45,12 +48,28 @@ def read_frames_raw(family_name: str) -> None:
         model_class.frame_probability = None
 
 
+def read_frames_where_only(family_name: str) -> None:
+    """Make the family's frame_probability carry no gradient to its class probability p (the
+    `where` map): the same values, but the RL can move only where a class is (MGN's temporal
+    weights s), not whether it is."""
+    model_class = family_of(family_name).model_class
+    to_probability = getattr(model_class, "frame_probability", None)
+    if to_probability is None:
+        raise SystemExit(f"--frame-map where: {family_name}'s frame outputs are read as they are")
+
+    def where_only(self, outputs):
+        class_prob = torch.stack(outputs[1:3], dim=-2).unsqueeze(-3)
+        return class_prob.detach() * to_probability(self, outputs) / class_prob.clamp_min(PROB_FLOOR)
+
+    model_class.frame_probability = where_only
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config.yaml")
     ap.add_argument("--llp", default="../shared/llp")
     ap.add_argument("--family", default="han")
-    ap.add_argument("--frame-map", choices=("family", "raw"), default="family")
+    ap.add_argument("--frame-map", choices=("family", "raw", "where"), default="family")
     ap.add_argument("--rows", default="row1_han,row2_plg,row4_plg_rl,row5_vplan")
     ap.add_argument("--epochs", type=int, help="instead of the family's (a budget: every row the same)")
     ap.add_argument("--lr-step", type=int, help="instead of the family's StepLR step, in epochs (a budget too)")
@@ -85,6 +104,8 @@ def main() -> None:
     pld_source = pld_source_model(config, args.family)
     if args.frame_map == "raw":
         read_frames_raw(args.family)
+    elif args.frame_map == "where":
+        read_frames_where_only(args.family)
     stage1 = None
     for row in args.rows.split(","):
         kind = ROWS[row].loss

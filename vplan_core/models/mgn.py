@@ -476,9 +476,11 @@ class MGN(InputStandardization, nn.Module):
         and every second with it, below the 0.5 threshold. The same decomposition gives a
         probability: p_c·s_tc / max_t s_tc, the class probability at the second MGN attends to
         most and the others in proportion to their weight. Its max over seconds is p_c, as a
-        label's video level is the max of its seconds (docs/method.md, Eq. 6-8), so the RL moves
-        where the class is (s), not whether it is (p_c). With 'hard' assignment F = p_c·one-hot
-        already is a probability."""
+        label's video level is the max of its seconds (docs/method.md, Eq. 6-8). The RL still
+        reaches p_c through it: the softmax over seconds reads values in (0, 1), so s_tc / max_t
+        s_tc ≥ 1/e and a segment richness below p_c/e is met only by lowering p_c
+        (docs/studies.md, "MGN and MM-Pyramid in the LLP-shaped world"). With 'hard' assignment
+        F = p_c·one-hot already is a probability."""
         if self.unimodal_assign == "hard":
             return outputs[3]
         class_prob = torch.stack(outputs[1:3], dim=-2).unsqueeze(-3)  # [.., 1, 2, C]
