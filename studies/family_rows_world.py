@@ -127,5 +127,6 @@ def main() -> None:
         if row == "row4_plg_rl":
             stage1 = batch
 
+
 if __name__ == "__main__":
     main()
