@@ -113,3 +113,29 @@ def test_duplicate_id_across_shards(tmp_path):
     b = write_store(tmp_path / "b.zarr", feats(1), ["same"], ATTRS)
     with pytest.raises(ValueError, match="two feature stores"):
         load_features([a, b], ["same"])
+
+
+def test_a_lost_chunk_reads_as_nan_and_is_refused_by_name(tmp_path):
+    """An interrupted copy of results/ or a full disk loses a chunk file: its rows must not read
+    as zeros that pass for features."""
+    ids = [f"video{i:06d}" for i in range(150)]
+    path = write_store(tmp_path / "lost.zarr", feats(150), ids, ATTRS)
+    (path / "features" / "c" / "1" / "0" / "0").unlink()  # rows 64-127
+    np.testing.assert_array_equal(load_features([path], ids[:64] + ids[128:]),
+                                  np.concatenate([feats(150)[:64], feats(150)[128:]]))
+    with pytest.raises(ValueError, match=r"lost\.zarr: NaN/inf in video video000064 and 63 more "
+                                         r"\(feature vggish, rows 64-127; a lost chunk file reads as NaN"):
+        load_features([path], ids)
+
+
+def test_an_older_store_with_a_lost_chunk_is_refused_by_name(tmp_path):
+    """Stores written before the NaN fill value (fill value 0, as zarr's default) read a lost chunk
+    as zeros: their missing chunk files are counted when opened."""
+    path = tmp_path / "old.zarr"
+    group = zarr.open_group(store=str(path), mode="w", zarr_format=3)
+    group.create_array("features", shape=(130, 10, 2), dtype="float32", chunks=(64, 10, 2))[...] = feats(130)
+    group.attrs.update({**ATTRS, "video_ids": [f"v{i}" for i in range(130)], "shape": [10, 2]})
+    assert len(load_features([path], ["v0", "v129"])) == 2
+    (path / "features" / "c" / "0" / "0" / "0").unlink()
+    with pytest.raises(ValueError, match=r"old\.zarr: 1 of its 3 chunk files are missing.*write the store again"):
+        load_features([path], ["v129"])

@@ -1,4 +1,6 @@
-"""Atomic file writes: a job killed mid-write never leaves a file that a later run would trust."""
+"""Atomic, durable file writes: a job killed mid-write never leaves a file that a later run would
+trust, and a file renamed into place is on disk (data, then the folder's entry) before the next
+step reads it, so a power cut or full node after a job cannot leave a trusted file empty."""
 from __future__ import annotations
 
 import contextlib
@@ -24,16 +26,35 @@ def _tmp_beside(path: Path, suffix: str) -> str:
     return tmp
 
 
+def sync(path: str | Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes the names renamed into it durable)."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if os.path.isdir(path) else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_tree(root: str | Path) -> None:
+    """fsync every file and folder under `root` (a zarr store before it is renamed into place)."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            sync(os.path.join(folder, name))
+        sync(folder)
+
+
 @contextlib.contextmanager
 def replacing(path: str | Path, suffix: str = "") -> Iterator[str]:
-    """Yield a temp path to write; on success it replaces `path`, on any error it is removed.
-    A write killed with -9 cannot remove its temp file: the next successful write of the same
-    path does (only one job writes a path)."""
+    """Yield a temp path to write; on success it is synced and replaces `path` (whose folder is
+    then synced), on any error it is removed. A write killed with -9 cannot remove its temp
+    file: the next successful write of the same path does (only one job writes a path)."""
     path = Path(path)
     tmp = _tmp_beside(path, suffix)
     try:
         yield tmp
+        sync(tmp)
         os.replace(tmp, path)
+        sync(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

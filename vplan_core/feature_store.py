@@ -2,9 +2,13 @@
 
 Layout: array "features" float32 [N, ...] chunked by ~64 videos; group attrs video_ids (row
 order), feature, shape (per video), model, weights, weights_sha256, sampling, code_version,
-plus whatever the extractor adds (e.g. skipped). A store is written under "<path>.tmp" and
-renamed into place, so a killed job leaves at most a stale .tmp (removed by the next write),
+plus whatever the extractor adds (e.g. skipped). A store is written under "<path>.tmp", synced
+and renamed into place, so a killed job leaves at most a stale .tmp (removed by the next write),
 never a half-written store under the final name that Snakemake would take as done.
+
+The array's fill value is NaN: a chunk file lost afterwards (an interrupted copy of results/, a
+full disk) reads as NaN, which load_features refuses by name, instead of as zeros that look like
+features. Stores written before (fill value 0) are checked for lost chunks when opened.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+
+from vplan_core import atomic
 
 CHUNK_VIDEOS = 64
 REQUIRED_ATTRS = ("feature", "model", "weights", "weights_sha256", "sampling")
@@ -57,13 +63,16 @@ def write_store(path: str | os.PathLike, features: np.ndarray, video_ids: Sequen
     path.parent.mkdir(parents=True, exist_ok=True)
     group = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
     chunks = (CHUNK_VIDEOS, *features.shape[1:])
-    array = group.create_array("features", shape=features.shape, dtype="float32", chunks=chunks)
+    array = group.create_array("features", shape=features.shape, dtype="float32", chunks=chunks,
+                               fill_value=np.nan)
     if features.shape[0]:
         array[...] = features
     group.attrs.update(all_attrs)
+    atomic.sync_tree(tmp)
     if path.exists():  # a directory cannot be renamed onto a non-empty one: move it aside
         path.rename(old)
     tmp.rename(path)
+    atomic.sync(path.parent)
     if old.exists():
         shutil.rmtree(old)
     return path
@@ -82,6 +91,10 @@ def open_store(path: str | os.PathLike) -> tuple[zarr.Array, dict]:
         raise ValueError(f"feature store {path}: array {tuple(array.shape)} does not match "
                          f"attrs shape {attrs.get('shape')} and "
                          f"{len(attrs.get('video_ids', []))} video ids")
+    if not np.isnan(array.fill_value) and array.nchunks_initialized < array.nchunks:
+        raise ValueError(f"feature store {path}: {array.nchunks - array.nchunks_initialized} of its "
+                         f"{array.nchunks} chunk files are missing, and this store (written before lost "
+                         "chunks read as NaN) would read them as zeros: write the store again")
     return array, attrs
 
 
@@ -135,11 +148,25 @@ def load_features(store_paths: Sequence[str | os.PathLike], video_ids: Sequence[
         block = np.asarray(array.oindex[rows[order]])
         finite = np.isfinite(block.reshape(len(rows), -1)).all(axis=1)
         if not finite.all():
-            bad = [attrs["video_ids"][r] for r in rows[order][~finite]]
+            bad_rows = rows[order][~finite]
+            bad = [attrs["video_ids"][r] for r in bad_rows]
             raise ValueError(f"feature store {store_paths[s]}: NaN/inf in video {bad[0]}"
-                             + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
+                             + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                             + f" (feature {attrs['feature']}, rows {_spans(bad_rows)}; "
+                             "a lost chunk file reads as NaN: write the store again)")
         out[np.asarray(targets)[order]] = block
     return out
+
+
+def _spans(rows: Iterable[int]) -> str:
+    """Sorted row numbers as ranges: "0-63, 128"."""
+    spans: list[list[int]] = []
+    for row in rows:
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in spans)
 
 
 def feature_skips(store_paths: Iterable[str | os.PathLike]) -> dict:
