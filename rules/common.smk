@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 from vplan_core.method.ablation import MODALITIES, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES
-from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS
+from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS, check_eval_rows
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
                              feature_sources, group_name, group_seeds, input_problems, model_inputs, model_rows,
@@ -69,6 +69,8 @@ else:
     # imports open_clip (seconds a job).
     if not (workflow.remote_exec or workflow.subprocess_exec):
         check_inputs()
+        for warning in check_eval_rows(ANNOTATIONS, config["dataset"].get("stray_eval_rows", "error")):
+            print(f"vplan: {warning}", file=sys.stderr)
     N_VIDEOS = len(all_video_ids(ANNOTATIONS))
 SHARDS = shard_names(N_VIDEOS, SHARD_SIZE)
 # Training jobs: every row for every group of seeds (train.seeds, train.seeds_per_job at a time).

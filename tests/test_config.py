@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -40,6 +41,30 @@ def test_errors_name_the_key(path, value, expected):
     with pytest.raises(ConfigError) as error:
         validate_config(broken(path, value))
     assert expected in str(error.value)
+
+
+@pytest.mark.parametrize("path, value", [
+    ("train.lr", ".nan"), ("train.dropout", ".nan"), ("plg.clip.tau", ".nan"), ("pld.alpha", ".inf"),
+    ("train.betas", "[0.9, .nan]"), ("sampling.min_duration_s", "-.inf"),
+])
+def test_nan_and_infinity_are_refused_for_every_number(path, value):
+    """No range check catches NaN (it compares false with every bound): a NaN tau made all-zero labels."""
+    number = yaml.safe_load(f"value: {value}")["value"]  # as config.yaml reads it
+    key = path + (".1" if isinstance(number, list) else "")
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}': -?(nan|inf) is not a finite number"):
+        validate_config(broken(path, number))
+
+
+def test_nan_given_with_config_is_refused():
+    config = copy.deepcopy(DEMO)
+    overrides = {"train": {"lr": "nan"}, "pld": {"alpha": "Infinity"}}
+    for section, values in overrides.items():
+        config[section].update(values)
+    given = apply_command_line(config, overrides)
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, command_line=given)
+    assert "config key 'pld.alpha': inf (given with --config) is not a finite number" in str(error.value)
+    assert "config key 'train.lr': nan (given with --config) is not a finite number" in str(error.value)
 
 
 def test_yaml_reads_1e_minus_4_as_a_string():

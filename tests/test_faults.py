@@ -307,6 +307,26 @@ def test_bad_official_file_is_caught_on_import_naming_the_file(tmp_path, array, 
     assert not (tmp_path / "store.zarr").exists()
 
 
+def test_an_npz_named_npy_is_named_as_such(tmp_path):
+    """An .npz archive saved under a .npy name loads as named arrays: an error naming the file,
+    not an internal error, wherever a released .npy file is read."""
+    from vplan_core.data.manifest import make_record
+    from vplan_core.data.official import OfficialFeatureError, import_segment_shard, import_shard, map_problems
+
+    rows = [make_record("npznpznpznp", "", "used")]
+    for folder, shape in ((tmp_path / "clip", (10, 768)), (tmp_path / "official/vggish", (10, 128))):
+        folder.mkdir(parents=True)
+        with open(folder / "npznpznpznp.npy", "wb") as fh:
+            np.savez(fh, features=np.zeros(shape, np.float32))
+    message = r"npznpznpznp\.npy: an \.npz archive of named arrays, not a \.npy file of one array"
+    with pytest.raises(OfficialFeatureError, match=message):
+        import_segment_shard("clip", rows, tmp_path / "clip", tmp_path / "clip.zarr", "ViT-L-14", {}, "CLIP")
+    with pytest.raises(OfficialFeatureError, match=message):
+        import_shard("vggish", rows, tmp_path / "official", tmp_path / "vggish.zarr")
+    [problem] = map_problems("dataset.clap_feature_maps", tmp_path / "clip", (64, 768))
+    assert problem.startswith("config key 'dataset.clap_feature_maps': ") and "an .npz archive" in problem
+
+
 # ---------------------------------------------------------------- interrupted extraction
 EXTRACT = textwrap.dedent("""
     import os, signal, sys, threading, time

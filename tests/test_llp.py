@@ -174,3 +174,59 @@ def test_missing_files(tmp_path):
         llp.load_split(tmp_path, "test")
     with pytest.raises(ValueError, match="unknown split"):
         llp.load_split(LLP_DIR, "dev")
+
+
+def write_llp(folder: Path, splits: dict[str, list[str]], audio: list[str], visual: list[str]) -> Path:
+    """A small annotation folder in the LLP format: split files of `splits` (filenames, all
+    Speech), and the dense rows "filename\\tonset\\toffset\\tclass" given."""
+    folder.mkdir()
+    for split, names in splits.items():
+        write(folder, llp.SPLIT_FILES[split], ["filename\tevent_labels"] + [f"{n}\tSpeech" for n in names])
+    write(folder, llp.AUDIO_EVENTS, ["filename\tonset\toffset\tevent_labels"] + audio)
+    write(folder, llp.VISUAL_EVENTS, ["filename\tonset\toffset\tevent_labels"] + visual)
+    return folder
+
+
+def test_a_video_in_two_splits_is_an_error_naming_the_videos_and_files(tmp_path):
+    from vplan_core.data.shards import all_video_ids
+
+    splits = {"train": ["a" * 11 + "_0_10", "b" * 11 + "_0_10"], "val": ["c" * 11 + "_0_10"],
+              "test": ["b" * 11 + "_30_40", "d" * 11 + "_0_10"]}
+    folder = write_llp(tmp_path / "annotations", splits, [], [])
+    with pytest.raises(ValueError, match=r"annotations: 1 video\(s\) listed twice: "
+                                         r"b{11} in AVVP_train\.csv and AVVP_test_pd\.csv"):
+        all_video_ids(folder)
+    splits["test"] = splits["test"][1:]
+    assert all_video_ids(write_llp(tmp_path / "fixed", splits, [], [])) == ["a" * 11, "b" * 11, "c" * 11, "d" * 11]
+
+
+def test_eval_rows_that_mark_nothing_are_counted_and_named(tmp_path):
+    """A row naming no video of val or test (a wrong folder: all-zero ground truth) and a row
+    with onset after offset: an error by default, a warning with dataset.stray_eval_rows: warn."""
+    val, test = "v" * 11 + "_0_10", "t" * 11 + "_0_10"
+    folder = write_llp(tmp_path / "annotations", {"train": ["a" * 11 + "_0_10"], "val": [val], "test": [test]},
+                       [f"{val}\t0\t3\tSpeech", f"{'x' * 11}_0_10\t0\t10\tSpeech"],
+                       [f"{test}\t0\t10\tSpeech", f"{test}\t7\t2\tSpeech"])
+    named = [f"{folder / llp.AUDIO_EVENTS}: line 3: 'xxxxxxxxxxx_0_10' is no video of val or test",
+             f"{folder / llp.VISUAL_EVENTS}: line 3: '{test}' has onset 7 after offset 2"]
+    with pytest.raises(ValueError) as error:
+        llp.check_eval_rows(folder)
+    assert str(error.value).startswith("2 dense evaluation rows mark nothing the evaluation scores:")
+    assert all(line in str(error.value) for line in named) and "stray_eval_rows: warn" in str(error.value)
+    [warning] = llp.check_eval_rows(folder, "warn")
+    assert warning.startswith("warning: 2 dense evaluation rows") and all(line in warning for line in named)
+    assert llp.load_split(folder, "test").gt_visual[0, :, CLASS_INDEX["Speech"]].all()  # read as the reference does
+
+
+def test_the_llp_release_runs_with_its_stray_rows_logged():
+    """The release itself has 25 rows naming no video (8 malformed filenames) and one with onset
+    after offset: the LLP configuration says warn, so they are logged and the run goes on."""
+    import yaml
+
+    from tests.paths import REPO
+
+    with pytest.raises(ValueError, match="^26 dense evaluation rows"):
+        llp.check_eval_rows(LLP_DIR)
+    [warning] = llp.check_eval_rows(LLP_DIR, "warn")
+    assert "AVVP_eval_audio.csv: line " in warning and "'8DF2PxdT5tE_390_400' has onset 9 after offset 0" in warning
+    assert yaml.safe_load((REPO / "config/llp.yaml").read_text())["dataset"]["stray_eval_rows"] == "warn"

@@ -135,6 +135,35 @@ def test_state_of_other_settings_or_data_is_not_trusted(data, uninterrupted, tmp
     assert "training from epoch 1" in lines[0]
 
 
+def test_an_unreadable_state_is_set_aside_and_training_starts_over(data, uninterrupted, tmp_path):
+    """A torn copy of a state (half the file) must not fail every retry of the job."""
+    state = tmp_path / "resume.pt"
+    with pytest.raises(Stop):
+        run(config(), data, resume_path=state, log=stop_after(2))
+    torn = state.read_bytes()[: state.stat().st_size // 2]
+    state.write_bytes(torn)
+    lines = []
+    fresh = run(config(), data, resume_path=state, log=lines.append)
+    aside = tmp_path / "resume.pt.unreadable"
+    assert lines[0].startswith(f"warning: {state}: unreadable training state (")
+    assert lines[0].endswith(f"moved aside to {aside}; training from epoch 1")
+    assert aside.read_bytes() == torn
+    assert_same_result(fresh, uninterrupted, data[1].features)
+    assert torch.load(state, weights_only=True)["epoch"] == CONFIG["epochs"]  # the new run's state
+
+
+def test_a_state_past_fewer_epochs_now_set_is_not_resumed(data, uninterrupted, tmp_path):
+    """Lowering epochs after a kill: the best model must not come from past the new limit."""
+    state = tmp_path / "resume.pt"
+    with pytest.raises(Stop):
+        run(config(), data, resume_path=state, log=stop_after(4))
+    lines = []
+    fewer = run(config(epochs=2), data, resume_path=state, log=lines.append)
+    assert lines[0] == f"{state}: saved after epoch 4, past the 2 epochs now set; training from epoch 1"
+    assert [len(r.history) for r in fewer] == [2, 2] and max(r.best_epoch for r in fewer) <= 2
+    assert_same_result(fewer, run(config(epochs=2), data), data[1].features)
+
+
 KILLED_TRAINING = textwrap.dedent(f"""
     import sys, torch
     from tests.test_resume import resume_data

@@ -7,9 +7,13 @@ Values given on the command line (``snakemake --config 'pld={alpha: 7.5}'``) arr
 when nested (Snakemake parses them with YAML's BaseLoader), so those, and only those, are first
 given the type the schema asks for (apply_command_line); a config file's value keeps its type,
 so its type errors are still reported.
+
+A number is finite here (NaN and infinity are not numbers to the schema): no range check can
+catch NaN, which compares false with every bound, and a NaN setting trains on silently.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import jsonschema
@@ -22,12 +26,25 @@ class ConfigError(ValueError):
     """A configuration value breaks the schema; the message names every offending key."""
 
 
+def _is_finite_number(checker, value) -> bool:
+    return (jsonschema.Draft202012Validator.TYPE_CHECKER.is_type(value, "number")
+            and not (isinstance(value, float) and not math.isfinite(value)))
+
+
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _is_finite_number))
+
+
 def _key(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
 
 
 def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
     key, value, schema = _key(error), error.instance, error.schema
+    if error.validator == "type" and isinstance(value, float) and not math.isfinite(value):
+        given = " (given with --config)" if key in command_line else ""
+        return f"config key '{key}': {value}{given} is not a finite number (NaN and infinity are refused)"
     if error.validator == "type" and key in command_line:
         return f"config key '{key}': {value!r} (given with --config) is not a {schema['type']}"
     if error.validator == "type" and isinstance(value, str) and schema.get("type") in ("number", "integer"):
@@ -67,7 +84,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH, command_line:
 
     command_line: the dotted keys given with --config (their errors say so).
     """
-    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
+    validator = Validator(load_schema(schema_path))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e, command_line) for e in errors))

@@ -109,6 +109,46 @@ def read_dense_labels(filenames: list[str], events_csv: StrPath) -> np.ndarray:
     return dense
 
 
+STRAY_ROW_SETTINGS = ("error", "warn")  # config dataset.stray_eval_rows
+
+
+def stray_eval_rows(annotation_dir: StrPath) -> list[str]:
+    """The dense evaluation rows that mark nothing the evaluation scores, each named
+    "<file>: line <n>: <filename> ...": rows naming no video of val or test (the reference drops
+    them: a wrong annotation folder would score against all-zero ground truth) and rows with
+    onset after offset (an empty slice)."""
+    root = Path(annotation_dir)
+    evaluated = {name for split in ("val", "test") for name in read_weak_labels(root / SPLIT_FILES[split])[0]}
+    found = []
+    for events in (root / AUDIO_EVENTS, root / VISUAL_EVENTS):
+        for lineno, (filename, onset, offset, _) in _read_rows(events, _DENSE_HEADER):
+            if filename not in evaluated:
+                found.append(f"{events}: line {lineno}: {filename!r} is no video of val or test")
+                continue
+            try:
+                inverted = int(onset) > int(offset)
+            except ValueError:
+                continue  # read_dense_labels names it
+            if inverted:
+                found.append(f"{events}: line {lineno}: {filename!r} has onset {onset} after offset {offset}")
+    return found
+
+
+def check_eval_rows(annotation_dir: StrPath, setting: str = "error") -> list[str]:
+    """stray_eval_rows counted and named: ValueError for setting "error"; for "warn", the
+    warning to log (an empty list when there are none). The LLP release itself has such rows
+    (8 malformed filenames, one row with onset after offset): config/llp.yaml says warn."""
+    rows = stray_eval_rows(annotation_dir)
+    if not rows:
+        return []
+    shown = "\n  ".join(rows[:30]) + (f"\n  ... and {len(rows) - 30} more" if len(rows) > 30 else "")
+    message = f"{len(rows)} dense evaluation rows mark nothing the evaluation scores:\n  {shown}"
+    if setting == "error":
+        raise ValueError(f"{message}\nset dataset.stray_eval_rows: warn to evaluate without them "
+                         "(as the reference evaluation does)")
+    return [f"warning: {message}"]
+
+
 @dataclass
 class Split:
     """One LLP split in file order; dense GT is None where no eval annotations apply."""

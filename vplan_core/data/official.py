@@ -90,17 +90,26 @@ def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike) ->
     return records
 
 
+def load_npy(path: Path, **kwargs) -> np.ndarray:
+    """np.load of one released .npy file; OfficialFeatureError naming it when it is not one (an
+    .npz archive under a .npy name loads as named arrays)."""
+    try:
+        array = np.load(path, allow_pickle=False, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise OfficialFeatureError(f"{path}: an .npz archive of named arrays, not a .npy file of one array")
+    return array
+
+
 def load_exact(path: str | os.PathLike, shape: tuple[int, ...], what: str) -> np.ndarray:
     """One released file as float32 of exactly `shape` (`what` the files are, for the message);
     OfficialFeatureError naming the file otherwise."""
     path = Path(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
-    if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.floating)
-                                                 or np.issubdtype(array.dtype, np.integer)):
-        raise OfficialFeatureError(f"{path}: dtype {getattr(array, 'dtype', type(array))} is not "
+    array = load_npy(path)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not "
                                    f"numeric ({what} are float arrays of shape {shape})")
     if array.shape != shape:
         raise OfficialFeatureError(f"{path}: shape {array.shape}, {what} are {shape}")
@@ -162,10 +171,7 @@ Check = Callable[[Path, tuple], str | None]  # a release's own shape check: a pr
 def segment_feature_width(path: str | os.PathLike, what: str = "CLIP", check: Check | None = None) -> int:
     """D of one [10, D] segment-feature file (`what`: CLIP, CLAP), from its header alone."""
     path = Path(path)
-    try:
-        shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    shape = tuple(load_npy(path, mmap_mode="r").shape)
     problem = check(path, shape) if check else None
     if problem:
         raise OfficialFeatureError(problem)
@@ -178,10 +184,7 @@ def load_segment_features(path: str | os.PathLike, width: int | None, what: str 
                           check: Check | None = None) -> np.ndarray:
     """One [10, D] file as float32 (D = width when given); OfficialFeatureError otherwise."""
     path = Path(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
+    array = load_npy(path)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not numeric")
     problem = check(path, array.shape) if check else None
@@ -249,9 +252,9 @@ def map_problems(key: str, folder: str | os.PathLike, shape: tuple[int, ...]) ->
     if sample is None:
         return [f"config key '{key}': no <id>.npy feature maps in {folder}"]
     try:
-        found = tuple(np.load(sample, mmap_mode="r", allow_pickle=False).shape)
-    except (OSError, ValueError) as exc:
-        return [f"config key '{key}': {sample}: not a readable .npy file ({exc})"]
+        found = tuple(load_npy(sample, mmap_mode="r").shape)
+    except OfficialFeatureError as exc:
+        return [f"config key '{key}': {exc}"]
     if found != tuple(shape):
         return [f"config key '{key}': {sample} has shape {found}; feature maps of the whole clip of shape "
                 f"{tuple(shape)} are expected here ([10, D] segment embeddings are another feature)"]

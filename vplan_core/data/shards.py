@@ -18,9 +18,19 @@ def split_video_ids(annotation_dir: str | Path, split: str) -> list[str]:
 
 
 def all_video_ids(annotation_dir: str | Path) -> list[str]:
-    """Every video of the three splits once, train then val then test, in file order."""
-    ids = [vid for split in SPLITS for vid in split_video_ids(annotation_dir, split)]
-    return list(dict.fromkeys(ids))
+    """Every video of the three splits, train then val then test, in file order. ValueError
+    naming the videos and files when a video is listed twice (in two splits, it would be tested
+    on what it trained on)."""
+    listed: dict[str, list[str]] = {}
+    for split in SPLITS:
+        for vid in split_video_ids(annotation_dir, split):
+            listed.setdefault(vid, []).append(SPLIT_FILES[split])
+    twice = {vid: files for vid, files in listed.items() if len(files) > 1}
+    if twice:
+        named = "; ".join(f"{vid} in {' and '.join(files)}" for vid, files in list(twice.items())[:20])
+        raise ValueError(f"{annotation_dir}: {len(twice)} video(s) listed twice: {named}"
+                         + (" ..." if len(twice) > 20 else ""))
+    return list(listed)
 
 
 def shard_count(n_videos: int, shard_size: int) -> int:

@@ -150,7 +150,7 @@ def _optimizer(model, lr: float) -> torch.optim.Optimizer:
 
 
 def _save(model, tokenizer_dir: Path, out_dir: Path) -> None:
-    """A transformers ClapModel folder, written beside out_dir and renamed into place."""
+    """A transformers ClapModel folder, written beside out_dir, synced and renamed into place."""
     import shutil
     import tempfile
 
@@ -163,9 +163,11 @@ def _save(model, tokenizer_dir: Path, out_dir: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         for name in ("vocab.json", "merges.txt"):
             shutil.copyfile(tokenizer_dir / name, tmp / name)
+        atomic.sync_tree(tmp)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
+        atomic.sync(out_dir.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,12 +1,15 @@
 """Per-epoch training state on disk, so that a stopped or killed training continues where it stopped.
 
 The state (training/state.py) is trusted only for the same settings (device and epochs may
-differ) and the same data; anything else starts from epoch 1. Written atomically, like every
-file of a run.
+differ, as long as the state has not gone past the epoch count) and the same data; anything
+else starts from epoch 1. A state that cannot be read (a torn copy, a full disk) is moved aside
+with a warning, so that the job starts over instead of failing on every retry. Written
+atomically and durably, like every file of a run.
 """
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -53,13 +56,28 @@ def save(path: str | Path, expected: dict, state: TrainingState) -> None:
 
 
 def restore(path: str | Path, expected: dict, state: TrainingState, device: torch.device,
-            log: Callable[[str], None]) -> bool:
-    """Load the saved state into `state` if `path` exists and was written for `expected`."""
-    if not Path(path).is_file():
+            log: Callable[[str], None], epochs: int) -> bool:
+    """Load the saved state into `state` if `path` exists, was written for `expected` and has
+    not gone past `epochs` (a state past it could give a best model from past the limit)."""
+    path = Path(path)
+    if not path.is_file():
         return False
-    saved = torch.load(path, map_location=device, weights_only=True)
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(saved, dict):
+            raise ValueError(f"it holds a {type(saved).__name__}, not a training state")
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        aside = path.with_name(path.name + ".unreadable")
+        path.replace(aside)
+        log(f"warning: {path}: unreadable training state ({' '.join(str(exc).split())[:200]}); "
+            f"moved aside to {aside}; training from epoch 1")
+        return False
     if saved.get("fingerprint") != expected:
         log(f"{path}: saved for other settings or data; training from epoch 1")
+        return False
+    if saved.get("epoch", 0) > epochs:
+        log(f"{path}: saved after epoch {saved['epoch']}, past the {epochs} epochs now set; "
+            "training from epoch 1")
         return False
     state.load_state_dict(saved)
     for line in state.lines:  # the stopped attempts' epochs, as they were logged

@@ -219,7 +219,7 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     state = TrainingState(batch, optimizer, scheduler, order_generators + noise_generators)
     if resume_path is not None:
         expected = resume.fingerprint(config, train_set, val_set)
-        resume.restore(resume_path, expected, state, device, log)
+        resume.restore(resume_path, expected, state, device, log, config.epochs)
         run_started -= state.seconds  # the clock goes on from the stopped attempts' time
     step = Step(batch, optimizer, inputs, y, seg, audio_seg, config)  # after a restore: it may set the lr
 
