@@ -45,14 +45,17 @@ def test_errors_name_the_key(path, value, expected):
 
 @pytest.mark.parametrize("path, value", [
     ("train.lr", ".nan"), ("train.dropout", ".nan"), ("plg.clip.tau", ".nan"), ("pld.alpha", ".inf"),
-    ("train.betas", "[0.9, .nan]"), ("sampling.min_duration_s", "-.inf"),
+    ("train.betas", "[0.9, .nan]"), ("sampling.min_duration_s", "-.inf"), ("train.epochs", ".nan"),
+    ("models.mm_pyramid.kwargs.dropout", ".nan"),  # a free-form mapping: no schema type to check
 ])
 def test_nan_and_infinity_are_refused_for_every_number(path, value):
     """No range check catches NaN (it compares false with every bound): a NaN tau made all-zero labels."""
     number = yaml.safe_load(f"value: {value}")["value"]  # as config.yaml reads it
     key = path + (".1" if isinstance(number, list) else "")
-    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}': -?(nan|inf) is not a finite number"):
+    with pytest.raises(ConfigError) as error:
         validate_config(broken(path, number))
+    assert re.fullmatch(rf"invalid configuration:\n  config key '{re.escape(key)}': -?(nan|inf) is not a finite "
+                        r"number \(NaN and infinity are refused\)", str(error.value))
 
 
 def test_nan_given_with_config_is_refused():

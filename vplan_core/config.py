@@ -8,8 +8,9 @@ when nested (Snakemake parses them with YAML's BaseLoader), so those, and only t
 given the type the schema asks for (apply_command_line); a config file's value keeps its type,
 so its type errors are still reported.
 
-A number is finite here (NaN and infinity are not numbers to the schema): no range check can
-catch NaN, which compares false with every bound, and a NaN setting trains on silently.
+Every number of a configuration must be finite, wherever it is (validate_config): no range check
+of the schema can catch NaN, which compares false with every bound, and a NaN setting trains on
+silently.
 """
 from __future__ import annotations
 
@@ -26,14 +27,17 @@ class ConfigError(ValueError):
     """A configuration value breaks the schema; the message names every offending key."""
 
 
-def _is_finite_number(checker, value) -> bool:
-    return (jsonschema.Draft202012Validator.TYPE_CHECKER.is_type(value, "number")
-            and not (isinstance(value, float) and not math.isfinite(value)))
+def _is_non_finite(value: object) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
-Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("number", _is_finite_number))
+def _non_finite(node: object, key: str = "") -> list[tuple[str, float]]:
+    """(dotted key, value) of every NaN or infinite number in `node`, wherever it is: under a
+    number of the schema, in a list or in a free-form mapping (models.<name>.kwargs)."""
+    if _is_non_finite(node):
+        return [(key, node)]
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    return [found for k, value in items for found in _non_finite(value, f"{key}.{k}" if key else str(k))]
 
 
 def _key(error: jsonschema.ValidationError) -> str:
@@ -42,9 +46,6 @@ def _key(error: jsonschema.ValidationError) -> str:
 
 def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
     key, value, schema = _key(error), error.instance, error.schema
-    if error.validator == "type" and isinstance(value, float) and not math.isfinite(value):
-        given = " (given with --config)" if key in command_line else ""
-        return f"config key '{key}': {value}{given} is not a finite number (NaN and infinity are refused)"
     if error.validator == "type" and key in command_line:
         return f"config key '{key}': {value!r} (given with --config) is not a {schema['type']}"
     if error.validator == "type" and isinstance(value, str) and schema.get("type") in ("number", "integer"):
@@ -84,10 +85,13 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH, command_line:
 
     command_line: the dotted keys given with --config (their errors say so).
     """
-    validator = Validator(load_schema(schema_path))
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e, command_line) for e in errors))
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
+    problems = [(_key(e), _describe(e, command_line)) for e in validator.iter_errors(config)
+                if not _is_non_finite(e.instance)]  # named once, below
+    problems += [(key, f"config key '{key}': {value}{' (given with --config)' if key in command_line else ''} "
+                       "is not a finite number (NaN and infinity are refused)") for key, value in _non_finite(config)]
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(message for _, message in sorted(problems)))
 
 
 def _resolve(schema: dict, root: dict) -> dict:

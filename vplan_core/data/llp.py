@@ -109,9 +109,6 @@ def read_dense_labels(filenames: list[str], events_csv: StrPath) -> np.ndarray:
     return dense
 
 
-STRAY_ROW_SETTINGS = ("error", "warn")  # config dataset.stray_eval_rows
-
-
 def stray_eval_rows(annotation_dir: StrPath) -> list[str]:
     """The dense evaluation rows that mark nothing the evaluation scores, each named
     "<file>: line <n>: <filename> ...": rows naming no video of val or test (the reference drops
