@@ -41,9 +41,9 @@ def compare(results: Path, annotations: str, modality: str, split_name: str) -> 
     if not (remade_path.is_file() and released_path.is_file()):
         return None
     with np.load(remade_path) as remade, np.load(released_path) as released:
-        common = sorted(set(remade["video_ids"].tolist()) & set(released["video_ids"].tolist()))
+        common = set(remade["video_ids"].tolist()) & set(released["video_ids"].tolist())
     split = load_split(annotations, split_name)
-    order = [i for i, vid in enumerate(split.video_ids) if vid in set(common)]
+    order = [i for i, vid in enumerate(split.video_ids) if vid in common]
     ids = [split.video_ids[i] for i in order]
     labels = {"remade": load_labels(remade_path, ids).astype(bool), "released": load_labels(released_path, ids).astype(bool)}
     out = {"agreement": agreement(labels["remade"], labels["released"])}

@@ -219,3 +219,29 @@ def test_valor_from_videos_config_plans(tmp_path):
     assert {w["feature"] for rule, w in jobs if rule == "plg_labels"} == {"clip", "clap"}
     assert {w["feature"] for rule, w in jobs if rule == "text_embeddings"} == {"clip", "clap"}
     assert "clip" in {w.get("feature") for rule, w in jobs if rule == "extraction_settings"}
+
+
+def test_remade_vs_released_comparison(tmp_path):
+    """studies/remade_vs_released_labels.py on label files of real LLP val videos: the released
+    labels the dense visual truth, the remade ones the same with one video's labels dropped, on
+    the videos both files hold."""
+    from studies.remade_vs_released_labels import compare
+    from tests.test_llp import LLP_DIR
+    from vplan_core.data.dataset import save_labels
+    from vplan_core.data.llp import load_split
+
+    split = load_split(LLP_DIR, "val")
+    ids, truth = split.video_ids[:20], split.gt_visual[:20].astype(np.uint8)
+    remade = truth.copy()
+    remade[3] = 0
+    for kind, folder, labels, videos in (("remade", "plg/clip", remade, ids), ("released", "released/visual", truth, ids[1:])):
+        (tmp_path / "labels" / folder).mkdir(parents=True)
+        save_labels(tmp_path / "labels" / folder / "val.npz", videos if kind == "released" else ids,
+                    labels[1:] if kind == "released" else labels)
+    found = compare(tmp_path, str(LLP_DIR), "visual", "val")
+    agreement = found["agreement"]
+    assert agreement["videos"] == 19 and agreement["precision"] == 100.0
+    assert agreement["recall"] == pytest.approx(100.0 * (truth[1:].sum() - truth[3].sum()) / truth[1:].sum())
+    assert agreement["identical_videos"] == pytest.approx(100.0 * (18 if truth[3].any() else 19) / 19)
+    assert found["against_truth"]["segment_event"]["released"]["segment_f"] == 100.0
+    assert compare(tmp_path, str(LLP_DIR), "audio", "val") is None
