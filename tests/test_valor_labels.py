@@ -245,3 +245,41 @@ def test_remade_vs_released_comparison(tmp_path):
     assert agreement["identical_videos"] == pytest.approx(100.0 * (18 if truth[3].any() else 19) / 19)
     assert found["against_truth"]["segment_event"]["released"]["segment_f"] == 100.0
     assert compare(tmp_path, str(LLP_DIR), "audio", "val") is None
+
+
+@pytest.mark.slow
+def test_clip_extraction_with_valors_frames_and_resize_equals_transformers(hf_clip, tmp_path):
+    """The extraction job's CLIP store with frames: valor and resize: squash, from a real mp4:
+    each row is transformers' image embedding (its projected pooled output, normalised, as
+    clip_preprocess.py's get_image_embedding) of VALOR's frame for that segment, resized and
+    normalised as its transforms do, within the uint8 rounding after the resize."""
+    import torchvision.transforms.functional as TF
+    from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+    from tests.media import write_video
+    from vplan_core.data.manifest import probe_videos
+    from vplan_core.data.video import decode_frames
+    from vplan_core.feature_store import read_store
+    from vplan_core.features.extract import extract_shard
+
+    model, folder = hf_clip
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "aaaaaaaaaaa_0_10.mp4", fps=25, width=96, height=72)
+    rows = probe_videos(["aaaaaaaaaaa"], videos)
+    settings = {"model_name": "tiny-hf-clip", "checkpoint": str(folder / "model" / "model.safetensors"),
+                "config_file": str(folder / "tiny-hf-clip.json"), "size": 32, "frames": "valor", "resize": "squash",
+                "batch_size": 16}
+    extract_shard({"clip": settings}, rows, {"clip": tmp_path / "clip.zarr"})
+    feats, ids, attrs = read_store(tmp_path / "clip.zarr")
+    assert feats.shape == (1, 10, TINY["embed_dim"]) and "VALOR" in attrs["sampling"]["frame_times"]
+
+    frames = decode_frames(rows[0]["path"], official.clip_frame_indices(list(range(80))) / 8)
+    pixels = torch.stack([TF.normalize(TF.resize(TF.to_tensor(f), [32, 32], antialias=False), OPENAI_CLIP_MEAN,
+                                       OPENAI_CLIP_STD) for f in frames])
+    with torch.no_grad():
+        image_embeds = model.visual_projection(model.vision_model(pixel_values=pixels).pooler_output)
+        expected = torch.nn.functional.normalize(image_embeds, dim=-1)
+    np.testing.assert_allclose(feats[0], expected.numpy(), atol=5e-3, rtol=0)
+    other = frame_times({"seconds": 10})  # the default frames differ: the test can tell them apart
+    assert not np.allclose(decode_frames(rows[0]["path"], other), frames)
