@@ -14,7 +14,6 @@ import torch
 
 from tests.official import valor_official_labels as official
 from vplan_core.data.llp import CLASSES
-from vplan_core.feature_registry import FEATURES
 from vplan_core.features.clip import encode_images, frame_times, load_clip, text_embeddings
 from vplan_core.method.plg import (CAPTIONS, VALOR_CLAP_THRESHOLDS, VALOR_CLIP_THRESHOLDS, label_segments,
                                    prompt_texts, scaled_logits, threshold_labels)
