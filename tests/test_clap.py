@@ -299,7 +299,7 @@ def test_threshold_rule_and_softmax_rule_are_masked_by_the_video_label():
     rng = np.random.default_rng(0)
     audio, text = rng.standard_normal((2, 10, 6)), rng.standard_normal((3, 6))
     video = np.array([[1, 0, 1], [0, 1, 0]], np.uint8)
-    logits = plg.clap_logits(audio, text, 10.0)
+    logits = plg.scaled_logits(audio, text, 10.0)
     cos = (audio / np.linalg.norm(audio, axis=-1, keepdims=True)) @ \
         (text / np.linalg.norm(text, axis=-1, keepdims=True)).T
     np.testing.assert_allclose(logits, 10 * cos, rtol=1e-5)

@@ -259,19 +259,38 @@ def test_bce_matches_torch_and_propagates_nan():
     assert torch.isnan(bce(torch.full((2,), float("nan")), torch.ones(2)))
 
 
-def test_valor_loss_is_the_official_one_on_logits():
-    """VALOR's main_avvp.py: BCE(p, y) + BCE-with-logits of the audio and visual frame logits
-    against each modality's segment labels; on probabilities the same value for |logit| < 16."""
+def test_valor_loss_takes_the_segment_terms_with_logits_where_outputs_carry_them():
+    """With frame logits (VALOR's outputs, models.loss_outputs): main_avvp.py's loss, BCE(p, y) +
+    BCE-with-logits of the audio and visual frame logits, in value and in gradient at logits up
+    to |30|. Without them (another family's outputs): BCE on P clamped to [1e-7, 1 - 1e-7], the
+    same value where float32 resolves the sigmoid (|logit| <= 8 here) and no gradient past the
+    clamp (|logit| > 16.2), so a confident mistake stays."""
     torch.manual_seed(3)
-    logits = torch.randn(2, 10, 2, C) * 4
+    logits = (torch.rand(2, 10, 2, C) * 60 - 30).requires_grad_()
     p = torch.rand(2, C).clamp(0.05, 0.95)
     y = (torch.rand(2, C) < 0.3).float()
     seg, audio_seg = ((torch.rand(2, 10, C) < 0.4).float() for _ in range(2))
-    out = (p, torch.full((2, C), 0.5), torch.full((2, C), 0.5), torch.sigmoid(logits))
+    half = torch.full((2, C), 0.5)
     official = (torch.nn.functional.binary_cross_entropy(p, y)
                 + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 0], audio_seg)
                 + torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 1], seg))
-    torch.testing.assert_close(compute_loss(out, y, seg, LossConfig("valor"), audio_seg), official, rtol=1e-5, atol=1e-6)
+    with_logits = compute_loss((p, half, half, torch.sigmoid(logits), logits), y, seg, LossConfig("valor"), audio_seg)
+    torch.testing.assert_close(with_logits, official)
+    (grad_official,) = torch.autograd.grad(official, logits)
+    (grad,) = torch.autograd.grad(with_logits, logits)
+    torch.testing.assert_close(grad, grad_official)
+
+    target = torch.stack((audio_seg, seg), dim=2)
+    mistakes = (logits.abs() > 17) & ((logits > 0) != (target > 0))
+    assert mistakes.sum() > 100 and torch.all(grad_official[mistakes].abs() > 0.99 / seg.numel())  # (sigmoid - y) / N
+    clamped = compute_loss((p, half, half, torch.sigmoid(logits)), y, seg, LossConfig("valor"), audio_seg)
+    (grad_clamped,) = torch.autograd.grad(clamped, logits)
+    assert torch.all(grad_clamped[logits.abs() > 17] == 0)
+    moderate = logits.detach().clamp(-8, 8)
+    torch.testing.assert_close(
+        compute_loss((p, half, half, torch.sigmoid(moderate)), y, seg, LossConfig("valor"), audio_seg),
+        compute_loss((p, half, half, torch.sigmoid(moderate), moderate), y, seg, LossConfig("valor"), audio_seg),
+        rtol=1e-5, atol=1e-6)
 
 
 def test_temporal_audio_loss_is_row4_when_the_audio_labels_are_the_video_label():

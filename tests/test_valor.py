@@ -4,12 +4,15 @@ import types
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tests.official.valor_official import MMIL_Net
+from tests.official.valor_official_loss import official_valor_loss
+from vplan_core.method.losses import LossConfig, compute_loss
+from vplan_core.models import loss_outputs
 from vplan_core.models.noise import DropoutTape
 from vplan_core.models.seed_batch import SeedBatch
+from vplan_core.training.step import seed_losses
 from vplan_core.models.valor import FAMILY, MAP_ROWS, RECIPES, VALOR, map_pooling
 
 T, FRAMES = 10, 8
@@ -74,13 +77,10 @@ def assert_outputs_close(got, expected, atol=1e-5):
         torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=lambda m: f"{name}: {m}")
 
 
-def valor_loss(outputs, video_labels, audio_labels, visual_labels):
-    """main_avvp.py train(): BCE of the clamped video probability, BCE-with-logits of the frame
-    logits against the audio and the visual segment labels."""
-    p, logits = outputs[0].clamp(1e-7, 1 - 1e-7), outputs[4]
-    return (F.binary_cross_entropy(p, video_labels)
-            + F.binary_cross_entropy_with_logits(logits[:, :, 0], audio_labels)
-            + F.binary_cross_entropy_with_logits(logits[:, :, 1], visual_labels))
+def our_loss(model, outputs, video_labels, audio_labels, visual_labels):
+    """The trainer's VALOR loss of one model's outputs: the row's loss kind on what the model
+    gives the losses (models.loss_outputs: its frame logits included)."""
+    return compute_loss(loss_outputs(model, outputs), video_labels, visual_labels, LossConfig("valor"), audio_labels)
 
 
 # ---------------------------------------------------------------- (a) equivalence in eval mode
@@ -208,7 +208,7 @@ def test_train_outputs_and_gradients_equal_official_with_shared_noise(recipe, pa
     with torch.no_grad():
         assert not torch.allclose(ours.eval()(*x)[3], out_ours[3], atol=1e-3)
 
-    loss_official, loss_ours = valor_loss(out_official, *y), valor_loss(out_ours, *y)
+    loss_official, loss_ours = official_valor_loss(out_official, *y), our_loss(ours, out_ours, *y)
     torch.testing.assert_close(loss_ours, loss_official.detach(), atol=atol, rtol=0)
     loss_official.backward()
     loss_ours.backward()
@@ -218,6 +218,38 @@ def test_train_outputs_and_gradients_equal_official_with_shared_noise(recipe, pa
             assert grads_ours[name].grad is None, name
             continue
         torch.testing.assert_close(grads_ours[name].grad, p.grad, atol=atol, rtol=rtol, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("recipe,path", [("valor", "han"), ("valor_plus_plus", "clap_clip")])
+def test_loss_gradients_equal_official_at_saturated_logits(recipe, path):
+    """fc_prob scaled so that the frame logits reach |30|, and the segment labels wrong wherever
+    |logit| > 16 (confident mistakes): the trainer's loss (seed_losses, as a step calls it) equals
+    main_avvp.py's in value and in every parameter's gradient. A loss on the sigmoid clamped to
+    [1e-7, 1 - 1e-7] gives those elements no gradient, so fc_prob's would differ."""
+    official, ours = pair(recipe, path, seed=4)
+    official.eval(), ours.eval()
+    x = inputs(path, 2, seed=4)
+    with torch.no_grad():
+        scale = 30.0 / official(*x)[4].abs().max()
+        official.fc_prob.weight.mul_(scale), official.fc_prob.bias.mul_(scale)
+        ours.load_state_dict(official.state_dict())
+        logits = official(*x)[4]
+    saturated = logits.abs() > 16
+    assert 20 < saturated.sum() and logits.abs().max() <= 30.001
+    random_labels = segment_labels(logits.shape, seed=5)
+    audio, visual = torch.where(saturated, (logits < 0).float(), random_labels).unbind(dim=2)
+    video = segment_labels((2, 25), seed=6)
+
+    official_valor_loss(official(*x), video, audio, visual).backward()
+    loss = seed_losses(tuple(o[None] for o in ours(*x)), video[None], visual[None], LossConfig("valor"), None,
+                       audio[None], ours)
+    loss.sum().backward()
+    grads_ours = dict(ours.named_parameters())
+    for name, p in official.named_parameters():
+        if p.grad is None:  # the final norms in post_norm, as in ours
+            assert grads_ours[name].grad is None, name
+            continue
+        torch.testing.assert_close(grads_ours[name].grad, p.grad, atol=1e-5, rtol=1e-4, msg=lambda m: f"{name}: {m}")
 
 
 # ---------------------------------------------------------------- (c) seed batching
@@ -247,13 +279,15 @@ def test_seed_batch_training_a_seed_alone_equals_it_beside_others(path, norm_whe
 
     outputs = batch(*x, noise=noise, training=True)
     assert len(outputs) == 5 and outputs[4].shape == (len(seeds), b, T, 2, 25)
-    torch.vmap(valor_loss)(outputs, *y).sum().backward()
+    video, audio, visual = y
+    seed_losses(outputs, video, visual, LossConfig("valor"), None, audio, batch.base).sum().backward()
 
     i = 1
     alone = SeedBatch([small_model(seeds[i], path, norm_where=norm_where)])
     out_alone = alone(*(t[i:i + 1] for t in x), noise=noise[i:i + 1], training=True)
     assert_outputs_close(tuple(o[i] for o in outputs), tuple(o[0] for o in out_alone))
-    torch.vmap(valor_loss)(out_alone, *(t[i:i + 1] for t in y)).sum().backward()
+    video, audio, visual = (t[i:i + 1] for t in y)
+    seed_losses(out_alone, video, visual, LossConfig("valor"), None, audio, alone.base).sum().backward()
     for name, p in alone.params.items():
         if p.grad is None:  # the final norms in post_norm
             assert batch.params[name].grad is None, name

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vplan_core.method.plg import AUDIO_PROMPT, DEFAULT_TAU
+from vplan_core.method.plg import AUDIO_PROMPT, DEFAULT_TAU, VALOR_CLAP_THRESHOLDS, VALOR_CLIP_THRESHOLDS
 
 TORCHVISION = "https://download.pytorch.org/models/"
 # torchvision's weight files (ImageNet-1k V1 for the ResNets, Kinetics-400 for R(2+1)D-18)
@@ -85,7 +85,8 @@ class Labelling:
     (prompt, rule, tau; `enabled: false` leaves it and the rows that need it out of a run);
     released: the dataset key of released segment embeddings imported instead of extracting,
     and how a release's sampling is recorded; released_check: "module:function" refusing a
-    released file of another kind by name (or None)."""
+    released file of another kind by name (or None); thresholds: the per-class thresholds of
+    the rule "thresholds" (VALOR's for its model of this modality, method.plg)."""
 
     modality: str
     text_encoder: str
@@ -96,6 +97,7 @@ class Labelling:
     plg: dict = field(default_factory=dict)
     released_check: str | None = None
     released_folder_check: str | None = None
+    thresholds: tuple[float, ...] | None = None
 
     def encode_texts(self, settings: dict, texts: list[str]) -> dict:
         return _load(self.text_encoder)(settings, texts)
@@ -209,7 +211,8 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              text_keys=("model_name", "checkpoint", "config_file"), released="clip_features",
                              released_model_key="model_name", released_rule="frame_rule",
                              plg={"prompt": "P1", "tau": DEFAULT_TAU},
-                             released_folder_check="vplan_core.features.clip:check_released_folder")),
+                             released_folder_check="vplan_core.features.clip:check_released_folder",
+                             thresholds=VALOR_CLIP_THRESHOLDS)),
     Feature("clap", "audio", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
             extractor="vplan_core.features.clap:clap_extractor", config_files=("config", "tokenizer"),
@@ -218,7 +221,8 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              text_keys=("checkpoint", "fusion", "config", "tokenizer"), released="clap_features",
                              released_model_key="checkpoint", released_rule="window_rule",
                              plg={"prompt": AUDIO_PROMPT, "rule": "softmax", "tau": DEFAULT_TAU},
-                             released_check="vplan_core.features.clap:valor_feature_maps")),
+                             released_check="vplan_core.features.clap:valor_feature_maps",
+                             thresholds=VALOR_CLAP_THRESHOLDS)),
     Feature("clap_maps", "audio", maps=ReleasedMaps("clap_feature_maps", VALOR_CLAP_MAPS, {
         "model": "LAION-CLAP HTSAT audio encoder (VALOR's release)",
         "layout": "64 tokens (2 frequency x 32 time) x 768 channels of the whole 10-s clip, before CLAP's projection",

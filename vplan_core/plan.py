@@ -244,9 +244,13 @@ def text_settings(config: dict, feature: str) -> dict:
 
 
 def plg_settings(config: dict, feature: str) -> dict:
-    """PLG's settings of a pseudo-label feature: plg.<feature> over its spec's defaults."""
+    """PLG's settings of a pseudo-label feature: plg.<feature> over its spec's defaults, and
+    for the rule "thresholds" the spec's per-class thresholds."""
     section = {k: v for k, v in config["plg"][feature].items() if k != "enabled"}
-    return {**FEATURES[feature].labels.plg, **section}
+    settings = {**FEATURES[feature].labels.plg, **section}
+    if settings.get("rule") == "thresholds":
+        settings["thresholds"] = list(FEATURES[feature].labels.thresholds)
+    return settings
 
 
 def extraction_inputs(config: dict, feature: str) -> list[str]:

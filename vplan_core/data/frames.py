@@ -43,6 +43,15 @@ def resize_crop(frames, size: int, mode: str = "bilinear") -> torch.Tensor:
     return out[0] if single else out
 
 
+def resize_squash(frames, size: int) -> torch.Tensor:
+    """uint8 frames [K, H, W, 3] -> uint8 [K, size, size, 3]: the whole frame to size x size (its
+    aspect ratio not kept), bilinear without antialiasing, as VALOR's CLIP frames (torchvision
+    0.13's transforms.Resize((224, 224)) on a tensor); rounded back to uint8."""
+    images = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
+    images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+    return images.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
 def normalise(frames: torch.Tensor, mean, std, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 [..., H, W, 3] -> [..., 3, H, W] scaled to [0, 1] and standardised, in `dtype`
     (one scale and one shift in place: on a CPU this step costs as much as a resize)."""

@@ -26,7 +26,7 @@ from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, C
                                                   inspect_checkpoint, read_tensors,
                                                   to_open_clip_names)
 from vplan_core.data.video import segment_middle_times
-from vplan_core.data.frames import normalise, resize_crop
+from vplan_core.data.frames import normalise, resize_crop, resize_squash
 from vplan_core.features.decoding import Decoded
 from vplan_core.features.extractor import (FRAME_RULE, RESIZE_RULE, Extractor, common_needs, common_sampling,
                                           model_dtype, place_model)
@@ -34,6 +34,22 @@ from vplan_core.feature_registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict, sha256_file
 
 MODEL_KEY = "features.clip.model_name"
+VALOR_FPS = 8  # VALOR's frames: utils/extract_frames.py, ffmpeg -r 8
+# features.clip.frames and .resize: (the rule, the store's sampling text)
+FRAME_RULES = {"segment_middle": "start_s + segment + 0.5 (segment middle)",
+               "valor": f"start_s + k / {VALOR_FPS}, k = round(linspace(0, {VALOR_FPS} * seconds - 1, seconds)): "
+                        f"one a segment of the clip's {VALOR_FPS}-fps frames, evenly spaced (VALOR)"}
+RESIZES = {"crop": (resize_crop, RESIZE_RULE),
+           "squash": (resize_squash, "the whole frame to frame_size x frame_size (bilinear, no antialiasing; VALOR)")}
+
+
+def frame_times(s: dict) -> np.ndarray:
+    """The times of the frames features.clip embeds, one a segment (features.clip.frames)."""
+    seconds, start = int(s.get("seconds", 10)), s.get("start_s", 0.0)
+    if s.get("frames", "segment_middle") == "segment_middle":
+        return segment_middle_times(seconds, start)
+    # utils/clip_preprocess.py: np.round(np.linspace(0, len(image_list) - 1, 10)) over the clip's frames
+    return start + np.round(np.linspace(0, VALOR_FPS * seconds - 1, seconds)) / VALOR_FPS
 
 
 @contextlib.contextmanager
@@ -226,15 +242,16 @@ def weights_label(checkpoint: str | None) -> tuple[str, str]:
 
 
 def clip_extractor(s: dict, device: str) -> Extractor:
-    """features.clip: one image embedding a second, of the frame in the middle of the second."""
+    """features.clip: one image embedding a second, of the frame features.clip.frames chooses."""
     model, _, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device=device)
     model = place_model(model, device)
-    size, seconds = s.get("size", 224), s.get("seconds", 10)
-    times = segment_middle_times(seconds, s.get("start_s", 0.0))
+    size = s.get("size", 224)
+    times = frame_times(s)
+    resize, resize_rule = RESIZES[s.get("resize", "crop")]
     dtype = model_dtype(device)
 
     def prepare(decoded: Decoded) -> torch.Tensor:
-        return model_frames(model, resize_crop(decoded.frames_at(times), size))
+        return model_frames(model, resize(decoded.frames_at(times), size))
 
     def run(frames: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -246,15 +263,17 @@ def clip_extractor(s: dict, device: str) -> Extractor:
         per_video_shape=lambda: [len(times), int(model.visual.output_dim)],
         model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "frame_size": size,
-                  "frame_times": "start_s + segment + 0.5 (segment middle)",
-                  "frame_rule": FRAME_RULE, "resize": RESIZE_RULE + ", then CLIP preprocess (tensor ops)"},
+                  "frame_times": FRAME_RULES[s.get("frames", "segment_middle")],
+                  "frame_rule": FRAME_RULE, "resize": resize_rule + ", then CLIP preprocess (tensor ops)"},
         attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})
 
 
 def text_embeddings(settings: dict, texts: list[str]) -> dict:
-    """PLG's text side: the prompts' embeddings by the configured CLIP's text tower."""
+    """PLG's text side: the prompts' embeddings by the configured CLIP's text tower, and its
+    logit scale exp(logit_scale), which VALOR's thresholds are on (transformers' logits_per_image)."""
     model, _, tokenizer = load_clip(settings["model_name"], settings["checkpoint"], settings.get("config_file"))
-    return {"embeddings": encode_texts(model, tokenizer, texts)}
+    return {"embeddings": encode_texts(model, tokenizer, texts),
+            "logit_scale": np.float32(model.logit_scale.detach().exp())}
 
 
 def check_weights(settings: dict) -> list[str]:

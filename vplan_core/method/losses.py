@@ -3,7 +3,8 @@
 
 All labels are float tensors: video labels y [B, C], segment pseudo labels Ŷ [B, T, C] (visual,
 and Ŷ^a for audio). Model outputs are the common parser tuple (p, p^a, p^v, frame_prob
-[B, T, 2, C]); P^a = frame_prob[:, :, 0], P^v = frame_prob[:, :, 1].
+[B, T, 2, C]); P^a = frame_prob[:, :, 0], P^v = frame_prob[:, :, 1]; then, where the family returns
+them (models.loss_outputs: VALOR), the frame logits [B, T, 2, C] whose sigmoid frame_prob is.
 BCE is mean-reduced binary cross entropy, as nn.BCELoss in the reference, written out so that a
 NaN prediction gives a NaN loss (which the trainer reports) instead of F.binary_cross_entropy's
 range error, a device-side assert on CUDA.
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from vplan_core.method.ablation import LOSS_KINDS
 
@@ -20,7 +22,7 @@ PROB_EPS = 1e-7
 AUDIO, VISUAL = 0, 1  # the modality axis of frame_prob
 DISTANCES = ("bce", "l1", "mse")
 
-Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+Outputs = tuple[torch.Tensor, ...]  # (p, p^a, p^v, frame_prob) or (p, p^a, p^v, frame_prob, frame_logits)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def smooth(y: torch.Tensor, factor: float) -> torch.Tensor:
 
 def han_loss(outputs: Outputs, y: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
     """Eq. 2: BCE(p, y) + BCE(p^a, ȳ^a) + BCE(p^v, ȳ^v)."""
-    p, pa, pv, _ = outputs
+    p, pa, pv = outputs[:3]
     return (bce(clamp_prob(p), y)
             + bce(clamp_prob(pa), smooth(y, cfg.smoothing_audio))
             + bce(clamp_prob(pv), smooth(y, cfg.smoothing_visual)))
@@ -79,7 +81,7 @@ def han_loss(outputs: Outputs, y: torch.Tensor, cfg: LossConfig) -> torch.Tensor
 
 def basic_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
     """Eq. 5: the visual target is the video-level pseudo label ŷ^v = max_t Ŷ (no smoothing)."""
-    p, pa, pv, _ = outputs
+    p, pa, pv = outputs[:3]
     yv = seg.amax(dim=1)
     return (bce(clamp_prob(p), y)
             + bce(clamp_prob(pa), smooth(y, cfg.smoothing_audio))
@@ -175,7 +177,7 @@ def audio_visual_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.T
     pseudo label too (ŷ^a = max_t Ŷ^a), plus λ·L_RL on both modalities (the audio CR/SR from P^a
     against Ŷ^a, as the visual ones). Copied to every second, a video label makes the audio CR
     1 everywhere: "every class sounds in every second", which the RL then trains (docs/studies.md)."""
-    p, pa, pv, _ = outputs
+    p, pa, pv = outputs[:3]
     loss = (bce(clamp_prob(p), video_labels) + bce(clamp_prob(pa), audio_seg.amax(dim=1))
             + bce(clamp_prob(pv), seg.amax(dim=1)))
     return loss + cfg.rl_lambda * (richness_loss(outputs, seg, cfg, VISUAL) + richness_loss(outputs, audio_seg, cfg, AUDIO))
@@ -189,7 +191,7 @@ def audio_visual_temporal_loss(outputs: Outputs, video_labels: torch.Tensor, seg
     whose audio labels span the clip for every class (the video label's own claim, which holds
     for 41% of LLP's audio events) adds only its video-level target: with the video label as
     audio labels the loss is row ④'s exactly. (docs/studies.md, "The audio rows' loss".)"""
-    p, pa, pv, frame = outputs
+    p, pa, pv, frame = outputs[:4]
     temporal = silent_seconds(audio_seg).flatten(1).any(dim=1)
     audio = silence_loss(frame[:, :, AUDIO, :], audio_seg) + richness_loss(outputs, audio_seg, cfg, AUDIO, temporal)
     return (bce(clamp_prob(p), video_labels) + bce(clamp_prob(pa), audio_seg.amax(dim=1))
@@ -209,11 +211,21 @@ def richness_aware_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cf
 def valor_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, audio_seg: torch.Tensor,
                cfg: LossConfig) -> torch.Tensor:
     """VALOR's loss (Franklin905/VALOR, main_avvp.py train(): loss_video + loss_valor_a +
-    loss_valor_v): BCE(p, y) plus BCE of every second of P^a against Ŷ^a and of P^v against Ŷ^v,
-    and no video-level modality terms. The official code takes the segment terms with logits
-    (binary_cross_entropy_with_logits of frame_logits); on probabilities clamped to [1e-7, 1-1e-7]
-    it is the same function wherever |logit| < 16, so it applies to every family."""
-    p, _, _, frame_prob = outputs
+    loss_valor_v): BCE(p, y) plus BCE of every second's audio frame output against Ŷ^a and visual
+    one against Ŷ^v, and no video-level modality terms. Where outputs carry frame logits (VALOR)
+    the segment terms are taken on them, binary_cross_entropy_with_logits as the official code;
+    a family without them (HAN, MGN, MM-Pyramid) has them on P clamped to [1e-7, 1 - 1e-7], as
+    its other terms. The two agree only while float32 resolves the sigmoid: it holds 1 - σ(x) to
+    about 6e-8, so a term's value drifts by up to ~3e-8·e^|x| (1e-3 at |logit| 10, 0.3 at 16);
+    past the clamp (|logit| above 15.5 to 16.1, by sign) the probability form's gradient is 0, so a
+    confident mistake (a target 0 at logit 17) is not corrected, where with logits its gradient is
+    σ(x) - y."""
+    p, _, _, frame_prob = outputs[:4]
+    if len(outputs) > 4:
+        logits = outputs[4]
+        return (bce(clamp_prob(p), video_labels)
+                + F.binary_cross_entropy_with_logits(logits[:, :, AUDIO, :], audio_seg)
+                + F.binary_cross_entropy_with_logits(logits[:, :, VISUAL, :], seg))
     return (bce(clamp_prob(p), video_labels) + bce(clamp_prob(frame_prob[:, :, AUDIO, :]), audio_seg)
             + bce(clamp_prob(frame_prob[:, :, VISUAL, :]), seg))
 

@@ -77,4 +77,13 @@ def frame_probabilities(model, outputs: tuple) -> "torch.Tensor":
     return outputs[3] if to_probability is None else to_probability(outputs)
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "family", "frame_probabilities"]
+def loss_outputs(model, outputs: tuple) -> tuple:
+    """What the losses read (method.losses.Outputs): p, p^a, p^v, the frame outputs as
+    probabilities (frame_probabilities), and, where the model returns them (its frame_logits:
+    VALOR's), the frame logits, which a loss taken with logits reads as the official code does."""
+    to_logits = getattr(model, "frame_logits", None)
+    logits = () if to_logits is None else (to_logits(outputs),)
+    return (*outputs[:3], frame_probabilities(model, outputs), *logits)
+
+
+__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "family", "frame_probabilities", "loss_outputs"]

@@ -49,7 +49,8 @@ official activations are sequence first, [T, B, ...]; the tests map one onto the
 Outputs: (global_prob [B,C], a_prob [B,C], v_prob [B,C], frame_prob [B,T,2,C], frame_logits
 [B,T,2,C]). The official loss (main_avvp.py train()) reads the last: BCE(global_prob clamped to
 [1e-7, 1 - 1e-7], video labels) + BCE-with-logits(frame_logits[:, :, 0], audio segment labels)
-+ BCE-with-logits(frame_logits[:, :, 1], visual segment labels), each mean-reduced.
++ BCE-with-logits(frame_logits[:, :, 1], visual segment labels), each mean-reduced; so does
+method.losses.valor_loss, which receives them through models.loss_outputs (frame_logits below).
 
 The paper figures of issue 29 (UWAV's Table 1: segment level five, event level Type@AV only,
 on VALOR's own labels) do not fit Family.paper (the ten figures of a vplan row), so paper is
@@ -246,6 +247,10 @@ class VALOR(InputStandardization, nn.Module):
         x = torch.stack((x1, x2), dim=-2)  # [B, T, 2, d]
         frame_logits = self.fc_prob(x)
         return (*pool_frame_logits(frame_logits, x, self.fc_frame_att, self.fc_av_att), frame_logits)
+
+    def frame_logits(self, outputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The frame logits of forward's outputs, which VALOR's loss reads (models.loss_outputs)."""
+        return outputs[4]
 
 
 FAMILY = Family("VALOR", VALOR, frame_means=True)

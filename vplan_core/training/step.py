@@ -25,7 +25,7 @@ import torch
 
 from vplan_core.data.dataset import Tensors
 from vplan_core.method.losses import LossConfig, compute_loss
-from vplan_core.models import family, frame_probabilities
+from vplan_core.models import family, loss_outputs
 from vplan_core.models.seed_batch import SeedBatch
 
 if TYPE_CHECKING:
@@ -36,11 +36,11 @@ def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tenso
                 cfg: LossConfig, extra_loss: Callable | None = None,
                 audio_labels: torch.Tensor | None = None, model: torch.nn.Module | None = None) -> torch.Tensor:
     """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each): the row's
-    loss on the common outputs, their frame outputs read as probabilities (model's, see
-    models.frame_probabilities), plus the family's extra terms on its extra outputs."""
+    loss on the common outputs, their frame outputs read as probabilities and with the frame
+    logits where the model returns them (models.loss_outputs), plus the family's extra terms on
+    its extra outputs."""
     def one_seed(outputs, video_labels, segment_labels, audio_labels):
-        common = (*outputs[:3], frame_probabilities(model, outputs))
-        loss = compute_loss(common, video_labels, segment_labels, cfg, audio_labels)
+        loss = compute_loss(loss_outputs(model, outputs), video_labels, segment_labels, cfg, audio_labels)
         if extra_loss is not None:
             loss = loss + extra_loss(outputs[4:], video_labels, segment_labels, cfg, audio_labels)
         return loss
