@@ -59,7 +59,7 @@ MODALITIES = ("visual", "audio")
 REPORT_KEYS = ("ablation", "label_quality", "parsers")
 # What a study writes beside a world's results (studies/other_worlds.py: the world's config).
 STUDY_OUTPUTS = ("config.yaml",)
-OUTSIDE = ("~", "/", "../", "$", "http:", "https:", ".venv", ".snakemake", ".whl")
+OUTSIDE = ("~", "/", "../", "$")  # home, absolute, outside the repository, a variable
 
 
 @dataclass(frozen=True)
@@ -217,34 +217,38 @@ def check_results_path(path: str) -> list[str]:
 
 
 @cache
-def results_patterns() -> dict[str, list[str]]:
-    """Regular expressions of every path RunPaths makes (with a job folder's files) and of their
-    folders; each part matches one of its values or a placeholder."""
+def made_paths() -> tuple[str, ...]:
+    """Every path RunPaths makes (with a job folder's files), each argument a sentinel."""
     from vplan_core import paths
     from vplan_core.training.outputs import HISTORY, MODEL, TEST_PRED
 
-    values = vocabulary()
     run = paths.RunPaths(sentinel("dataset"))
     made = [getattr(run, name) for name, member in inspect.getmembers(paths.RunPaths)
             if isinstance(member, property)]
     for name, method in inspect.getmembers(paths.RunPaths, inspect.isfunction):
-        if name.startswith("_") or name == "existing_stores":
-            continue
-        arguments = list(inspect.signature(method).parameters)[1:]
-        made.append(getattr(run, name)(*map(sentinel, arguments)))
+        if not name.startswith("_") and name != "existing_stores":
+            made.append(method(run, *map(sentinel, list(inspect.signature(method).parameters)[1:])))
     seed = paths.seed_dir(sentinel("seed"))
     made += [f"{run.model_dir(*map(sentinel, ('row', 'seeds', 'family')))}/{seed}/{name}" for name in (MODEL, HISTORY, TEST_PRED)]
     pld = run.pld_dir(*map(sentinel, ("family", "stage1", "seeds")))
     made += [f"{pld}/{seed}/{sentinel('split')}_{last}" for last in (f"{sentinel('modality')}.npz", "forward_loss.npz")]
     made += [f"{run.results}/{name}" for name in STUDY_OUTPUTS]
     made += [f"{paths.demo_resources(sentinel('dataset'))}/{name}/{sentinel('name')}" for name in demo_resources()]
+    return tuple(made)
+
+
+@cache
+def results_patterns() -> dict[str, list[str]]:
+    """Regular expressions of the paths RunPaths makes and of their folders; each part matches
+    one of its values or a placeholder."""
+    values = vocabulary()
 
     def regex(text: str) -> str:
         return "".join(f"(?:{values.get(part, '[^/]+')}|<[^<>]*>|\\*|\\{{[^{{}}]*\\}})" if i % 2 else re.escape(part)
                        for i, part in enumerate(text.split("\0")))
 
-    full = [regex(p) for p in made]
-    prefixes = {regex("/".join(p.split("/")[:k])) for p in made for k in range(1, p.count("/") + 1)}
+    full = [regex(p) for p in made_paths()]
+    prefixes = {regex("/".join(p.split("/")[:k])) for p in made_paths() for k in range(1, p.count("/") + 1)}
     return {"paths": full, "prefixes": sorted(prefixes) + full}
 
 
@@ -282,13 +286,8 @@ def demo_resources() -> tuple[str, ...]:
 @cache
 def results_folders() -> frozenset[str]:
     """The first parts of the paths under results/<dataset>/ (features, labels, models, ...)."""
-    from vplan_core.paths import RunPaths
-    run = RunPaths("x")
-    parts = {m.split("/")[2].split(".")[0] for m in (run.manifest, run.manifest_summary, run.report("x"),
-                                                       run.feature_store("x", "0"), run.text_embeddings("x"),
-                                                       run.plg_labels("x", "x"), run.model_dir("x", "x", "x"),
-                                                       run.evaluation("x", "x", "x"))}
-    return frozenset(parts)
+    prefix = f"results/{sentinel('dataset')}/"
+    return frozenset(re.split(r"[/.]", p[len(prefix):])[0] for p in made_paths() if p.startswith(prefix))
 
 
 # ---- dotted names: modules and config keys
