@@ -52,7 +52,7 @@ QUOTED_KEY = re.compile(r"config key '([^']+)'")
 # Extensions of files that a dotted name such as `report.json` names (not a config key).
 FILE_SUFFIXES = (".json", ".md", ".py", ".yaml", ".yml", ".npz", ".npy", ".tsv", ".csv", ".pt", ".pth",
                  ".html", ".zarr", ".txt", ".bin", ".safetensors", ".sh", ".smk", ".png", ".zip", ".toml")
-# A run's folders under results/<dataset>/ that a doc may cite on their own.
+# The files of a run that a doc may cite without their results/<dataset>/ (`eval/<family>/<row>/seeds_<g>.json`).
 RESULTS_SUFFIXES = (".npz", ".json", ".zarr", ".tsv")
 MODALITIES = ("visual", "audio")
 # report.json's top-level keys, which are module names too: `label_quality.audio` is a key path.
@@ -170,7 +170,7 @@ def check_block_line(line: str) -> list[str]:
 
 
 def check_token(token: str) -> list[str]:
-    token = re.sub(r":\d+$", "", token.strip("'\"(),;:."))
+    token = re.sub(r":\d+$", "", token.lstrip("'\"(").rstrip("'\"),;:."))
     if not token or "://" in token:
         return []
     if "/" in token:

@@ -34,7 +34,7 @@ GOOD = """
 `make demo RUNDIR=DIR`, `make test`, `.venv/bin/python bench/compare_runs.py RUN_A RUN_B --renamed OLD=NEW`
 `results/<ds>/models/han/row5_vplan/seeds_0-1-2/seed_0/model.pt`, `labels/pld/<family>/<stage-1 row>/seeds_<g>/`
 `results/demo/labels/plg/clip/train.npz`, `eval/label_quality/han/row4_plg_rl/visual/seeds_0-1-2.json`
-`logs/<dataset>/`, `resources/demo/backbones/`, `report.json`, `label_quality.audio`, `nets/mgn.py`, `../shared/llp`
+`logs/<dataset>/`, `resources/demo/backbones/`, (`.ci/run`), `.venv/bin/python`, `report.json`, `label_quality.audio`, `nets/mgn.py`, `../shared/llp`
 ```bash
 snakemake --profile profiles/slurm --configfile config/llp.yaml --forcerun train_row
 snakemake --cores 2 --config 'pld={alpha: 7.5}'
@@ -54,6 +54,7 @@ def test_what_exists_passes():
     ("[gone](docs/nowhere.md)", "no such file or folder: docs/nowhere.md"),
     ("[gone](docs/architecture.md#no-such-heading)", "no heading with the anchor #no-such-heading"),
     ("`bench/no_such_bench.py`", "no such file in the repository"),
+    ("(`.ci/no_such_script`)", "no such file in the repository"),
     ("`studies/<nothing>_here.py`", "no such file in the repository"),
     ("`models/no_such_family.py`", "no such file in the repository"),
     ("`vplan_core.no_such_module`", "vplan_core defines no no_such_module"),
