@@ -4,8 +4,8 @@
 # every parser family at S = 1 and S = 5, and HAN's step eager against compiled (CUDA graphs).
 # Every step has its own time limit, so one overrun leaves the others' figures; each writes its
 # output to $OUT (default: bench-gpu-out). About 7.5 minutes in all. Python packages the machine
-# lacks are installed first from wheels in .whl/ when there are any (README, Performance: how
-# they were fetched). STEPS names the steps to run (default: all, extraction first).
+# lacks are installed first from wheels in .whl/ when there are any (docs/results.md, "Performance
+# and CI timings": how they were fetched). STEPS names the steps to run (default: all, extraction first).
 #
 #     bash bench/run_gpu_benchmarks.sh
 #     STEPS="chain train_steps" bash bench/run_gpu_benchmarks.sh

@@ -136,7 +136,7 @@ def test_pca_postprocessor_from_numpy_files(tmp_path, form):
 
 
 # ---------------------------------------------------------------- published weight files
-# (backbone, legacy torch.save format) for the files README "Real LLP" names. Which format each
+# (backbone, legacy torch.save format) for the files docs/llp.md "Inputs" names. Which format each
 # published file is in cannot be checked offline; both load through the same torch.load, so the
 # legacy one is shown on the smaller files. VGGish's zip form: test_state_dict_round_trip_...
 PUBLISHED_FORMS = [("resnet152", False),  # resnet152-394f9c45.pth
