@@ -7,7 +7,8 @@ Each file is built here for real (zipfile, np.lib.format, pickle opcodes, torch.
 save_pretrained). The costly calls run in a child process (measure) under an address-space
 limit of 1 GiB beyond what its imports took, so code that would read a bomb whole fails there
 instead of taking the machine's memory; the child reports the outcome, the seconds, the peak of
-traced allocations (Python and numpy: tracemalloc) and its peak resident growth (torch's too).
+traced allocations (Python and numpy: tracemalloc) and its peak resident size less its resident
+size before the call (VmHWM, reset then: torch's allocations too).
 """
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ MB = 1 << 20
 CHILD = """
 import json, resource, sys, time, tracemalloc
 {imports}
-vm = int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmSize:"))) * 1024
-resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), resource.RLIM_INFINITY))
-rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def status(key):
+    return int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith(key))) * 1024
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # the peak resident size (VmHWM) starts again from the current one
+rss_before = status("VmRSS:")
+resource.setrlimit(resource.RLIMIT_AS, (status("VmSize:") + (1 << 30), resource.RLIM_INFINITY))
 tracemalloc.start()
 started = time.perf_counter()
 try:
@@ -45,7 +49,7 @@ except BaseException as exc:
     result = {{"error": type(exc).__name__, "message": " ".join(str(exc).split())}}
 result["seconds"] = time.perf_counter() - started
 result["traced_peak"] = tracemalloc.get_traced_memory()[1]
-result["rss_growth"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
+result["rss_growth"] = status("VmHWM:") - rss_before
 print(json.dumps(result))
 """
 
