@@ -7,7 +7,9 @@ without a family is the default family's (written before other families existed)
 without the features it read (train_config.inputs) read the HAN features.
 Files are written under a temporary name and renamed: a killed job never leaves half a file.
 Loading checks the file before trusting it: anything that is not such a payload (another
-model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong.
+model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong;
+so are non-finite weights (the tensor named) and model_kwargs that do not fit the weights,
+found on the meta device before the model takes any memory (a 1.5 KB file cannot ask for GBs).
 """
 from __future__ import annotations
 
