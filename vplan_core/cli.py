@@ -14,14 +14,14 @@ import json
 import os
 import sys
 import warnings
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vplan_core.data.llp import load_split
+from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, load_split
+from vplan_core.data.npy import NUMERIC, TEXT, read_npz
 from vplan_core.evaluation.metrics import evaluate_predictions
 
 EXIT_ERROR = 2
@@ -46,17 +46,22 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score only the split videos that have predictions")
 
 
-def _load_predictions(path: Path) -> dict[str, np.ndarray]:
+MAX_NAME_CHARS = 256  # of a video id or file name in a prediction file
+MAX_ITEM_BYTES = 16  # of a number (float128)
+
+
+def _load_predictions(path: Path, n_videos: int) -> dict[str, np.ndarray]:
+    """The arrays evaluation reads from a predictions npz, for a split of n_videos videos: each
+    member's header is checked first (at most a row per split video, rows of the expected
+    shape) and other members are not read, so a small archive of huge members costs nothing."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not named arrays")
-        with archive:
-            return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
+    rows = max(1, n_videos)  # evaluation refuses unknown and repeated videos
+    probs = rows * NUM_SEGMENTS * NUM_CLASSES * MAX_ITEM_BYTES
+    return read_npz(path, {"video_ids": ((None,), TEXT, rows * 4 * MAX_NAME_CHARS),
+                           "audio_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
+                           "visual_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
+                           "video_prob": ((None, NUM_CLASSES), NUMERIC, rows * NUM_CLASSES * MAX_ITEM_BYTES)})
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -65,7 +70,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("no annotation directory: pass --annotations DIR "
                          "or set VPLAN_ANNOTATIONS")
     split = load_split(annotations, args.split)
-    pred = _load_predictions(args.predictions)
+    pred = _load_predictions(args.predictions, len(split.filenames))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

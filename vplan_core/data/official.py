@@ -38,6 +38,7 @@ from vplan_core.feature_registry import FEATURES as REGISTRY
 from vplan_core.feature_registry import OFFICIAL_FEATURES as FEATURES
 from vplan_core.feature_store import write_store
 from vplan_core.data.manifest import ManifestRecord, make_record
+from vplan_core.data.npy import NpyError, read_npy, read_npy_shape
 
 DECODER = "official features"
 
@@ -90,30 +91,29 @@ def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike) ->
     return records
 
 
-def load_npy(path: Path, **kwargs) -> np.ndarray:
-    """np.load of one released .npy file; OfficialFeatureError naming it when it is not one (an
-    .npz archive under a .npy name loads as named arrays)."""
+def read_released(path, shape: tuple[int | None, ...], expected: str) -> np.ndarray:
+    """One released .npy file (a path, or a zipfile.Path member), its header checked against
+    `shape` before its data is read (data/npy.py); `expected` says what such files are, for the
+    message. OfficialFeatureError naming the file otherwise."""
     try:
-        array = np.load(path, allow_pickle=False, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
-    if not isinstance(array, np.ndarray):
-        array.close()
-        raise OfficialFeatureError(f"{path}: an .npz archive of named arrays, not a .npy file of one array")
-    return array
+        return read_npy(path, shape, expected=expected)
+    except NpyError as exc:
+        raise OfficialFeatureError(str(exc)) from exc
+
+
+def released_shape(path: Path) -> tuple[int, ...]:
+    """A released .npy file's shape, from its header alone."""
+    try:
+        return read_npy_shape(path)
+    except NpyError as exc:
+        raise OfficialFeatureError(str(exc)) from exc
 
 
 def load_exact(path: str | os.PathLike, shape: tuple[int, ...], what: str) -> np.ndarray:
     """One released file as float32 of exactly `shape` (`what` the files are, for the message);
     OfficialFeatureError naming the file otherwise."""
     path = Path(path)
-    array = load_npy(path)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not "
-                                   f"numeric ({what} are float arrays of shape {shape})")
-    if array.shape != shape:
-        raise OfficialFeatureError(f"{path}: shape {array.shape}, {what} are {shape}")
-    array = array.astype(np.float32)
+    array = read_released(path, shape, f"{what} are {shape}").astype(np.float32)
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise OfficialFeatureError(f"{path}: {bad} NaN/inf values")
@@ -171,7 +171,7 @@ Check = Callable[[Path, tuple], str | None]  # a release's own shape check: a pr
 def segment_feature_width(path: str | os.PathLike, what: str = "CLIP", check: Check | None = None) -> int:
     """D of one [10, D] segment-feature file (`what`: CLIP, CLAP), from its header alone."""
     path = Path(path)
-    shape = tuple(load_npy(path, mmap_mode="r").shape)
+    shape = released_shape(path)
     problem = check(path, shape) if check else None
     if problem:
         raise OfficialFeatureError(problem)
@@ -184,17 +184,11 @@ def load_segment_features(path: str | os.PathLike, width: int | None, what: str 
                           check: Check | None = None) -> np.ndarray:
     """One [10, D] file as float32 (D = width when given); OfficialFeatureError otherwise."""
     path = Path(path)
-    array = load_npy(path)
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise OfficialFeatureError(f"{path}: dtype {array.dtype} is not numeric")
-    problem = check(path, array.shape) if check else None
+    problem = check(path, released_shape(path)) if check else None
     if problem:
         raise OfficialFeatureError(problem)
-    if array.ndim != 2 or array.shape[0] != SEGMENTS or (width is not None and array.shape[1] != width):
-        expected = f"[{SEGMENTS}, {width if width is not None else 'D'}]"
-        raise OfficialFeatureError(f"{path}: shape {array.shape}, expected {expected} like the other "
-                                   f"{what} feature files")
-    array = array.astype(np.float32)
+    expected = f"expected [{SEGMENTS}, {width if width is not None else 'D'}] like the other {what} feature files"
+    array = read_released(path, (SEGMENTS, width), expected).astype(np.float32)
     if not np.isfinite(array).all():
         raise OfficialFeatureError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/inf values")
     return array
@@ -252,8 +246,8 @@ def map_problems(key: str, folder: str | os.PathLike, shape: tuple[int, ...]) ->
     if sample is None:
         return [f"config key '{key}': no <id>.npy feature maps in {folder}"]
     try:
-        found = tuple(load_npy(sample, mmap_mode="r").shape)
-    except OfficialFeatureError as exc:
+        found = read_npy_shape(sample)
+    except NpyError as exc:
         return [f"config key '{key}': {exc}"]
     if found != tuple(shape):
         return [f"config key '{key}': {sample} has shape {found}; feature maps of the whole clip of shape "

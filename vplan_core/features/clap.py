@@ -39,7 +39,7 @@ from vplan_core.features.clap_audio import (AUDIO_RATE, CLIP_SAMPLES, F_MAX, F_M
 from vplan_core.features.clap_checkpoints import (ARCH_KEY, CONFIG_KEY, TOKENIZER_KEY, CheckpointError,
                                                   ClapCheckpoint, check_fusion, inspect_checkpoint,
                                                   laion_config, read_tensors, to_hf_names)
-from vplan_core.features.weights import check_state_dict
+from vplan_core.features.weights import check_state_dict, meta_model
 
 TEXT_MAX_LENGTH = 77  # laion_clap's tokenize: padding="max_length", max_length=77
 TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))  # either set loads
@@ -85,6 +85,19 @@ def _fit(model, state: dict[str, torch.Tensor], checkpoint: ClapCheckpoint) -> d
         raise CheckpointError(f"{exc} (the {checkpoint.form} file does not hold the architecture "
                               f"of {source})") from exc
     return state
+
+
+def _check_fit(checkpoint: ClapCheckpoint, config) -> None:
+    """The architecture of `config` against the file's tensor layout, on the meta device: a
+    config.json of another (e.g. far larger) architecture is refused before any memory is spent."""
+    from transformers import ClapModel
+
+    try:
+        model = meta_model(lambda: ClapModel(config), len(checkpoint.layout))
+    except ValueError as exc:
+        raise CheckpointError(f"config key '{CONFIG_KEY}' = {str(checkpoint.path)!r}: its architecture's "
+                              f"settings do not fit its weights ({exc})") from exc
+    _fit(model, to_hf_names(checkpoint, checkpoint.layout), checkpoint)
 
 
 def _tokenizer_dir(checkpoint: ClapCheckpoint | None, tokenizer: str | None) -> Path:
@@ -138,9 +151,10 @@ def load_clap(checkpoint: str | Path, fusion: bool | None = True, config_file: s
     config = _config(found, config_file, fusion)
     check_fusion(found, config, fusion, config_file)
     tok_dir = _tokenizer_dir(found, tokenizer)
+    _check_fit(found, config)
     state = {k: v.float() if v.is_floating_point() else v
              for k, v in to_hf_names(found, read_tensors(found)).items()}
-    model = ClapModel(config)
+    model = ClapModel(config)  # built for real only once its config fits the file's tensors
     model.load_state_dict(_fit(model, state, found))
     return model.eval().to(device), load_tokenizer(tok_dir)
 
@@ -149,8 +163,6 @@ def check_checkpoint(path: str | Path, fusion: bool | None = True, config_file: 
                      tokenizer: str | None = None) -> list[str]:
     """Problems with a CLAP checkpoint, found without reading tensor data: its form, every name
     and shape against the architecture (built on the meta device), fusion, tokenizer files."""
-    from transformers import ClapModel
-
     if str(path).startswith(RANDOM_PREFIX):
         return []
     if not Path(path).exists():
@@ -160,9 +172,7 @@ def check_checkpoint(path: str | Path, fusion: bool | None = True, config_file: 
         found = inspect_checkpoint(path)
         config = _config(found, config_file, fusion)
         check_fusion(found, config, fusion, config_file)
-        with torch.device("meta"):
-            model = ClapModel(config)
-        _fit(model, to_hf_names(found, found.layout), found)
+        _check_fit(found, config)
         _tokenizer_dir(found, tokenizer)
     except CheckpointError as exc:
         return [str(exc)]
@@ -290,20 +300,11 @@ def load_clap_features(path: str | Path, width: int | None = None) -> np.ndarray
 def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = 25) -> np.ndarray:
     """VALOR's released segment pseudo labels (CLAP/ or CLIP/segment_pseudo_labels/<id>.npy,
     int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise.
-    A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping."""
-    from vplan_core.data.official import OfficialFeatureError
+    A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping;
+    its header is checked before its data is read, so a member of another shape costs nothing."""
+    from vplan_core.data.official import OfficialFeatureError, read_released
 
-    path = Path(path) if isinstance(path, str) else path
-    try:
-        with path.open("rb") as file:
-            array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise OfficialFeatureError(f"{path}: not a readable .npy file ({exc})") from exc
-    if not isinstance(array, np.ndarray):
-        raise OfficialFeatureError(f"{path}: not a .npy array (an .npz archive?)")
-    if array.shape != (SEGMENTS, n_classes):
-        raise OfficialFeatureError(f"{path}: shape {array.shape}, VALOR's segment pseudo labels are "
-                                   f"[{SEGMENTS}, {n_classes}]")
+    array = read_released(path, (SEGMENTS, n_classes), f"VALOR's segment pseudo labels are [{SEGMENTS}, {n_classes}]")
     if not np.isin(array, (0, 1)).all():
         raise OfficialFeatureError(f"{path}: values other than 0 and 1 (segment pseudo labels are binary)")
     return array.astype(np.uint8)

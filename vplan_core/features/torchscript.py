@@ -19,7 +19,6 @@ import collections
 import io
 import pickle
 import zipfile
-from collections.abc import Iterator
 
 import torch
 
@@ -43,6 +42,10 @@ def is_torchscript(names: list[str]) -> bool:
     return prefix is not None and f"{prefix}constants.pkl" in names
 
 
+MAX_PICKLE = 64 << 20  # bytes of data.pkl; ViT-L/14's is under a megabyte
+MAX_STEPS = 1_000_000  # attributes walked; ViT-L/14's module tree has a few thousand
+
+
 class _ScriptObject:
     """An object of the archive's module tree: its attributes only, no behaviour."""
 
@@ -59,6 +62,9 @@ def _rebuild_tensor(storage: torch.Tensor, offset: int, size: tuple, stride: tup
 
 class _ArchiveUnpickler(pickle.Unpickler):
     def __init__(self, zf: zipfile.ZipFile, prefix: str, with_data: bool) -> None:
+        size = zf.getinfo(f"{prefix}data.pkl").file_size
+        if size > MAX_PICKLE:
+            raise pickle.UnpicklingError(f"data.pkl is {size} bytes; a module tree's takes well under {MAX_PICKLE}")
         super().__init__(io.BytesIO(zf.read(f"{prefix}data.pkl")))
         self._zf, self._prefix, self._with_data = zf, prefix, with_data
         self._classes: dict[str, type] = {}
@@ -84,17 +90,39 @@ class _ArchiveUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"unexpected record reference {pid!r}")
         if not self._with_data or numel == 0:
             return torch.empty(numel, dtype=dtype, device="cpu" if self._with_data else "meta")
-        return torch.frombuffer(bytearray(self._zf.read(f"{self._prefix}data/{key}")), dtype=dtype)
+        record = f"{self._prefix}data/{key}"
+        size = self._zf.getinfo(record).file_size
+        if size != numel * dtype.itemsize:
+            raise pickle.UnpicklingError(f"record {record} holds {size} bytes, not the {numel} x "
+                                         f"{dtype.itemsize} its tensor needs")
+        return torch.frombuffer(bytearray(self._zf.read(record)), dtype=dtype)
 
 
-def _tensors(obj: _ScriptObject, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
-    if not isinstance(getattr(obj, "attributes", None), dict):
-        raise pickle.UnpicklingError(f"{obj.qualname} has a custom state, not an attribute dict")
-    for name, value in obj.attributes.items():
-        if isinstance(value, _ScriptObject):
-            yield from _tensors(value, f"{prefix}{name}.")
-        elif isinstance(value, torch.Tensor):
-            yield f"{prefix}{name}", value
+def _tensors(root: _ScriptObject) -> dict[str, torch.Tensor]:
+    """Dotted name -> tensor of the module tree under root, in attribute order. Each object is
+    walked once: one met again (shared or cyclic, which no traced module tree has) is refused,
+    and so is a tree of more than MAX_STEPS attributes, so any archive is read in bounded time."""
+    out: dict[str, torch.Tensor] = {}
+    seen: dict[int, str] = {}
+    steps = 0
+    stack: list[tuple[str, object]] = [("", root)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, torch.Tensor):
+            out[name] = value
+        elif isinstance(value, _ScriptObject):
+            if id(value) in seen:
+                raise pickle.UnpicklingError(f"{value.qualname} is both {seen[id(value)] or 'the root'} and "
+                                             f"{name or 'the root'}: a module tree shares no objects")
+            seen[id(value)] = name
+            if not isinstance(getattr(value, "attributes", None), dict):
+                raise pickle.UnpicklingError(f"{value.qualname} has a custom state, not an attribute dict")
+            steps += len(value.attributes)
+            if steps > MAX_STEPS:
+                raise pickle.UnpicklingError(f"the module tree has more than {MAX_STEPS} attributes")
+            prefix = f"{name}." if name else ""
+            stack.extend((f"{prefix}{key}", child) for key, child in reversed(value.attributes.items()))
+    return out
 
 
 def read_tensors(zf: zipfile.ZipFile, with_data: bool = True) -> dict[str, torch.Tensor]:
@@ -108,4 +136,4 @@ def read_tensors(zf: zipfile.ZipFile, with_data: bool = True) -> dict[str, torch
     root = _ArchiveUnpickler(zf, prefix, with_data).load()
     if not isinstance(root, _ScriptObject):
         raise pickle.UnpicklingError(f"data.pkl holds a {type(root).__name__}, not a module")
-    return dict(_tensors(root))
+    return _tensors(root)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,30 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], config
     if problems:
         raise ValueError(f"weights for config key '{config_key}' ({path}) do not fit "
                          f"{type(model).__name__}: " + "; ".join(problems))
+
+
+def meta_model(build: Callable[[], nn.Module], n_tensors: int) -> nn.Module:
+    """build() on the meta device: the model's names and shapes at no cost in memory, to check a
+    file's weights against before the model is built for real. Settings that describe a far
+    larger model than the file's n_tensors are stopped early (ValueError): building registers at
+    most 4 n_tensors + 1000 parameters, buffers and modules. The global RNG is left as it was."""
+    budget = [4 * n_tensors + 1000]
+
+    def spend(*_) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(f"they describe a model of far more tensors than the {n_tensors} its weights have")
+
+    module_hooks = torch.nn.modules.module
+    handles = [module_hooks.register_module_parameter_registration_hook(spend),
+               module_hooks.register_module_buffer_registration_hook(spend),
+               module_hooks.register_module_module_registration_hook(spend)]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            return build()
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def apply_weights(model: nn.Module, weights: str, config_key: str, published_at: str

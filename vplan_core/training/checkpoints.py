@@ -7,7 +7,9 @@ without a family is the default family's (written before other families existed)
 without the features it read (train_config.inputs) read the HAN features.
 Files are written under a temporary name and renamed: a killed job never leaves half a file.
 Loading checks the file before trusting it: anything that is not such a payload (another
-model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong.
+model's file, a truncated copy, text) is a CheckpointError naming the file and what is wrong;
+so are non-finite weights (the tensor named) and model_kwargs that do not fit the weights,
+found on the meta device before the model takes any memory (a 1.5 KB file cannot ask for GBs).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from torch import nn
 
 from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.features.checkpoint_files import describe_bytes, torch_zip_state
+from vplan_core.features.weights import meta_model
 from vplan_core.models import DEFAULT_FAMILY, family
 
 PAYLOAD_KEYS = ("state_dict", "model_kwargs")  # what a model is rebuilt from
@@ -58,9 +61,36 @@ def _read_payload(path: Path) -> dict:
     return torch_zip_state(path, _not_vplan, lambda raw: raw if isinstance(raw, dict) else None)
 
 
+def _finite_weights(path: Path, state: object) -> dict[str, torch.Tensor]:
+    """The state dict, once every tensor of it is finite; CheckpointError naming the first that
+    is not (a diverged or damaged model would parse every video as nothing)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _not_vplan(path, "its state_dict is not a dict of tensors")
+    for key, value in state.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"{path}: non-finite weights: {key} has {bad} NaN/inf values "
+                                  "(a diverged or damaged model)")
+    return state
+
+
+def _load(path: Path, spec, model: nn.Module, state: dict[str, torch.Tensor], assign: bool = False) -> None:
+    """load_state_dict, its errors named; assign: a meta model takes the tensors as they are
+    (its shapes checked all the same) instead of copying them into meta tensors (a no-op)."""
+    try:
+        model.load_state_dict(state, assign=assign)
+    except RuntimeError as exc:
+        # torch lists one problem a line under a heading: the first says what is wrong
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[min(1, len(lines) - 1)] + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
+        raise CheckpointError(f"{path}: its {spec.title} weights do not fit the model its "
+                              f"model_kwargs describe ({detail})") from exc
+
+
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
     """(model in eval mode on device, the whole payload). FileNotFoundError; CheckpointError when
-    the file is no vplan payload or its model_kwargs and weights do not rebuild the model;
+    the file is no vplan payload, its weights are not all finite, or its model_kwargs and weights
+    do not rebuild the model (checked on the meta device before any memory is spent on it);
     ValueError for an unknown family. Each names the file."""
     path = Path(path)
     payload = _read_payload(path)
@@ -72,18 +102,14 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
         spec = family(payload.get("family", DEFAULT_FAMILY))
     except ValueError as exc:
         raise ValueError(f"checkpoint {path}: {exc}") from exc
-    try:
-        model = spec.build(**payload["model_kwargs"])
+    state = _finite_weights(path, payload["state_dict"])
+    try:  # on the meta device first: kwargs that do not fit the weights cost no memory
+        shapes = meta_model(lambda: spec.build(**payload["model_kwargs"]), len(state))
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: its model_kwargs do not build a {spec.title} ({exc})") from exc
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        # torch lists one problem a line under a heading: the first says what is wrong
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        detail = lines[min(1, len(lines) - 1)] + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
-        raise CheckpointError(f"{path}: its {spec.title} weights do not fit the model its "
-                              f"model_kwargs describe ({detail})") from exc
+    _load(path, spec, shapes, state, assign=True)
+    model = spec.build(**payload["model_kwargs"])
+    _load(path, spec, model, state)
     return model.to(device).eval(), payload
 
 
