@@ -6,7 +6,7 @@ import pytest
 
 from vplan_core.evaluation.report import ablation_difference_table, ablation_differences, ablation_summary, \
     ablation_table, label_notes, limits_paragraph, manifest_table, pld_study_table, quality_differences, \
-    quality_difference_table, quality_summary, seed_summary, table_v_differences
+    quality_difference_table, quality_summary, row_name, seed_summary, table_v_differences
 from vplan_core.method.ablation import ROWS, Row, check_rows
 
 LEVELS = ("segment_level", "event_level")
@@ -127,9 +127,7 @@ def test_label_sets_against_their_controls_and_rows_on_worse_labels():
     quality = {"audio": {"row6_plg_av": quality_of(70.0, [60.0] * 3, [72.0, 76.0, 74.0])},
                "visual": {"row4_plg_rl": quality_of(50.0, [60.0] * 3, [61.0, 59.0, 60.0])}}
     notes = label_notes(quality)
-    assert set(notes) == {"row6_plg_av", "row6_plg_av_rl", "valor_plg"}
-    assert notes["row6_plg_av"] == ["its audio labels (PLG) score segment-level F 60.0 on val, below the video "
-                                    "label's 70.0 (audio label quality)"]
+    assert notes == {("audio", "PLG", 60.0, 70.0): ["row6_plg_av", "row6_plg_av_rl", "valor_plg"]}
     entries = quality_differences(quality["audio"], "audio")
     assert [(name, control) for name, control, _ in entries] == [("PLG", "video label as audio label"),
                                                                  ("PLG + PLD (⑥'s models)", "PLG")]
@@ -141,21 +139,24 @@ def test_label_sets_against_their_controls_and_rows_on_worse_labels():
     ablation = {"row1_han": seeds_of([60.0, 62.0, 64.0]), "row6_plg_av": seeds_of([50.0, 52.0, 54.0])}
     marked = ablation_table(ablation, notes).splitlines()
     assert marked[3].startswith("| ⑥ + PLG-AV: CLIP and CLAP labels, audio labels where they mark silence ‡ |")
-    assert marked[-1] == f"‡ ⑥: {notes['row6_plg_av'][0]}."
+    assert "‡" not in marked[2]
+    assert marked[-1] == ("‡ Audio labels PLG: segment-level F 60.0 on val, below the video label's 70.0; trained on "
+                          "by ⑥ + PLG-AV.")  # the other rows on those labels are not in this table
 
 
 def test_limits_paragraph():
     ablation = {"row1_han": seeds_of([60.0, 62.0, 64.0]), "row2_plg": seeds_of([68.0, 66.0, 70.0])}
-    comparisons = [(ROWS[row].title, ROWS[d["control"]].title, d) for row, d in ablation_differences(ablation).items()]
+    comparisons = [(row_name(row), row_name(d["control"]), d) for row, d in ablation_differences(ablation).items()]
     videos = {"evaluated": 48, "in_split": 50}
-    demo = limits_paragraph([0, 1, 2], videos, comparisons, True, ["row6_plg_av"])
+    demo = limits_paragraph([0, 1, 2], videos, comparisons, True, [("audio", "PLG", 60.0, 70.0)])
     assert demo.startswith("**What these numbers can show.** Every row was trained with 3 seeds ([0, 1, 2]) and "
                            "scored on 48 test videos (of 50 in the split).")
     assert "exceeds 2.5 times the spread" in demo and "of the 10 differences tested, about 0.5 would be" in demo
     assert ("Beyond noise: ② + PLG (Eq. 5) minus ① HAN (Eq. 2): segment-level A +6.0, segment-level V +6.0, "
             "segment-level AV +6.0") in demo
     assert "This is the demo" in demo and "docs/studies.md" in demo
-    assert "Rows marked ‡ (⑥) train on labels whose segment-level F on val is below the video label's" in demo
+    assert ("Rows marked ‡ train on labels whose segment-level F on val is below the video label's: audio PLG (the "
+            "notes") in demo
     llp = limits_paragraph([0, 1, 2], videos, comparisons[:0], False, [])
     assert "This is the demo" not in llp and "No difference is beyond seed noise." in llp
     one = limits_paragraph([0], videos, comparisons, False, [])

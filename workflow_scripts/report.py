@@ -13,8 +13,8 @@ from vplan_core.evaluation.report import (ablation_difference_table, ablation_di
                                           ablation_table, label_notes, label_quality_section, limits_paragraph,
                                           manifest_table, per_class_visual_f1, plot_per_class, plot_seed_points,
                                           plot_timelines, quality_differences, quality_summary, render_markdown,
-                                          table_v, table_v_difference_table, table_v_differences, timeline_videos,
-                                          with_video_label_segments)
+                                          row_name, shown_notes, table_v, table_v_difference_table,
+                                          table_v_differences, timeline_videos, with_video_label_segments)
 from vplan_core.logs import job_log
 from vplan_core.method.ablation import BASELINE_ROW, ROWS, VPLAN_ROW
 from vplan_core.plan import group_seeds
@@ -70,12 +70,12 @@ with job_log(snakemake.log[0]):
     others = ("Not trained: train.models names one family (add others, e.g. mgn, mm_pyramid, to train them on "
               "the same labels).")
     videos = next(iter(ablation.values()))["videos"]
-    comparisons = ([(ROWS[row].title, ROWS[d["control"]].title, d) for row, d in differences.items()]
+    comparisons = ([(row_name(row), row_name(d["control"]), d) for row, d in differences.items()]
                    + [(f"{model} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
                       for model, rows in parser_differences.items() for row, d in rows.items()]
                    + [(f"{modality} labels: {name}", control, d)
                       for modality, entries in label_differences.items() for name, control, d in entries])
-    limits = limits_paragraph(seeds, videos, comparisons, p.demo, [row for row in notes if row in ablation])
+    limits = limits_paragraph(seeds, videos, comparisons, p.demo, list(shown_notes(notes, ablation)))
     Path(snakemake.output.markdown).write_text(render_markdown(
         p.template, dataset=p.dataset, limits=limits, ablation_table=ablation_table(ablation, notes), training=summary,
         ablation_differences=ablation_difference_table(differences, notes),

@@ -65,23 +65,36 @@ def ablation_summary(evals: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
-def ablation_table(ablation: dict[str, dict], notes: dict[str, list[str]] | None = None) -> str:
+def ablation_table(ablation: dict[str, dict], notes: dict[tuple, list[str]] | None = None) -> str:
     """Markdown: one row per ablation row, segment then event level A / V / AV / Type@AV /
-    Event@AV, each cell mean ± std over seeds; a row trained on labels worse than the video
-    label (notes: label_notes) marked, its notes below the table."""
-    notes = {row: lines for row, lines in (notes or {}).items() if row in ablation}
+    Event@AV, each cell mean ± std over seeds; the rows trained on labels worse than the video
+    label (notes: label_notes) marked, and below the table which labels and which rows."""
+    notes = shown_notes(notes or {}, ablation)
     lines = []
     for level, title in LEVELS:
         lines += [f"| row ({title}) | " + " | ".join(METRIC_NAMES) + " |", "|---" * (len(METRIC_NAMES) + 1) + "|"]
         lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
                   for row, summary in ablation.items()]
         lines.append("")
-    lines += [f"{WORSE_LABELS} {ROWS[row].title.split()[0]}: {'; '.join(text)}." for row, text in notes.items()]
+    lines += [f"{WORSE_LABELS} {modality.capitalize()} labels {name}: segment-level F {f:.1f} on val, below the video "
+              f"label's {video:.1f}; trained on by {', '.join(row_name(row) for row in rows)}."
+              for (modality, name, f, video), rows in notes.items()]
     return "\n".join(lines).rstrip()
 
 
-def _marked_title(row: str, notes: dict[str, list[str]]) -> str:
-    return ROWS[row].title + (f" {WORSE_LABELS}" if row in notes else "")
+def row_name(row: str) -> str:
+    """A row's title up to its colon: short, and tells the rows apart."""
+    return ROWS[row].title.split(":")[0]
+
+
+def shown_notes(notes: dict[tuple, list[str]], rows) -> dict[tuple, list[str]]:
+    """label_notes restricted to the rows shown."""
+    shown = {note: [row for row in noted if row in rows] for note, noted in notes.items()}
+    return {note: noted for note, noted in shown.items() if noted}
+
+
+def _marked_title(row: str, notes: dict[tuple, list[str]]) -> str:
+    return ROWS[row].title + (f" {WORSE_LABELS}" if any(row in noted for noted in notes.values()) else "")
 
 
 def table_v(summaries: dict[str, dict[str, dict]]) -> str:
@@ -165,7 +178,7 @@ def difference_table(entries: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines).rstrip()
 
 
-def ablation_difference_table(diffs: dict[str, dict], notes: dict[str, list[str]] | None = None) -> str:
+def ablation_difference_table(diffs: dict[str, dict], notes: dict[tuple, list[str]] | None = None) -> str:
     return difference_table([(_marked_title(row, notes or {}), ROWS[d["control"]].title, d)
                              for row, d in diffs.items()])
 
@@ -280,11 +293,11 @@ def quality_difference_table(entries: list[tuple[str, str, dict]], modality: str
     return "\n".join(lines)
 
 
-def label_notes(quality: dict[str, dict[str, dict]]) -> dict[str, list[str]]:
-    """row -> what is worse about its labels: each label set (a stage-1 source or PLD's
-    refinement) whose segment-level F on val is below the video label's on every segment, noted
-    for every row that trains on that set."""
-    notes: dict[str, dict[str, None]] = {}
+def label_notes(quality: dict[str, dict[str, dict]]) -> dict[tuple, list[str]]:
+    """(modality, label set, its segment-level F on val, the video label's on every segment) ->
+    the rows that train on that set, for each label set (a stage-1 source or PLD's refinement)
+    below the video label."""
+    notes: dict[tuple, dict[str, None]] = {}
     for modality, by_stage1 in quality.items():
         for stage1, summary in by_stage1.items():
             scores, source = summary["segment_event"], quality_source(summary)
@@ -294,12 +307,9 @@ def label_notes(quality: dict[str, dict[str, dict]]) -> dict[str, list[str]]:
             for key, labels in ((source, ROWS[stage1].labels[modality]), (PLD, pld(stage1))):
                 f = scores[key]["segment_f"]
                 if f < video:
-                    text = (f"its {modality} labels ({_label_name(key, stage1, source, modality)}) score segment-level "
-                            f"F {f:.1f} on val, below the video label's {video:.1f} ({modality} label quality)")
-                    for row in ROWS.values():
-                        if row.labels.get(modality) == labels:
-                            notes.setdefault(row.name, {})[text] = None
-    return {row: list(texts) for row, texts in notes.items()}
+                    rows = notes.setdefault((modality, _label_name(key, stage1, source, modality), f, video), {})
+                    rows.update((row.name, None) for row in ROWS.values() if row.labels.get(modality) == labels)
+    return {note: list(rows) for note, rows in notes.items() if rows}
 
 
 def pld_study_table(quality: dict, configured: str) -> str:
@@ -345,12 +355,12 @@ PLACE_NAMES = {**{(level, k): f"{title.split()[0]}-level {name}" for level, titl
 
 
 def limits_paragraph(seeds: list[int], videos: dict, comparisons: list[tuple[str, str, dict]], demo: bool,
-                     noted_rows: list[str]) -> str:
+                     worse_labels: list[tuple]) -> str:
     """The report's first paragraph: how many seeds and test videos, the rule that marks a
     difference and what it can detect with these seeds, which differences it marked
     (comparisons: (row, its control, part -> key -> paired_difference) of every table), for the
-    demo that its rows prove the pipeline runs and nothing about the method, and the rows
-    trained on labels worse than the video label (noted_rows)."""
+    demo that its rows prove the pipeline runs and nothing about the method, and the label sets
+    worse than the video label that shown rows train on (worse_labels: label_notes' keys)."""
     n = len(seeds)
     text = [f"**What these numbers can show.** Every row was trained with {n} seed{'s' * (n > 1)} ({seeds}) and "
             f"scored on {videos['evaluated']} test videos (of {videos['in_split']} in the split)."]
@@ -380,10 +390,10 @@ def limits_paragraph(seeds: list[int], videos: dict, comparisons: list[tuple[str
                     "its rows prove that the pipeline runs end to end and are no evidence for the method or against "
                     "it; where the method's orderings of the rows are shown, at a scale where they can be, is "
                     "docs/studies.md.")
-    if noted_rows:
-        text.append(f"Rows marked {WORSE_LABELS} ({', '.join(ROWS[row].title.split()[0] for row in noted_rows)}) train "
-                    f"on labels whose segment-level F on val is below the video label's (notes under the ablation "
-                    f"table; the label-quality tables have the numbers).")
+    if worse_labels:
+        text.append(f"Rows marked {WORSE_LABELS} train on labels whose segment-level F on val is below the video "
+                    f"label's: {'; '.join(f'{modality} {name}' for modality, name, _, _ in worse_labels)} (the notes "
+                    f"under the ablation table give the numbers).")
     return " ".join(text)
 
 
