@@ -399,8 +399,8 @@ def limits_paragraph(seeds: list[int], videos: dict, comparisons: list[tuple[str
 
 def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: str | Path) -> None:
     """Per row, its seeds' segment-level Type@AV as points around their mean (a bar), and, beside
-    it in grey, its control's (ablation_differences), the pair's label marked where the
-    difference is beyond noise."""
+    it in grey, its control's (ablation_differences), each seed's two points joined; the pair's
+    label marked where the difference is beyond noise."""
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(ablation)), 4))
     labels = []
     for x, (row, summary) in enumerate(ablation.items()):
@@ -411,6 +411,9 @@ def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: st
             shown.append((x - 0.15, ablation[control], "0.6"))
             beyond = diffs[row]["segment_level"]["type_at_av"]["beyond_noise"]
             label += f"\nvs {control}" + (f" {BEYOND_NOISE}" if beyond else "")
+            mine, theirs = (seed_values(s, "segment_level", "type_at_av") for s in (summary, ablation[control]))
+            for seed in sorted(set(mine) & set(theirs)):  # a seed's pair joined: the difference the test reads
+                ax.plot([x - 0.15, x + 0.15], [theirs[seed], mine[seed]], color="0.8", linewidth=0.8, zorder=2)
         for position, scores, colour in shown:
             values = list(seed_values(scores, "segment_level", "type_at_av").values())
             ax.scatter([position] * len(values), values, color=colour, s=18, zorder=3)
@@ -418,7 +421,8 @@ def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: st
         labels.append(label)
     ax.set_xticks(range(len(ablation)), labels, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("segment-level Type@AV (%), test")
-    ax.set_title("each seed (points) and their mean (bar); grey: the row's control, same seeds", fontsize=9)
+    ax.set_title("each seed (points) and their mean (bar); grey: the row's control, a seed's two points joined",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
