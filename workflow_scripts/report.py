@@ -11,9 +11,9 @@ from vplan_core.data.llp import load_split
 from vplan_core.evaluation.label_quality import study_key
 from vplan_core.evaluation.report import (ablation_difference_table, ablation_differences, ablation_summary,
                                           ablation_table, label_notes, label_quality_section, limits_paragraph,
-                                          manifest_table, per_class_visual_f1, plot_per_class, plot_seed_points,
-                                          plot_timelines, quality_differences, quality_summary, render_markdown,
-                                          row_name, shown_notes, table_v, table_v_difference_table,
+                                          manifest_table, parser_label, per_class_visual_f1, plot_per_class,
+                                          plot_seed_points, plot_timelines, quality_differences, quality_summary,
+                                          render_markdown, row_name, shown_notes, table_v, table_v_difference_table,
                                           table_v_differences, timeline_videos, with_video_label_segments)
 from vplan_core.logs import job_log
 from vplan_core.method.ablation import BASELINE_ROW, ROWS, VPLAN_ROW
@@ -42,8 +42,9 @@ with job_log(snakemake.log[0]):
     files = {}
     for entry in p.quality:
         files.setdefault(entry["modality"], {}).setdefault(entry["stage1"], []).append(read_json(entry["path"]))
-    quality = with_video_label_segments({modality: {stage1: quality_summary(group) for stage1, group in by_stage1.items()}
-                                         for modality, by_stage1 in files.items()}, load_split(p.annotations, "val"))
+    quality = {modality: {stage1: quality_summary(group) for stage1, group in by_stage1.items()}
+               for modality, by_stage1 in files.items()}
+    quality = with_video_label_segments(quality, load_split(p.annotations, "val"))
     notes = label_notes(quality)
     differences = ablation_differences(ablation)
     parser_differences = table_v_differences(parsers) if len(parsers) > 1 else {}
@@ -71,7 +72,7 @@ with job_log(snakemake.log[0]):
               "the same labels).")
     videos = next(iter(ablation.values()))["videos"]
     comparisons = ([(row_name(row), row_name(d["control"]), d) for row, d in differences.items()]
-                   + [(f"{model} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
+                   + [(f"{parser_label(model)} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
                       for model, rows in parser_differences.items() for row, d in rows.items()]
                    + [(f"{modality} labels: {name}", control, d)
                       for modality, entries in label_differences.items() for name, control, d in entries])
@@ -88,8 +89,10 @@ with job_log(snakemake.log[0]):
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": seeds, "limits": limits, "ablation": ablation,
         "differences": {"ablation": differences, "parsers": parser_differences,
-                        "label_quality": {modality: [{"labels": name, "control": control, **d} for name, control, d in entries]
-                                          for modality, entries in label_differences.items()}}, "skipped_rows": dict(p.skipped_rows),
+                        "label_quality": {modality: [{"labels": name, "control": control, **d}
+                                                     for name, control, d in entries]
+                                          for modality, entries in label_differences.items()}},
+        "skipped_rows": dict(p.skipped_rows),
         "parsers": {model: rows for model, rows in summaries.items() if model != first}, "label_quality": quality,
         "manifest": read_json(snakemake.input.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]

@@ -267,14 +267,14 @@ def quality_differences(by_stage1: dict[str, dict], modality: str) -> list[tuple
     (PLG's, VALOR's released labels) against the video label, PLD's refinement against its source.
     Each (name, control's name, part -> key -> paired_difference) for Tables I and II's numbers;
     the video label's segment and event F are the report's (with_video_label_segments)."""
+    parts = (("video_level", ("precision", "recall")), ("segment_event", ("segment_f", "event_f")))
     out = {}
     for stage1, summary in by_stage1.items():
         source = quality_source(summary)
         for key, control in ((source, "video_label"), (PLD, source)):
-            diff = {part: {k: paired_difference(seed_values(summary[part][key], k), seed_values(summary[part][control], k))
-                           for k in keys}
-                    for part, keys in (("video_level", ("precision", "recall")), ("segment_event", ("segment_f", "event_f")))
-                    if control in summary[part]}
+            diff = {part: {k: paired_difference(seed_values(summary[part][key], k),
+                                                seed_values(summary[part][control], k)) for k in keys}
+                    for part, keys in parts if control in summary[part]}
             name = _label_name(key, stage1, source, modality)
             out.setdefault(name, (name, _label_name(control, stage1, source, modality), diff))
     return list(out.values())
