@@ -6,7 +6,8 @@ import pytest
 
 from vplan_core.evaluation.report import ablation_difference_table, ablation_differences, ablation_summary, \
     ablation_table, label_notes, limits_paragraph, manifest_table, pld_study_table, quality_differences, \
-    quality_difference_table, quality_summary, row_name, seed_summary, table_v_differences
+    quality_difference_table, quality_summary, row_name, seed_summary, table_v_difference_table, \
+    table_v_differences
 from vplan_core.method.ablation import ROWS, Row, check_rows
 
 LEVELS = ("segment_level", "event_level")
@@ -102,6 +103,7 @@ def test_each_row_minus_its_control_marked_where_beyond_noise():
     assert {row: d["control"] for row, d in tv["han"].items()} == {"row2_plg": "row1_han", "row5_vplan": "row1_han"}
     row5 = tv["han"]["row5_vplan"]["segment_level"]["visual"]  # + 10.5, + 6, + 2 over ①'s seeds: they scatter
     assert row5["mean"] == pytest.approx(37 / 6) and not row5["beyond_noise"]
+    assert "| HAN + PLD + RL | its own loss | +6.2 ± 4.3 |" in table_v_difference_table(tv)
 
 
 def test_every_control_names_another_row():

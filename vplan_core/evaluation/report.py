@@ -184,8 +184,9 @@ def ablation_difference_table(diffs: dict[str, dict], notes: dict[tuple, list[st
 
 
 def table_v_difference_table(diffs: dict[str, dict[str, dict]]) -> str:
-    return difference_table([(f"{parser_label(model)} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
-                             for model, rows in diffs.items() for row, d in rows.items()])
+    return (f"Each parser's rows minus its own loss (row ①), seed by seed ({BEYOND_NOISE}: beyond seed noise):\n\n"
+            + difference_table([(f"{parser_label(model)} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
+                                for model, rows in diffs.items() for row, d in rows.items()]))
 
 
 def quality_summary(files: list[dict]) -> dict:
