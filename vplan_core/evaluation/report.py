@@ -297,8 +297,10 @@ def quality_difference_table(entries: list[tuple[str, str, dict]], modality: str
 def label_notes(quality: dict[str, dict[str, dict]]) -> dict[tuple, list[str]]:
     """(modality, label set, its segment-level F on val, the video label's on every segment) ->
     the rows that train on that set, for each label set (a stage-1 source or PLD's refinement)
-    below the video label."""
+    below the video label; a source that several stage-1 rows trained on (scored on the val
+    videos each could score) with the first one's numbers, as in the tables."""
     notes: dict[tuple, dict[str, None]] = {}
+    first: dict[tuple, tuple] = {}  # (modality, label set) -> its note: the first stage-1 row's numbers
     for modality, by_stage1 in quality.items():
         for stage1, summary in by_stage1.items():
             scores, source = summary["segment_event"], quality_source(summary)
@@ -308,7 +310,8 @@ def label_notes(quality: dict[str, dict[str, dict]]) -> dict[tuple, list[str]]:
             for key, labels in ((source, ROWS[stage1].labels[modality]), (PLD, pld(stage1))):
                 f = scores[key]["segment_f"]
                 if f < video:
-                    rows = notes.setdefault((modality, _label_name(key, stage1, source, modality), f, video), {})
+                    name = _label_name(key, stage1, source, modality)
+                    rows = notes.setdefault(first.setdefault((modality, name), (modality, name, f, video)), {})
                     rows.update((row.name, None) for row in ROWS.values() if row.labels.get(modality) == labels)
     return {note: list(rows) for note, rows in notes.items() if rows}
 
