@@ -160,7 +160,8 @@ def table_v_differences(parsers: dict[str, dict[str, dict]]) -> dict[str, dict[s
 
 
 def _difference_cell(d: dict) -> str:
-    return f"{d['mean']:+.1f} ± {d['std']:.1f}" + (f" {BEYOND_NOISE}" if d["beyond_noise"] else "")
+    mean = f"{d['mean']:+.1f}".replace("-0.0", "+0.0")  # a difference that rounds to nothing has no sign
+    return f"{mean} ± {d['std']:.1f}" + (f" {BEYOND_NOISE}" if d["beyond_noise"] else "")
 
 
 def difference_table(entries: list[tuple[str, str, dict]]) -> str:
