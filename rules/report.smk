@@ -1,8 +1,10 @@
 # The report: the ablation table in the paper's layout (the first family's rows), Table V (the
 # other families on the same labels), the pseudo-label quality tables, every cell as mean ± std
-# over the seeds, per-class visual F1 of rows 1 and 5, GT-vs-prediction timelines; of the rows
-# this config can train, with a line naming those it cannot and why. `snakemake --report`
-# bundles it as HTML. The template's text (not its place) is a param: an edit reruns the report.
+# over the seeds, each row's difference from its control marked where beyond seed noise, each
+# row's seeds beside its control's, per-class visual F1 of rows 1 and 5, GT-vs-prediction
+# timelines; a first paragraph on what the numbers can show; of the rows this config can train,
+# with a line naming those it cannot and why. `snakemake --report` bundles it as HTML. The
+# template's text (not its place) is a param: an edit reruns the report.
 
 
 rule report:
@@ -18,6 +20,8 @@ rule report:
         json=PATHS.report("report.json"),
         per_class=report(PATHS.report("per_class_visual_f1.png"), caption="../vplan_core/templates/captions/per_class.rst",
                          category="Figures", labels={"figure": "per-class visual F1"}),
+        seed_points=report(PATHS.report("seed_points.png"), caption="../vplan_core/templates/captions/seed_points.rst",
+                           category="Figures", labels={"figure": "seeds against their controls"}),
         timelines=report(PATHS.report("timelines.png"), caption="../vplan_core/templates/captions/timelines.rst",
                          category="Figures", labels={"figure": "timelines"}),
     params:
@@ -30,6 +34,7 @@ rule report:
         pld_k=config["pld"]["k"],
         pld_alpha=config["pld"]["alpha"],
         dataset=DATASET,
+        demo=DEMO,  # the demo's data set: the report says its rows prove the pipeline, not the method
         template=Path(config["report"].get("template") or Path(workflow.basedir, "vplan_core/templates/report.md")).read_text(),
     log:
         PATHS.log("report"),

@@ -292,6 +292,15 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
     markdown = (results / "report/report.md").read_text()
     assert (f"with ④'s models 10 val videos, left out for want of labels: 2 "
             f"({', '.join(sorted([no_clip[1], no_vggish[1]]))})") in markdown
+    # each row against its control, paired by seed, marked where beyond noise, as on the demo; not called the demo
+    limits = markdown.split("\n\n")[1]
+    assert limits.startswith("**What these numbers can show.** Every row was trained with 2 seeds ([0, 1]) and scored "
+                             "on 11 test videos (of 12 in the split).") and "paired t-test" in limits
+    assert "This is the demo" not in markdown
+    assert set(report["differences"]["ablation"]) == set(report["ablation"]) - {"row1_han"}
+    assert re.search(r"\| ⑤ \+ PLD \+ RL \(VPLAN\)( ‡)? \| ④ \+ PLG \+ RL \(Eq\. 9\) \| ", markdown)
+    assert "| PLG + PLD (④'s models) | PLG | " in markdown and "| PLG | video label as audio label | " in markdown
+    assert_markers_match(report, markdown)
     # training leaves out what each row lacks; the test split is scored on the videos with inputs
     histories = {row: json.loads((results / f"models/han/{row}/seeds_0-1/seed_0/history.json").read_text())
                  for row in ("row1_han", "row4_plg_rl", "row5_vplan", "row6_plg_av", "row7_plg_av_pld")}
@@ -309,6 +318,19 @@ def test_official_clip_and_clap_features_run_all_seven_rows_without_a_video(tmp_
     assert "vplan-demo-clip" in attrs["model"]
     attrs = dict(zarr.open_group(str(results / "features/clap/shard_0000.zarr"), mode="r").attrs)
     assert attrs["sampling"]["window_rule"] == "ten 1-s windows (VALOR)" and attrs["shape"] == [10, 32]
+
+
+def assert_markers_match(report: dict, markdown: str) -> None:
+    """Every difference in report.json beyond noise (p < 5%) is marked † in a table of report.md,
+    and no other."""
+    rows = [*report["differences"]["ablation"].values(),
+            *(diff for by_row in report["differences"]["parsers"].values() for diff in by_row.values())]
+    cells = [d for diff in rows for part, by_metric in diff.items() if part != "control" for d in by_metric.values()]
+    cells += [d for entries in report["differences"]["label_quality"].values() for entry in entries
+              for part in ("video_level", "segment_event") for d in entry.get(part, {}).values()]
+    assert cells and all(d["beyond_noise"] == (d["p"] is not None and d["p"] < 0.05) for d in cells)
+    table_lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert sum(line.count("†") for line in table_lines) == sum(d["beyond_noise"] for d in cells)
 
 
 def test_clip_features_of_another_width_are_refused_before_any_job(tmp_path):

@@ -1,5 +1,6 @@
 """Assemble the report (markdown + json + figures) from the evaluation, training and label-quality
-files: the first family's rows as the ablation table, every family's Table V rows beside it."""
+files: the first family's rows as the ablation table, every family's Table V rows beside it, each
+row's difference from its control, and a first paragraph on what the numbers can show."""
 import json
 from pathlib import Path
 
@@ -8,9 +9,12 @@ import numpy as np
 from vplan_core import atomic
 from vplan_core.data.llp import load_split
 from vplan_core.evaluation.label_quality import study_key
-from vplan_core.evaluation.report import (ablation_summary, ablation_table, label_quality_section, manifest_table,
-                                          per_class_visual_f1, plot_per_class, plot_timelines, quality_summary,
-                                          render_markdown, table_v, timeline_videos)
+from vplan_core.evaluation.report import (ablation_difference_table, ablation_differences, ablation_summary,
+                                          ablation_table, label_notes, label_quality_section, limits_paragraph,
+                                          manifest_table, parser_label, per_class_visual_f1, plot_per_class,
+                                          plot_seed_points, plot_timelines, quality_differences, quality_summary,
+                                          render_markdown, row_name, shown_notes, table_v, table_v_difference_table,
+                                          table_v_differences, timeline_videos, with_video_label_segments)
 from vplan_core.logs import job_log
 from vplan_core.method.ablation import BASELINE_ROW, ROWS, VPLAN_ROW
 from vplan_core.plan import group_seeds
@@ -40,12 +44,18 @@ with job_log(snakemake.log[0]):
         files.setdefault(entry["modality"], {}).setdefault(entry["stage1"], []).append(read_json(entry["path"]))
     quality = {modality: {stage1: quality_summary(group) for stage1, group in by_stage1.items()}
                for modality, by_stage1 in files.items()}
+    quality = with_video_label_segments(quality, load_split(p.annotations, "val"))
+    notes = label_notes(quality)
+    differences = ablation_differences(ablation)
+    parser_differences = table_v_differences(parsers) if len(parsers) > 1 else {}
+    label_differences = {modality: quality_differences(by_stage1, modality) for modality, by_stage1 in quality.items()}
     test = load_split(p.annotations, "test")
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in ablation]
     f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
                          for d, seeds in model_dirs[row] for seed in seeds])
           for row in compared}
     plot_per_class(f1, snakemake.output.per_class)
+    plot_seed_points(ablation, differences, snakemake.output.seed_points)
     shown = compared[-1]  # VPLAN when it ran, else the baseline
     first_dir, first_seeds = model_dirs[shown][0]
     plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
@@ -60,15 +70,29 @@ with job_log(snakemake.log[0]):
                         for row, t in training.items())
     others = ("Not trained: train.models names one family (add others, e.g. mgn, mm_pyramid, to train them on "
               "the same labels).")
+    videos = next(iter(ablation.values()))["videos"]
+    comparisons = ([(row_name(row), row_name(d["control"]), d) for row, d in differences.items()]
+                   + [(f"{parser_label(model)} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
+                      for model, rows in parser_differences.items() for row, d in rows.items()]
+                   + [(f"{modality} labels: {name}", control, d)
+                      for modality, entries in label_differences.items() for name, control, d in entries])
+    limits = limits_paragraph(seeds, videos, comparisons, p.demo, list(shown_notes(notes, ablation)))
     Path(snakemake.output.markdown).write_text(render_markdown(
-        p.template, dataset=p.dataset, ablation_table=ablation_table(ablation), training=summary,
+        p.template, dataset=p.dataset, limits=limits, ablation_table=ablation_table(ablation, notes), training=summary,
+        ablation_differences=ablation_difference_table(differences, notes),
         table_v=table_v(parsers) if len(parsers) > 1 else others,
+        table_v_differences=table_v_difference_table(parser_differences) if parser_differences else "",
         label_quality=label_quality_section(quality, study_key(p.pld_k, p.pld_alpha)),
         manifest=manifest_table(read_json(snakemake.input.manifest)),
-        data_note=f"Test videos evaluated: {next(iter(ablation.values()))['videos']}. Every cell is the mean ± "
+        data_note=f"Test videos evaluated: {videos}. Every cell is the mean ± "
                   f"std (sample, ddof 1) over {len(seeds)} seed(s): {seeds}.{skipped}"))
     atomic.write_json(snakemake.output.json, {
-        "dataset": p.dataset, "seeds": seeds, "ablation": ablation, "skipped_rows": dict(p.skipped_rows),
+        "dataset": p.dataset, "seeds": seeds, "limits": limits, "ablation": ablation,
+        "differences": {"ablation": differences, "parsers": parser_differences,
+                        "label_quality": {modality: [{"labels": name, "control": control, **d}
+                                                     for name, control, d in entries]
+                                          for modality, entries in label_differences.items()}},
+        "skipped_rows": dict(p.skipped_rows),
         "parsers": {model: rows for model, rows in summaries.items() if model != first}, "label_quality": quality,
         "manifest": read_json(snakemake.input.manifest),
         "per_class_visual_f1": {row: [[None if np.isnan(v) else float(v) for v in seed_f1] for seed_f1 in f]

@@ -66,6 +66,13 @@ def label_quality(split, segment_labels: dict[str, np.ndarray], modality: str = 
     }
 
 
+def video_label_segments(split, modality: str) -> dict[str, float]:
+    """Segment- and event-level F of the video label on every segment: the labels a row without
+    pseudo labels assumes, against which the report weighs each pseudo-label set."""
+    every_segment = np.repeat(np.asarray(split.weak_labels)[:, None, :], NUM_SEGMENTS, axis=1)
+    return segment_event_f(every_segment, dense_truth(split, modality))
+
+
 def study_key(k: int, alpha: float) -> str:
     """The name of one PLD setting in the parameter study (a row of the paper's Table II)."""
     return f"K = {k}, α = {alpha:g}"

@@ -5,7 +5,9 @@ of rows 1 and 5, and GT-vs-prediction timelines. Row and family titles come from
 descriptions (vplan_core.method.ablation.ROWS, vplan_core.models.FAMILIES).
 
 Every number is a mean over the seeds with its standard deviation (sample std, ddof = 1; 0 for
-one seed); report.json keeps each seed's numbers as well (seed_summary)."""
+one seed); report.json keeps each seed's numbers as well (seed_summary). Beside the levels, each
+row's difference from its control, paired by seed and marked where it is beyond seed noise
+(vplan_core.evaluation.differences), and a paragraph on what the numbers can show."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +19,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vplan_core.method.ablation import LABEL_TITLES, PLG, ROWS  # noqa: E402
+from vplan_core.method.ablation import BASELINE_ROW, LABEL_TITLES, PLD, PLG, ROWS, pld  # noqa: E402
 from vplan_core.data.llp import CLASSES, Split  # noqa: E402
+from vplan_core.evaluation.differences import ALPHA, paired_difference, t_critical  # noqa: E402
 from vplan_core.evaluation.metrics import binarize  # noqa: E402
 
 METRIC_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
+METRIC_NAMES = ("A", "V", "AV", "Type@AV", "Event@AV")
+LEVELS = (("segment_level", "segment level"), ("event_level", "event level"))
+BEYOND_NOISE = "†"  # a difference beyond seed noise
+WORSE_LABELS = "‡"  # a row trained on labels worse than the video label on val
 
 
 def _mean_std(values: list) -> tuple:
@@ -58,17 +65,36 @@ def ablation_summary(evals: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
-def ablation_table(ablation: dict[str, dict]) -> str:
+def ablation_table(ablation: dict[str, dict], notes: dict[tuple, list[str]] | None = None) -> str:
     """Markdown: one row per ablation row, segment then event level A / V / AV / Type@AV /
-    Event@AV, each cell mean ± std over seeds."""
-    names = ("A", "V", "AV", "Type@AV", "Event@AV")
+    Event@AV, each cell mean ± std over seeds; the rows trained on labels worse than the video
+    label (notes: label_notes) marked, and below the table which labels and which rows."""
+    notes = shown_notes(notes or {}, ablation)
     lines = []
-    for level, title in (("segment_level", "segment level"), ("event_level", "event level")):
-        lines += [f"| row ({title}) | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-        lines += [f"| {ROWS[row].title} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
+    for level, title in LEVELS:
+        lines += [f"| row ({title}) | " + " | ".join(METRIC_NAMES) + " |", "|---" * (len(METRIC_NAMES) + 1) + "|"]
+        lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
                   for row, summary in ablation.items()]
         lines.append("")
+    lines += [f"{WORSE_LABELS} {modality.capitalize()} labels {name}: segment-level F {f:.1f} on val, below the video "
+              f"label's {video:.1f}; trained on by {', '.join(row_name(row) for row in rows)}."
+              for (modality, name, f, video), rows in notes.items()]
     return "\n".join(lines).rstrip()
+
+
+def row_name(row: str) -> str:
+    """A row's title up to its colon: short, and tells the rows apart."""
+    return ROWS[row].title.split(":")[0]
+
+
+def shown_notes(notes: dict[tuple, list[str]], rows) -> dict[tuple, list[str]]:
+    """label_notes restricted to the rows shown."""
+    shown = {note: [row for row in noted if row in rows] for note, noted in notes.items()}
+    return {note: noted for note, noted in shown.items() if noted}
+
+
+def _marked_title(row: str, notes: dict[tuple, list[str]]) -> str:
+    return ROWS[row].title + (f" {WORSE_LABELS}" if any(row in noted for noted in notes.values()) else "")
 
 
 def table_v(summaries: dict[str, dict[str, dict]]) -> str:
@@ -79,12 +105,12 @@ def table_v(summaries: dict[str, dict[str, dict]]) -> str:
     without the paper's figures (those are of the family's own recipe)."""
     from vplan_core.models import FAMILIES, family
 
-    names = ("A", "V", "AV", "Type@AV", "Event@AV")
     lines = []
     for level, title, offset in (("segment_level", "segment level", 0), ("event_level", "event level", 5)):
-        lines += [f"| parser, labels ({title}) | " + " | ".join(names) + " | paper |", "|---" * (len(names) + 2) + "|"]
+        lines += [f"| parser, labels ({title}) | " + " | ".join(METRIC_NAMES) + " | paper |",
+                  "|---" * (len(METRIC_NAMES) + 2) + "|"]
         for model, rows in summaries.items():
-            label, figures = (family(model).title, family(model).paper) if model in FAMILIES else (model, {})
+            label, figures = parser_label(model), (family(model).paper if model in FAMILIES else {})
             for row, summary in rows.items():
                 paper = figures.get(row)
                 cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
@@ -92,6 +118,76 @@ def table_v(summaries: dict[str, dict[str, dict]]) -> str:
                              + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + f" | {cited} |")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def parser_label(model: str) -> str:
+    """A family by its title, a recipe of one (models.<name>.family) by its name."""
+    from vplan_core.models import FAMILIES, family
+
+    return family(model).title if model in FAMILIES else model
+
+
+def seed_values(summary: dict, *keys: str) -> dict[int, float]:
+    """seed -> one number of a seed_summary, at keys in one seed's dict."""
+    out = {}
+    for entry in summary["per_seed"]:
+        value = entry
+        for key in keys:
+            value = value[key]
+        out[entry["seed"]] = value
+    return out
+
+
+def row_difference(summary: dict, control: dict) -> dict:
+    """level -> metric -> paired_difference of a row's test scores from its control's."""
+    return {level: {k: paired_difference(seed_values(summary, level, k), seed_values(control, level, k))
+                    for k in METRIC_KEYS} for level, _ in LEVELS}
+
+
+def ablation_differences(ablation: dict[str, dict]) -> dict[str, dict]:
+    """row -> {"control": its control (ROWS[row].control), level -> metric -> paired_difference},
+    for the rows whose control this run trained."""
+    return {row: {"control": ROWS[row].control, **row_difference(summary, ablation[ROWS[row].control])}
+            for row, summary in ablation.items() if ROWS[row].control in ablation}
+
+
+def table_v_differences(parsers: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """parser -> row -> {"control": row ①, ...}: each family's rows against its own loss (row ①),
+    as Table V compares them."""
+    return {model: {row: {"control": BASELINE_ROW, **row_difference(summary, rows[BASELINE_ROW])}
+                    for row, summary in rows.items() if row != BASELINE_ROW}
+            for model, rows in parsers.items() if BASELINE_ROW in rows}
+
+
+def _difference_cell(d: dict) -> str:
+    mean = f"{d['mean']:+.1f}".replace("-0.0", "+0.0")  # a difference that rounds to nothing has no sign
+    return f"{mean} ± {d['std']:.1f}" + (f" {BEYOND_NOISE}" if d["beyond_noise"] else "")
+
+
+def difference_table(entries: list[tuple[str, str, dict]]) -> str:
+    """Markdown: per level, each (row, its control, row_difference) as mean ± std over seeds of the
+    paired differences, marked where beyond noise."""
+    if not entries:
+        return "No row of this run has its control in the run."
+    lines = []
+    for level, title in LEVELS:
+        lines += [f"| row ({title}) | minus | " + " | ".join(METRIC_NAMES) + " |",
+                  "|---" * (len(METRIC_NAMES) + 2) + "|"]
+        lines += [f"| {row} | {control} | " + " | ".join(_difference_cell(diff[level][k]) for k in METRIC_KEYS) + " |"
+                  for row, control, diff in entries]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def ablation_difference_table(diffs: dict[str, dict], notes: dict[tuple, list[str]] | None = None) -> str:
+    return difference_table([(_marked_title(row, notes or {}), ROWS[d["control"]].title, d)
+                             for row, d in diffs.items()])
+
+
+def table_v_difference_table(diffs: dict[str, dict[str, dict]]) -> str:
+    return (f"Each parser's rows minus its own loss (row ①), seed by seed ({BEYOND_NOISE}: beyond seed noise):\n\n"
+            + difference_table([(f"{parser_label(model)} {ROWS[row].short_title}", ROWS[d["control"]].short_title, d)
+                                for model, rows in diffs.items() for row, d in rows.items()]))
 
 
 def quality_summary(files: list[dict]) -> dict:
@@ -105,10 +201,33 @@ def quality_summary(files: list[dict]) -> dict:
                for part in parts}}
 
 
+def with_video_label_segments(quality: dict[str, dict[str, dict]], val: Split) -> dict[str, dict[str, dict]]:
+    """quality (modality -> stage-1 row -> quality_summary) with the video label's segment and
+    event F added to each summary's segment_event, on the val videos it scored (left_out removed);
+    the same for every seed, as the video label is."""
+    from vplan_core.data.dataset import subset_split
+    from vplan_core.evaluation.label_quality import video_label_segments
+
+    out = {}
+    for modality, by_stage1 in quality.items():
+        out[modality] = {}
+        for stage1, summary in by_stage1.items():
+            left_out = set(summary["left_out"])
+            scored = subset_split(val, [i for i, vid in enumerate(val.video_ids) if vid not in left_out])
+            if len(scored.video_ids) != summary["videos"]:
+                raise ValueError(f"{modality} labels of {stage1}: {summary['videos']} val videos scored, but the val "
+                                 f"split less the {len(left_out)} left out has {len(scored.video_ids)}")
+            f = video_label_segments(scored, modality)
+            seeds = [entry["seed"] for entry in next(iter(summary["segment_event"].values()))["per_seed"]]
+            segment_event = {"video_label": seed_summary([f] * len(seeds), seeds), **summary["segment_event"]}
+            out[modality][stage1] = {**summary, "segment_event": segment_event}
+    return out
+
+
 def quality_source(quality: dict) -> str:
     """The kind of labels PLD refined in a quality_summary (ablation.LABEL_TITLES: plg, released):
     its label set beside PLD's."""
-    return next(name for name in quality["segment_event"] if name != "pld")
+    return next(name for name in quality["segment_event"] if name not in ("pld", "video_label"))
 
 
 def refined_with(stage1: str, quality: dict) -> str:
@@ -138,6 +257,66 @@ def quality_tables(quality: dict[str, dict], modality: str) -> tuple[str, str]:
     return "\n".join(table1), "\n".join(table2)
 
 
+def _label_name(key: str, stage1: str, source: str, modality: str) -> str:
+    """A label set's name in the label-quality tables."""
+    if key == "video_label":
+        return f"video label as {modality} label"
+    return LABEL_TITLES[source] + (f" + PLD ({ROWS[stage1].title.split()[0]}'s models)" if key == PLD else "")
+
+
+def quality_differences(by_stage1: dict[str, dict], modality: str) -> list[tuple[str, str, dict]]:
+    """One modality's label sets against their controls, paired by seed: each stage-1 source
+    (PLG's, VALOR's released labels) against the video label, PLD's refinement against its source.
+    Each (name, control's name, part -> key -> paired_difference) for Tables I and II's numbers;
+    the video label's segment and event F are the report's (with_video_label_segments)."""
+    parts = (("video_level", ("precision", "recall")), ("segment_event", ("segment_f", "event_f")))
+    out = {}
+    for stage1, summary in by_stage1.items():
+        source = quality_source(summary)
+        for key, control in ((source, "video_label"), (PLD, source)):
+            diff = {part: {k: paired_difference(seed_values(summary[part][key], k),
+                                                seed_values(summary[part][control], k)) for k in keys}
+                    for part, keys in parts if control in summary[part]}
+            name = _label_name(key, stage1, source, modality)
+            out.setdefault(name, (name, _label_name(control, stage1, source, modality), diff))
+    return list(out.values())
+
+
+def quality_difference_table(entries: list[tuple[str, str, dict]], modality: str) -> str:
+    """Markdown: each label set minus its control at video level (Table I) and segment and event
+    level (Table II), mean ± std over seeds of the paired differences, marked where beyond noise."""
+    places = (("video_level", "precision"), ("video_level", "recall"), ("segment_event", "segment_f"),
+              ("segment_event", "event_f"))
+    lines = [f"| {modality} labels | minus | video-level precision | video-level recall | segment-level F | "
+             "event-level F |", "|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {control} | " + " | ".join(_difference_cell(diff[part][k]) if part in diff else "-"
+                                                     for part, k in places) + " |"
+              for name, control, diff in entries]
+    return "\n".join(lines)
+
+
+def label_notes(quality: dict[str, dict[str, dict]]) -> dict[tuple, list[str]]:
+    """(modality, label set, its segment-level F on val, the video label's on every segment) ->
+    the rows that train on that set, for each label set (a stage-1 source or PLD's refinement)
+    below the video label; a source that several stage-1 rows trained on (scored on the val
+    videos each could score) with the first one's numbers, as in the tables."""
+    notes: dict[tuple, dict[str, None]] = {}
+    first: dict[tuple, tuple] = {}  # (modality, label set) -> its note: the first stage-1 row's numbers
+    for modality, by_stage1 in quality.items():
+        for stage1, summary in by_stage1.items():
+            scores, source = summary["segment_event"], quality_source(summary)
+            if "video_label" not in scores:
+                continue
+            video = scores["video_label"]["segment_f"]
+            for key, labels in ((source, ROWS[stage1].labels[modality]), (PLD, pld(stage1))):
+                f = scores[key]["segment_f"]
+                if f < video:
+                    name = _label_name(key, stage1, source, modality)
+                    rows = notes.setdefault(first.setdefault((modality, name), (modality, name, f, video)), {})
+                    rows.update((row.name, None) for row in ROWS.values() if row.labels.get(modality) == labels)
+    return {note: list(rows) for note, rows in notes.items() if rows}
+
+
 def pld_study_table(quality: dict, configured: str) -> str:
     """PLD's K and α studied on val (the paper's Table II grid), the configured setting marked."""
     if "pld_study" not in quality:
@@ -164,11 +343,94 @@ def label_quality_section(quality: dict[str, dict[str, dict]], configured: str) 
                            + (f", left out for want of labels: {len(summary['left_out'])} "
                               f"({', '.join(sorted(summary['left_out']))})" if summary["left_out"] else "")
                            for stage1, summary in by_stage1.items())
+        differences = quality_difference_table(quality_differences(by_stage1, modality), modality)
         parts += [f"### {modality.capitalize()} labels", f"Scored: {scored}.", f"Video level (Table I):\n\n{table1}",
-                  f"Segment and event level (Table II):\n\n{table2}"]
+                  f"Segment and event level (Table II):\n\n{table2}",
+                  f"Each label set minus its control, paired by seed ({BEYOND_NOISE}: beyond seed noise):\n\n"
+                  f"{differences}"]
         parts += [f"PLD's K and α with {refined_with(stage1, summary)}:\n\n{pld_study_table(summary, configured)}"
                   for stage1, summary in by_stage1.items()]
     return "\n\n".join(parts)
+
+
+PLACE_NAMES = {**{(level, k): f"{title.split()[0]}-level {name}" for level, title in LEVELS
+                   for k, name in zip(METRIC_KEYS, METRIC_NAMES)},
+               ("video_level", "precision"): "video-level precision", ("video_level", "recall"): "video-level recall",
+               ("segment_event", "segment_f"): "segment-level F", ("segment_event", "event_f"): "event-level F"}
+
+
+def limits_paragraph(seeds: list[int], videos: dict, comparisons: list[tuple[str, str, dict]], demo: bool,
+                     worse_labels: list[tuple]) -> str:
+    """The report's first paragraph: how many seeds and test videos, the rule that marks a
+    difference and what it can detect with these seeds, which differences it marked
+    (comparisons: (row, its control, part -> key -> paired_difference) of every table), for the
+    demo that its rows prove the pipeline runs and nothing about the method, and the label sets
+    worse than the video label that shown rows train on (worse_labels: label_notes' keys)."""
+    n = len(seeds)
+    text = [f"**What these numbers can show.** Every row was trained with {n} seed{'s' * (n > 1)} ({seeds}) and "
+            f"scored on {videos['evaluated']} test videos (of {videos['in_split']} in the split)."]
+    tested = [(row, control, PLACE_NAMES[part, k], d) for row, control, diff in comparisons
+              for part, cells in diff.items() if part != "control" for k, d in cells.items()]
+    if n < 2:
+        text.append("Each row is shown beside its control (the row it adds one thing to), but with one seed no "
+                    "difference can be told from seed noise, and none is marked: train more seeds (train.seeds).")
+    else:
+        factor = t_critical(n - 1) / n ** 0.5
+        text.append(f"Each row is compared with its control (the row it adds one thing to) seed by seed, as the "
+                    f"same seed gives both the same initial weights, data order and dropout noise; a difference is "
+                    f"marked {BEYOND_NOISE} where a paired t-test over the seeds finds it beyond seed noise "
+                    f"(two-sided, {ALPHA:.0%}; docs/metric.md, \"Differences beyond noise\"). With {n} seeds a mean "
+                    f"difference is marked only when it exceeds {factor:.1f} times the spread of the seeds' "
+                    f"differences, so a small real effect can go unmarked; of the {len(tested)} differences tested, "
+                    f"about {ALPHA * len(tested):.1f} would be marked by chance alone were nothing different.")
+        marked: dict[tuple[str, str], list[str]] = {}
+        for row, control, place, d in tested:
+            if d["beyond_noise"]:
+                marked.setdefault((row, control), []).append(f"{place} {d['mean']:+.1f}")
+        text.append("Beyond noise: " + "; ".join(f"{row} minus {control}: {', '.join(places)}"
+                                                  for (row, control), places in marked.items()) + "."
+                    if marked else "No difference is beyond seed noise.")
+    if demo:
+        text.append("This is the demo: its backbones, CLIP and CLAP are small and trained in a synthetic world, so "
+                    "its rows prove that the pipeline runs end to end and are no evidence for the method or against "
+                    "it; where the method's orderings of the rows are shown, at a scale where they can be, is "
+                    "docs/studies.md.")
+    if worse_labels:
+        text.append(f"Rows marked {WORSE_LABELS} train on labels whose segment-level F on val is below the video "
+                    f"label's: {'; '.join(f'{modality} {name}' for modality, name, _, _ in worse_labels)} (the notes "
+                    f"under the ablation table give the numbers).")
+    return " ".join(text)
+
+
+def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: str | Path) -> None:
+    """Per row, its seeds' segment-level Type@AV as points around their mean (a bar), and, beside
+    it in grey, its control's (ablation_differences), each seed's two points joined; the pair's
+    label marked where the difference is beyond noise."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(ablation)), 4))
+    labels = []
+    for x, (row, summary) in enumerate(ablation.items()):
+        shown = [(x + 0.15, summary, "C0")]
+        label = row
+        if row in diffs:
+            control = diffs[row]["control"]
+            shown.append((x - 0.15, ablation[control], "0.6"))
+            beyond = diffs[row]["segment_level"]["type_at_av"]["beyond_noise"]
+            label += f"\nvs {control}" + (f" {BEYOND_NOISE}" if beyond else "")
+            mine, theirs = (seed_values(s, "segment_level", "type_at_av") for s in (summary, ablation[control]))
+            for seed in sorted(set(mine) & set(theirs)):  # a seed's pair joined: the difference the test reads
+                ax.plot([x - 0.15, x + 0.15], [theirs[seed], mine[seed]], color="0.8", linewidth=0.8, zorder=2)
+        for position, scores, colour in shown:
+            values = list(seed_values(scores, "segment_level", "type_at_av").values())
+            ax.scatter([position] * len(values), values, color=colour, s=18, zorder=3)
+            ax.hlines(np.mean(values), position - 0.1, position + 0.1, color=colour, linewidth=2)
+        labels.append(label)
+    ax.set_xticks(range(len(ablation)), labels, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("segment-level Type@AV (%), test")
+    ax.set_title("each seed (points) and their mean (bar); grey: the row's control, a seed's two points joined",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:

@@ -73,7 +73,8 @@ def pld(stage1: str) -> Labels:
 @dataclass(frozen=True)
 class Row:
     """One row: its loss (LOSS_KINDS), each modality's labels, its title in the ablation table
-    and in Table V (another parser on the same labels), and whether Table V trains it."""
+    and in Table V (another parser on the same labels), whether Table V trains it, and its
+    control: the row it adds one thing to, which the report subtracts from it seed by seed."""
 
     name: str
     title: str
@@ -82,6 +83,7 @@ class Row:
     visual: Labels = Labels()
     audio: Labels = Labels()
     table_v: bool = False
+    control: str | None = None
 
     @property
     def labels(self) -> dict[str, Labels]:
@@ -108,36 +110,45 @@ class Row:
 
 ROWS: dict[str, Row] = {row.name: row for row in (
     Row("row1_han", "① HAN (Eq. 2)", "its own loss", "han", table_v=True),
-    Row("row2_plg", "② + PLG (Eq. 5)", "+ PLG", "plg", visual=plg("clip"), table_v=True),
-    Row("row3_plg_segbce", "③ + PLG + segment BCE", "+ PLG + segment BCE", "plg_segbce", visual=plg("clip")),
-    Row("row4_plg_rl", "④ + PLG + RL (Eq. 9)", "+ PLG + RL", "plg_rl", visual=plg("clip")),
-    Row("row5_vplan", "⑤ + PLD + RL (VPLAN)", "+ PLD + RL", "plg_rl", visual=pld("row4_plg_rl"), table_v=True),
+    Row("row2_plg", "② + PLG (Eq. 5)", "+ PLG", "plg", visual=plg("clip"), table_v=True,
+        control="row1_han"),
+    Row("row3_plg_segbce", "③ + PLG + segment BCE", "+ PLG + segment BCE", "plg_segbce", visual=plg("clip"),
+        control="row2_plg"),
+    Row("row4_plg_rl", "④ + PLG + RL (Eq. 9)", "+ PLG + RL", "plg_rl", visual=plg("clip"), control="row2_plg"),
+    Row("row5_vplan", "⑤ + PLD + RL (VPLAN)", "+ PLD + RL", "plg_rl", visual=pld("row4_plg_rl"), table_v=True,
+        control="row4_plg_rl"),
     Row("row6_plg_av", "⑥ + PLG-AV: CLIP and CLAP labels, audio labels where they mark silence",
-        "+ PLG-AV, audio where silent", "plg_av_temporal", visual=plg("clip"), audio=plg("clap")),
+        "+ PLG-AV, audio where silent", "plg_av_temporal", visual=plg("clip"), audio=plg("clap"),
+        control="row4_plg_rl"),
     Row("row7_plg_av_pld", "⑦ + PLD on both, audio labels where they mark silence",
-        "+ PLD on both, audio where silent", "plg_av_temporal", visual=pld("row6_plg_av"), audio=pld("row6_plg_av")),
+        "+ PLD on both, audio where silent", "plg_av_temporal", visual=pld("row6_plg_av"), audio=pld("row6_plg_av"),
+        control="row6_plg_av"),
     # row ⑥ as first built, the visual RL's form on audio: kept so that the report compares the two
     Row("row6_plg_av_rl", "⑥ as first built: PLG-AV + RL on both", "+ PLG-AV + RL on both", "plg_av_rl",
-        visual=plg("clip"), audio=plg("clap")),
+        visual=plg("clip"), audio=plg("clap"), control="row6_plg_av"),
     # ④-⑦ on VALOR's released labels instead of PLG's: planned when dataset.released_labels has their modalities
     Row("row4_released_rl", "④ + RL (Eq. 9) on VALOR's released labels (CLIP)",
-        "+ VALOR's released CLIP labels + RL", "plg_rl", visual=released("visual")),
+        "+ VALOR's released CLIP labels + RL", "plg_rl", visual=released("visual"),
+        control="row4_plg_rl"),
     Row("row5_released_pld", "⑤ + PLD + RL on VALOR's released labels (CLIP)",
-        "+ PLD of VALOR's released CLIP labels + RL", "plg_rl", visual=pld("row4_released_rl")),
+        "+ PLD of VALOR's released CLIP labels + RL", "plg_rl", visual=pld("row4_released_rl"),
+        control="row4_released_rl"),
     Row("row6_released_av", "⑥ on VALOR's released labels (CLIP and CLAP), audio where they mark silence",
         "+ VALOR's released CLIP and CLAP labels, audio where silent", "plg_av_temporal",
-        visual=released("visual"), audio=released("audio")),
+        visual=released("visual"), audio=released("audio"), control="row4_released_rl"),
     Row("row7_released_av_pld", "⑦ + PLD on both, VALOR's released labels (CLIP and CLAP), audio where they mark silence",
         "+ PLD of VALOR's released CLIP and CLAP labels, audio where silent", "plg_av_temporal",
-        visual=pld("row6_released_av"), audio=pld("row6_released_av")),
+        visual=pld("row6_released_av"), audio=pld("row6_released_av"),
+        control="row6_released_av"),
     # VALOR's loss (a segment BCE on both modalities) on each label source, and VPLAN's PLD of its labels
     Row("valor_plg", "VALOR's loss on PLG labels (CLIP and CLAP)", "VALOR's loss on PLG labels", "valor",
-        visual=plg("clip"), audio=plg("clap")),
+        visual=plg("clip"), audio=plg("clap"), control="row6_plg_av"),
     Row("valor_released", "VALOR: its loss on its released labels (CLIP and CLAP)",
-        "VALOR's loss on VALOR's released labels", "valor", visual=released("visual"), audio=released("audio")),
+        "VALOR's loss on VALOR's released labels", "valor", visual=released("visual"), audio=released("audio"),
+        control="valor_plg"),
     Row("valor_released_pld", "VALOR + PLD of its released labels (by its own models)",
         "VALOR's loss on PLD of VALOR's released labels", "valor",
-        visual=pld("valor_released"), audio=pld("valor_released")),
+        visual=pld("valor_released"), audio=pld("valor_released"), control="valor_released"),
 )}
 # The two ends of the table, which the report compares class by class.
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
@@ -146,8 +157,10 @@ BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 def check_rows(rows: dict[str, Row] = ROWS) -> None:
     """Each row's labels are the ones its loss reads; PLG labels a modality from a feature whose
     role is that modality's labels; released labels are that modality's release; PLD refines a
-    stage-1 row's PLG or released labels."""
+    stage-1 row's PLG or released labels; a row's control is another row."""
     for row in rows.values():
+        if row.control is not None and (row.control not in rows or row.control == row.name):
+            raise ValueError(f"row {row.name}: its control {row.control!r} is no other row of {sorted(rows)}")
         if tuple(m for m in MODALITIES if m in row.labels) != tuple(sorted(LOSS_KINDS[row.loss].labels, key=MODALITIES.index)):
             raise ValueError(f"row {row.name}: loss {row.loss!r} reads {LOSS_KINDS[row.loss].labels} labels, "
                              f"the row has {tuple(row.labels)}")
