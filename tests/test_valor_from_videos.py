@@ -42,11 +42,14 @@ def valor_run(tiny_demo, tmp_path_factory):
 def test_valor_plus_plus_trains_on_maps_extracted_from_the_videos(valor_run):
     workdir, configfile, planned, before = valor_run
     results = workdir / "results/tiny"
-    # the maps' settings, each shard's extraction (only clap_maps is extracted anew), VALOR++'s row
-    assert planned == {"extraction_settings": 1, "extract_features": 2, "train_row": 1, "evaluate_row": 1,
-                       "report": 1, "all": 1}
-    changed = {p for p, mtime in before.items() if not p.exists() or p.stat().st_mtime_ns != mtime}
-    assert {p.relative_to(results).parts[0] for p in changed} <= {"report", "logs", "benchmarks"}
+    # the maps' settings, each shard's extraction (only clap_maps is extracted anew), the manifest
+    # (it accounts for every store), VALOR++'s row
+    assert planned == {"extraction_settings": 1, "extract_features": 2, "manifest": 1, "train_row": 1,
+                       "evaluate_row": 1, "report": 1, "all": 1}
+    changed = {p.relative_to(results) for p, mtime in before.items() if p.stat().st_mtime_ns != mtime}
+    stores = {p for p in changed if p.parts[0] == "features"}
+    assert stores and all(p.name == ".snakemake_timestamp" for p in stores)  # the demo's stores are kept
+    assert {p.parts[0] for p in changed - stores} == {"report", "manifest.tsv", "manifest_summary.json"}
 
     import zarr
     for shard in ("0000", "0001"):
@@ -58,14 +61,14 @@ def test_valor_plus_plus_trains_on_maps_extracted_from_the_videos(valor_run):
     assert payload["train_config"]["inputs"] == {"audio": "clap_maps", "visual_2d": "clip", "visual_3d": "r2plus1d"}
     assert {k: payload["model_kwargs"][k] for k in ("audio_dim", "audio_maps")} == {"audio_dim": 64, "audio_maps": True}
     evaluation = json.loads((results / "eval/valor_plus_plus/valor_plg/seeds_0-1.json").read_text())
-    assert [seed["seed"] for seed in evaluation["per_seed"]] == [0, 1]
+    assert evaluation["seeds"] == [0, 1] and len(evaluation["per_seed"]) == 2
     assert planned_jobs(workdir, configfile) == {}
 
 
 def test_parse_runs_the_valor_plus_plus_checkpoint_on_a_demo_video(valor_run, monkeypatch):
     workdir, configfile, _, _ = valor_run
     monkeypatch.chdir(workdir)  # the config's paths are relative to the run's folder
-    video = sorted((workdir / "resources/tiny/videos").glob("*.mp4"))[0]
+    video = sorted((workdir / "resources/tiny/videos").rglob("*.mp4"))[0]
     checkpoint = workdir / "results/tiny/models/valor_plus_plus/valor_plg/seeds_0-1/seed_0/model.pt"
     assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(configfile),
                  "--out", str(workdir / "parsed")]) == 0
