@@ -117,6 +117,14 @@ def test_valor_clip_takes_valors_samples():
         clap_maps.valor_clip(np.zeros((2, 480000), np.float32))
 
 
+def test_torchaudios_filters_are_the_fused_ones_in_float32():
+    """VALOR's get_mel (torchaudio) computes the HTK filters in float32: 5.6e-6 off the float64
+    ones of the clap store, enough to move the maps by 1e-5 (the test below fails with those)."""
+    from vplan_core.features.clap_audio import mel_filters, torchaudio_filters
+
+    assert 0 < float((torchaudio_filters() - mel_filters(True)).abs().max()) < 6e-6
+
+
 @pytest.mark.parametrize("n", [480000, 481440, 441000])  # 10 s; an LLP clip's 10.03 s; 9.19 s
 def test_maps_equal_valors_on_laion_claps_own_file(n, tmp_path):
     """fused.pt (laion_clap's code wrote it): VALOR's maps of a waveform of n samples."""

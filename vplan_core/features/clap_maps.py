@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vplan_core.features.clap import is_fused, load_clap, weights_label
+from vplan_core.features.clap import check_checkpoint, is_fused, load_clap, weights_label
 from vplan_core.features.clap_audio import AUDIO_RATE, CLIP_SAMPLES, model_input, torchaudio_filters
 
 
@@ -63,8 +63,6 @@ def feature_maps(model, clips: torch.Tensor) -> torch.Tensor:
 
 def check_weights(settings: dict) -> list[str]:
     """The configured checkpoint's form, architecture and fusion (features.clap_maps), before any job."""
-    from vplan_core.features.clap import check_checkpoint
-
     return check_checkpoint(settings["checkpoint"], settings.get("fusion"), settings.get("config"), text=False)
 
 
