@@ -10,7 +10,8 @@
 # pseudo-label feature's released segment embeddings (dataset.clip_features: CLIP image
 # embeddings, dataset.clap_features: CLAP window embeddings) become its store the same way, and
 # released feature maps a parser reads (dataset.clap_feature_maps: VALOR's CLAP maps, VALOR++'s
-# audio) theirs. A store is made when a trained parser (models.<name>.inputs) or PLG reads it.
+# audio) theirs (without them, the maps are extracted from the videos: features.clap_maps). A
+# store is made when a trained parser (models.<name>.inputs) or PLG reads it.
 
 if SOURCES.extracted:
 

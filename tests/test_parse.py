@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.media import Audio, write_video
+from tests.test_clap_maps import write_laion_clap
 from tests.workflow_runs import REPO
 from vplan_core.cli import main
 from vplan_core.data.llp import CLASSES
@@ -115,8 +116,8 @@ def test_a_real_llp_clip_is_one_window_with_nothing_in_its_slack(tiny, tmp_path)
 def test_parse_extracts_the_features_the_checkpoint_read(tiny, tmp_path, capsys):
     """A parser trained on CLIP segment embeddings as its 2D visual input (models.<name>.inputs)
     records them in its checkpoint, and `vplan parse` extracts CLIP for it (ResNet frames would not
-    fit: 512-d, the model's visual_2d is CLIP's 128); one trained on released CLAP maps cannot parse
-    a video, and says so."""
+    fit: 512-d, the model's visual_2d is CLIP's 128); a VALOR++ model (CLAP feature maps as its
+    audio) parses it with features.clap_maps, and without them says which key to set."""
     import torch
 
     from vplan_core.data.dataset import Features
@@ -144,9 +145,16 @@ def test_parse_extracts_the_features_the_checkpoint_read(tiny, tmp_path, capsys)
 
     maps = TrainConfig(loss=LossConfig("han"), model="valor", inputs={**inputs, "audio": "clap_maps"},
                        model_kwargs={"hidden_dim": 16, "ff_dim": 16, "nhead": 2, "audio_maps": True})
-    feats.audio = np.zeros((1, 64, 768), np.float32)
+    feats.audio = np.zeros((1, 64, 64), np.float32)  # the maps of write_laion_clap's HTSAT: 64 x 64
     save_checkpoint(checkpoint, initial_model(maps, feats.to_tensors("cpu"), len(CLASSES), seed=0), maps, {})
     capsys.readouterr()
     assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(clip_config)]) == 2
-    assert (f"checkpoint {checkpoint}: the model's audio is 'clap_maps', released files (clap_feature_maps) that "
-            "no extractor makes from a video") in capsys.readouterr().err
+    assert (f"checkpoint {checkpoint}: the model's audio is 'clap_maps', extracted with features.clap_maps, which "
+            f"config {clip_config} does not set") in capsys.readouterr().err
+    clap_checkpoint, clap_config = write_laion_clap(tmp_path / "clap")
+    config["features"]["clap_maps"] = {"checkpoint": str(clap_checkpoint), "config": str(clap_config)}
+    clip_config.write_text(yaml.safe_dump(config))
+    assert main(["parse", str(video), "--checkpoint", str(checkpoint), "--config", str(clip_config),
+                 "--out", str(tmp_path / "maps")]) == 0
+    result = json.loads((tmp_path / "maps/clip.events.json").read_text())
+    assert result["windows"] == 2 and result["events"]

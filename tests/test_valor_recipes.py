@@ -112,8 +112,11 @@ def test_parser_mistakes_are_named_before_any_job(models, expected):
 def test_a_parser_input_without_a_source_names_the_key_to_set():
     config = copy.deepcopy(LLP)
     del config["dataset"]["clap_feature_maps"]
+    assert feature_sources(config, ROWS).producer("clap_maps") == "extract_features"  # features.clap_maps
+    del config["dataset"]["videos"]
     with pytest.raises(ValueError, match=re.escape("config key 'models.valor_plus_plus.inputs.audio' is 'clap_maps', "
-                                                   "which this run cannot make: set dataset.clap_feature_maps")):
+                                                   "which this run cannot make: set dataset.clap_feature_maps or "
+                                                   "dataset.videos")):
         feature_sources(config, ROWS)
 
 

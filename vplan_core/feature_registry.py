@@ -57,9 +57,10 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class ReleasedMaps:
-    """Feature maps of the whole clip that a release gives per video and no extractor makes
-    (VALOR's CLAP/features): dataset.<key>/<id>.npy, each exactly `shape`, imported as they
-    are; provenance: what the release's maps are, recorded in every store."""
+    """Feature maps of the whole clip that a release gives per video (VALOR's CLAP/features):
+    dataset.<key>/<id>.npy, each exactly `shape`, imported as they are (else extracted, when
+    the feature has an extractor); provenance: what the release's maps are, recorded in every
+    store."""
 
     key: str
     shape: tuple[int, ...]
@@ -126,7 +127,7 @@ class Feature:
     parser in models.<name>.inputs (None: PLG's only); default_input: the input of its role for a
     parser that chooses none (the HAN features); sampling: the keys of the config's `sampling`
     section its extraction reads; extractor: "module:function" building its extractor from
-    (settings, device), None for released maps; config_files: settings keys naming further files
+    (settings, device); maps: the release of a map feature; config_files: settings keys naming further files
     the extraction reads (inputs of its jobs); provenance: texts its stores record (and the
     official release's attrs repeat)."""
 
@@ -223,7 +224,11 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              plg={"prompt": AUDIO_PROMPT, "rule": "softmax", "tau": DEFAULT_TAU},
                              released_check="vplan_core.features.clap:valor_feature_maps",
                              thresholds=VALOR_CLAP_THRESHOLDS)),
-    Feature("clap_maps", "audio", maps=ReleasedMaps("clap_feature_maps", VALOR_CLAP_MAPS, {
+    Feature("clap_maps", "audio", sampling=("seconds",),
+            weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
+            extractor="vplan_core.features.clap_maps:clap_maps_extractor", config_files=("config",),
+            needs_audio=True, weights_check="vplan_core.features.clap_maps:check_weights",
+            maps=ReleasedMaps("clap_feature_maps", VALOR_CLAP_MAPS, {
         "model": "LAION-CLAP HTSAT audio encoder (VALOR's release)",
         "layout": "64 tokens (2 frequency x 32 time) x 768 channels of the whole 10-s clip, before CLAP's projection",
         "released_at": "https://huggingface.co/datasets/NTUBarista/valor_features (CLAP.zip: CLAP/features/<id>.npy)"})),

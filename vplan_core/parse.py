@@ -27,10 +27,11 @@ the event's segments (for audio-visual, of min(audio, visual)).
 Inputs are checked before any feature is extracted: the video is probed (data/video.py: a missing,
 empty, unreadable or truncated file, or one without a video stream, is a VideoError naming it),
 the checkpoint is read (training/checkpoints.py: a file that is no vplan model, an unknown family
-or weights that do not fit are named errors; so is a model trained on released feature maps, which
-no extractor makes), the extractors load their weight files and their
-feature sizes must be the model's. A video without an audio stream is an error, "no audio
-stream", not silence: the workflow records such videos as skipped for the audio features too
+or weights that do not fit are named errors; so is a feature the model read that CONFIG has no
+extractor settings for), the extractors load their weight files and their
+feature sizes must be the model's. A VALOR++ model reads CLAP's feature maps of each window
+(features.clap_maps, VALOR's get_audio_feature_maps), also when it was trained on VALOR's
+release. A video without an audio stream is an error, "no audio stream", not silence: the workflow records such videos as skipped for the audio features too
 (data/manifest.py, features/extract.py), so no parser was trained on made-up audio.
 """
 from __future__ import annotations
@@ -69,14 +70,13 @@ def build_extractors(config: dict, inputs: dict[str, str], device: str = "cpu") 
             for role, feature in inputs.items()}
 
 
-def check_extractable(inputs: dict[str, str], checkpoint: str | Path) -> None:
-    """A model trained on released feature maps cannot parse a video: no extractor makes them."""
-    from vplan_core.feature_registry import FEATURES
-
-    released = [f"the model's {role} is {feature!r}, released files ({FEATURES[feature].released}) that no "
-                "extractor makes from a video" for role, feature in inputs.items() if FEATURES[feature].extractor is None]
-    if released:
-        raise ValueError(f"checkpoint {checkpoint}: " + "; ".join(released))
+def check_extractable(config: dict, inputs: dict[str, str], checkpoint: str | Path, config_path: str | Path) -> None:
+    """Each feature the model read has its extractor's settings in the config (features.<name>):
+    a model trained on released files (VALOR's CLAP maps) needs the checkpoint that makes them."""
+    unset = [f"the model's {role} is {feature!r}, extracted with features.{feature}, which config {config_path} "
+             "does not set" for role, feature in inputs.items() if not config["features"].get(feature)]
+    if unset:
+        raise ValueError(f"checkpoint {checkpoint}: " + "; ".join(unset))
 
 
 def window_probabilities(video: str | Path, extractors: dict, model, n_windows: int, device: str = "cpu",
@@ -188,7 +188,7 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
         raise VideoError(video, "no audio stream", "the parsers need the audio track")
     model, payload = load_checkpoint(checkpoint, device=device)
     inputs = checkpoint_inputs(payload)
-    check_extractable(inputs, checkpoint)
+    check_extractable(config, inputs, checkpoint, config_path)
     extractors = build_extractors(config, inputs, device)
     _check_dims(model, extractors, checkpoint, config_path)
     n_windows = window_count(info.duration_s)

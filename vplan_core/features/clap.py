@@ -124,13 +124,14 @@ def load_tokenizer(folder: str | Path):
 
 
 def load_clap(checkpoint: str | Path, fusion: bool | None = True, config_file: str | None = None,
-              tokenizer: str | None = None, device: str = "cpu"):
+              tokenizer: str | None = None, device: str = "cpu", text: bool = True):
     """(ClapModel in eval mode, tokenizer) from a local checkpoint in a form clap_checkpoints.FORMS names.
 
     fusion is `features.clap.fusion` (None: take whatever the file is); config_file a
     transformers config.json for a LAION file of another architecture; tokenizer a folder of
     tokenizer files (needed for LAION files; a transformers folder brings its own).
     checkpoint "random:<seed>" builds a seeded, untrained model of config_file (tests only).
+    text=False: the audio tower's use alone (feature maps), no tokenizer needed (None is returned).
     FileNotFoundError when nothing is there, CheckpointError (a ValueError) when it is no usable
     CLAP checkpoint.
     """
@@ -141,7 +142,7 @@ def load_clap(checkpoint: str | Path, fusion: bool | None = True, config_file: s
         config = _config(None, config_file, fusion)
         torch.manual_seed(int(checkpoint[len(RANDOM_PREFIX):]))
         model = ClapModel(config)
-        return model.eval().to(device), load_tokenizer(_tokenizer_dir(None, tokenizer))
+        return model.eval().to(device), load_tokenizer(_tokenizer_dir(None, tokenizer)) if text else None
     if not checkpoint or not Path(checkpoint).exists():
         raise FileNotFoundError(
             f"CLAP checkpoint not found: config key '{CONFIG_KEY}' = {checkpoint!r}. Pretrained "
@@ -150,19 +151,20 @@ def load_clap(checkpoint: str | Path, fusion: bool | None = True, config_file: s
     found = inspect_checkpoint(checkpoint)
     config = _config(found, config_file, fusion)
     check_fusion(found, config, fusion, config_file)
-    tok_dir = _tokenizer_dir(found, tokenizer)
+    tok_dir = _tokenizer_dir(found, tokenizer) if text else None
     _check_fit(found, config)
     state = {k: v.float() if v.is_floating_point() else v
              for k, v in to_hf_names(found, read_tensors(found)).items()}
     model = ClapModel(config)  # built for real only once its config fits the file's tensors
     model.load_state_dict(_fit(model, state, found))
-    return model.eval().to(device), load_tokenizer(tok_dir)
+    return model.eval().to(device), load_tokenizer(tok_dir) if text else None
 
 
 def check_checkpoint(path: str | Path, fusion: bool | None = True, config_file: str | None = None,
-                     tokenizer: str | None = None) -> list[str]:
+                     tokenizer: str | None = None, text: bool = True) -> list[str]:
     """Problems with a CLAP checkpoint, found without reading tensor data: its form, every name
-    and shape against the architecture (built on the meta device), fusion, tokenizer files."""
+    and shape against the architecture (built on the meta device), fusion, tokenizer files
+    (when `text`: what load_clap needs)."""
     if str(path).startswith(RANDOM_PREFIX):
         return []
     if not Path(path).exists():
@@ -173,7 +175,8 @@ def check_checkpoint(path: str | Path, fusion: bool | None = True, config_file: 
         config = _config(found, config_file, fusion)
         check_fusion(found, config, fusion, config_file)
         _check_fit(found, config)
-        _tokenizer_dir(found, tokenizer)
+        if text:
+            _tokenizer_dir(found, tokenizer)
     except CheckpointError as exc:
         return [str(exc)]
     return []

@@ -22,6 +22,8 @@ the module.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -72,7 +74,7 @@ def repeat_pad(waves: torch.Tensor, length: int = CLIP_SAMPLES) -> torch.Tensor:
     return F.pad(tiled, (0, length - tiled.shape[-1]))
 
 
-_FILTERS: dict[bool, torch.Tensor] = {}
+_FILTERS: dict[bool | str, torch.Tensor] = {}  # by fusion, and "torchaudio"
 
 
 def mel_filters(fusion: bool) -> torch.Tensor:
@@ -88,16 +90,31 @@ def mel_filters(fusion: bool) -> torch.Tensor:
     return _FILTERS[fusion]
 
 
-def _power_mel(waves: torch.Tensor, fusion: bool) -> torch.Tensor:
+def torchaudio_filters() -> torch.Tensor:
+    """float32 [N_FFT // 2 + 1, 64]: the fused front end's HTK filters computed as torchaudio's
+    melscale_fbanks does, in float32 (laion_clap's get_mel, which VALOR's feature maps use).
+    They are within 6e-6 of mel_filters(True), computed in float64, which the clap store keeps."""
+    if "torchaudio" not in _FILTERS:
+        hz = torch.linspace(0, AUDIO_RATE // 2, N_FFT // 2 + 1)
+        mel_min, mel_max = (2595.0 * math.log10(1.0 + f / 700.0) for f in (F_MIN, F_MAX))
+        points = 700.0 * (10.0 ** (torch.linspace(mel_min, mel_max, MEL_BINS + 2) / 2595.0) - 1.0)
+        width, slopes = points[1:] - points[:-1], points[None] - hz[:, None]
+        _FILTERS["torchaudio"] = (torch.min(-slopes[:, :-2] / width[:-1], slopes[:, 2:] / width[1:])).clamp_min(0.0)
+    return _FILTERS["torchaudio"]
+
+
+def _power_mel(waves: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
     """[B, S] -> mel power [B, S // HOP + 1, 64] (centred, reflect-padded Hann STFT)."""
     spec = torch.stft(waves, n_fft=N_FFT, hop_length=HOP, win_length=N_FFT,
                       window=torch.hann_window(N_FFT, periodic=True, device=waves.device),
                       center=True, pad_mode="reflect", return_complex=True).abs().pow(2)
-    return spec.transpose(1, 2) @ mel_filters(fusion).to(waves.device)
+    return spec.transpose(1, 2) @ filters.to(waves.device)
 
 
-def log_mel(waves: torch.Tensor, fusion: bool, period: int | None = None) -> torch.Tensor:
-    """[B, CLIP_SAMPLES] -> float32 [B, 1001, 64] log-mel (dB), LAION's audio front end.
+def log_mel(waves: torch.Tensor, fusion: bool, period: int | None = None,
+            filters: torch.Tensor | None = None) -> torch.Tensor:
+    """[B, CLIP_SAMPLES] -> float32 [B, 1001, 64] log-mel (dB), LAION's audio front end
+    (filters: mel_filters(fusion) unless given).
 
     period (in samples, a multiple of HOP that divides the length) says that the waveform
     repeats with that period, as a repeat-padded window of a 10-s clip does; then only the
@@ -105,25 +122,26 @@ def log_mel(waves: torch.Tensor, fusion: bool, period: int | None = None) -> tor
     the rest are copies, which is the same spectrogram at a hundredth of the cost.
     """
     n = waves.shape[-1]
+    filters = mel_filters(fusion) if filters is None else filters
     if period is None or period % HOP or n % period or n < 2 * period + 2 * N_FFT:
-        power = _power_mel(waves, fusion)
+        power = _power_mel(waves, filters)
     else:
         frames_per_period, half = period // HOP, N_FFT // 2
         first = -(-half // HOP)  # frames before it touch the left reflect padding
         last = (n - half) // HOP  # frames after it touch the right one
-        head = _power_mel(waves[:, :(first + frames_per_period) * HOP + half], fusion)
+        head = _power_mel(waves[:, :(first + frames_per_period) * HOP + half], filters)
         # the frames after `last`, from a frame-aligned tail in which they are past its own edge
-        tail = _power_mel(waves[:, (last + 1 - first) * HOP:], fusion)[:, first:]
+        tail = _power_mel(waves[:, (last + 1 - first) * HOP:], filters)[:, first:]
         k = torch.arange(first, last + 1, device=waves.device)
         middle = head[:, first + (k - first) % frames_per_period]
         power = torch.cat([head[:, :first], middle, tail], dim=1)
     return 10.0 * torch.log10(power.clamp_min(AMIN_DB))
 
 
-def model_input(windows: torch.Tensor, fusion: bool) -> dict[str, torch.Tensor]:
+def model_input(windows: torch.Tensor, fusion: bool, filters: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """float windows [B, L] -> ClapModel.get_audio_features kwargs (VALOR's preprocessing)."""
     length = windows.shape[-1]
     period = length if CLIP_SAMPLES % length == 0 else None  # repeatpad adds no zeros
-    mel = log_mel(repeat_pad(quantise(windows)), fusion, period)[:, None]
+    mel = log_mel(repeat_pad(quantise(windows)), fusion, period, filters)[:, None]
     return {"input_features": mel.expand(-1, 4, -1, -1) if fusion else mel,
             "is_longer": torch.zeros(len(windows), 1, dtype=torch.bool, device=windows.device)}

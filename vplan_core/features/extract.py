@@ -15,6 +15,8 @@ the shard is done. Settings per feature (config features.<name> plus its samplin
             example_hop_s (1.0).
   clip:     model_name, checkpoint (a form clip_checkpoints.FORMS names, recorded in the
             store's checkpoint_format attr), config_file, size (224 px).
+  clap_maps: checkpoint (a LAION-CLAP file or transformers folder), fusion, config: one
+            [tokens, C] HTSAT feature map a video (VALOR++'s audio; clap_maps.py).
 A video that fails to decode, or has no audio for an audio feature, is listed in that
 feature's skips and its store's "skipped" attr, not given made-up features.
 
