@@ -37,7 +37,8 @@ VIDEOS: dict[str, tuple[str | None, dict | str | None, str, str]] = {
     "vfr-stereo_": ("vfr-stereo_.mp4", dict(GOOD, vfr=True, audio=Audio(2, 44100, 1000.0)), "used", ""),
     "grayscale__": ("grayscale__.mp4", dict(GOOD, gray=True, audio=Audio(1, 16000)), "used", ""),
     "noaudio-mp4": ("noaudio-mp4.mp4", dict(GOOD, codec="mpeg4"), "used", ""),
-    "short9s5pad": ("short9s5pad.mp4", dict(GOOD, seconds=9.5, audio=Audio(2, 44100)), "used", ""),
+    # 238 frames (9.52 s) and 9.50 s of audio: the manifest says how much is padded
+    "short9s5pad": ("short9s5pad.mp4", dict(GOOD, seconds=9.5, audio=Audio(2, 44100)), "used", "audio padded"),
     "long14s____": ("long14s_____0_14.mp4", dict(GOOD, seconds=14.0, audio=Audio(2, 44100)), "used", ""),
     "short6s____": ("short6s____.mp4", dict(GOOD, seconds=6.0, audio=Audio(2, 44100)), "skipped", "too short"),
     "zerobytes__": ("zerobytes__.mp4", "zero", "skipped", "empty file"),
@@ -203,9 +204,10 @@ def test_feature_stores_hold_exactly_the_used_videos(faults_run):
         assert np.isfinite(data).all()
         if feature in shapes:
             assert attrs["shape"] == shapes[feature]
-        # Streams starting at 100 s: the same features as the same content starting at 0.
+        # Streams starting at 100 s: the same features as the same content starting at 0 (up to
+        # float rounding: the two videos sit at other places of the model's batches).
         rows = dict(zip(ids, data))
-        np.testing.assert_array_equal(rows["late100s___"], rows["grayscale__"], err_msg=feature)
+        np.testing.assert_allclose(rows["late100s___"], rows["grayscale__"], rtol=1e-4, atol=1e-6, err_msg=feature)
     # The 9.5 s clip is padded (audio zeros at the end), the 14 s clip cut to its first 10 s:
     # both give the same per-video shape as a 10 s clip (checked above).
 
