@@ -16,6 +16,7 @@ if SOURCES.probes_videos:
             annotations=annotation_dir,
             shard_size=SHARD_SIZE,
             min_duration_s=config["sampling"]["min_duration_s"],
+            min_audio_s=config["sampling"]["min_audio_s"],
         log:
             PATHS.log("probe/shard_{shard}"),
         benchmark:

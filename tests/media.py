@@ -23,13 +23,18 @@ VFR_DURATIONS_MS = (33, 50, 17, 67, 40)  # cycled frame durations of the variabl
 @dataclass(frozen=True)
 class Audio:
     """Audio track spec: a sine of `freq_hz` at `amplitude` on every channel; with `tones`, second
-    s sounds tones[s] instead (the last tone holds after the list ends)."""
+    s sounds tones[s] instead (the last tone holds after the list ends). The track starts
+    `start_s` after the video's first frame and lasts `seconds` (default: as long as the video),
+    as yt-dlp/ffmpeg cuts can leave it; its content's second s sounds at the video's second
+    start_s + s."""
 
     channels: int = 2
     rate: int = 44100
     freq_hz: float = 440.0
     amplitude: float = 0.3
     tones: tuple[float, ...] | None = None
+    start_s: float = 0.0
+    seconds: float | None = None
 
 
 _LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
@@ -75,13 +80,15 @@ def frame_times(seconds: float, fps: float, vfr: bool = False) -> list[float]:
 
 def write_video(path: Path, *, seconds: float = 10.0, fps: int | Fraction = 25, width: int = 64,
                 height: int = 48, codec: str = "libx264", vfr: bool = False, gray: bool = False,
-                audio: Audio | None = None, video: bool = True, faststart: bool = False
-                ) -> list[float]:
-    """Write a test clip; returns the frame presentation times in seconds.
+                audio: Audio | None = None, video: bool = True, faststart: bool = False,
+                start_s: float = 0.0) -> list[float]:
+    """Write a test clip; returns the frame presentation times in seconds (of the content).
 
     vfr=True uses millisecond timestamps with irregular frame durations (VFR_DURATIONS_MS);
     gray=True encodes single-channel frames (libx264 pix_fmt gray); video=False writes an
-    audio-only file; faststart=True puts the index first, so a truncated copy still opens.
+    audio-only file; faststart=True puts the index first, so a truncated copy still opens;
+    start_s > 0 gives every stream timestamps from start_s on (a cut that kept its source's
+    clock), the same content otherwise.
     """
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
@@ -107,21 +114,23 @@ def write_video(path: Path, *, seconds: float = 10.0, fps: int | Fraction = 25, 
             img = barcode_frame(k, width, height, gray)
             frame = av.VideoFrame.from_ndarray(img, format="gray" if gray else "rgb24")
             if vfr:
-                frame.pts, frame.time_base = int(round(t * 1000)), Fraction(1, 1000)
+                frame.pts, frame.time_base = int(round((start_s + t) * 1000)), Fraction(1, 1000)
             else:
-                frame.pts = k
+                frame.pts = k + int(round(start_s * fps))
             for packet in vstream.encode(frame):
                 out.mux(packet)
         if vstream is not None:
             for packet in vstream.encode():
                 out.mux(packet)
         if astream is not None:
-            _write_audio(out, astream, audio, seconds)
+            _write_audio(out, astream, audio, seconds, start_s)
     return times
 
 
 def _write_audio(out: av.container.OutputContainer, stream: av.AudioStream, audio: Audio,
-                 seconds: float) -> None:
+                 seconds: float, start_s: float = 0.0) -> None:
+    seconds = seconds if audio.seconds is None else audio.seconds
+    first = int(round((start_s + audio.start_s) * audio.rate))  # pts of the track's first sample
     n_total, block = int(round(seconds * audio.rate)), 1024
     for start in range(0, n_total, block):
         n = min(block, n_total - start)
@@ -131,7 +140,7 @@ def _write_audio(out: av.container.OutputContainer, stream: av.AudioStream, audi
         wave = (audio.amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
         data = np.repeat(wave[None], audio.channels, axis=0)
         frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=_LAYOUTS[audio.channels])
-        frame.sample_rate, frame.pts = audio.rate, start
+        frame.sample_rate, frame.pts = audio.rate, first + start
         for packet in stream.encode(frame):
             out.mux(packet)
     for packet in stream.encode():

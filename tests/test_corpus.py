@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -140,3 +141,92 @@ def test_missing_weights_keep_their_named_error(corpus, model, unbuildable_confi
     assert parse(corpus["sixty_seconds"], unbuildable_config, model[1], tmp_path) == 2
     line = error_line(capfd)
     assert "weights file not found: config key 'features.cnn2d.weights'" in line and "cnn2d.pth" in line
+
+
+# ---------------------------------------------------------------- inputs that look fine but are not
+@pytest.fixture(scope="module")
+def odd_av(tmp_path_factory):
+    """10-s clips (small frames, 16 kHz audio): audio that ends at 0.2 s, every stream starting at
+    100 s, and the same content starting at 0 (its twin)."""
+    from tests.media import Audio, write_video
+
+    root = tmp_path_factory.mktemp("odd_av")
+    spec = dict(seconds=10.0, fps=8, width=32, height=24)
+    paths = {name: root / f"{name}.mp4" for name in ("audio_ends_at_0.2s", "streams_at_100s", "twin")}
+    write_video(paths["audio_ends_at_0.2s"], **spec, audio=Audio(1, 16000, seconds=0.2))
+    write_video(paths["streams_at_100s"], **spec, audio=Audio(1, 16000, freq_hz=1000.0), start_s=100.0)
+    write_video(paths["twin"], **spec, audio=Audio(1, 16000, freq_hz=1000.0))
+    return paths
+
+
+def test_audio_ending_early_is_refused_with_its_coverage(odd_av, model, unbuildable_config, tmp_path, capfd):
+    assert parse(odd_av["audio_ends_at_0.2s"], unbuildable_config, model[1], tmp_path / "out") == 2
+    assert error_line(capfd) == (f"vplan parse: error: {odd_av['audio_ends_at_0.2s']}: audio coverage (0.20 s of "
+                                 "the 10.00 s of video in [0, 10) s (needs 9.00 s))")
+    assert not (tmp_path / "out").exists()
+
+
+def test_streams_starting_late_parse_as_their_twin(odd_av, model, tmp_path, capfd):
+    """The same content with every timestamp 100 s later gives the parser the same inputs."""
+    from vplan_core.features.extractor import windows_features
+    from vplan_core.parse import build_extractors
+    from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint
+
+    assert parse(odd_av["streams_at_100s"], *model, tmp_path) == 0
+    result = json.loads((tmp_path / "streams_at_100s.events.json").read_text())
+    assert (result["duration_s"], result["windows"]) == (pytest.approx(10.0, abs=0.02), 1)
+    extractors = build_extractors(yaml.safe_load(model[0].read_text()), checkpoint_inputs(load_checkpoint(model[1])[1]))
+    late, twin = (windows_features(extractors, odd_av[name]) for name in ("streams_at_100s", "twin"))
+    for name in extractors:
+        np.testing.assert_array_equal(late[name], twin[name], err_msg=name)
+
+
+def test_a_folder_given_as_the_video_says_so(model, unbuildable_config, tmp_path, capfd):
+    assert parse(tmp_path, unbuildable_config, model[1], tmp_path / "out") == 2
+    assert error_line(capfd) == f"vplan parse: error: {tmp_path}: a folder, not a video file"
+
+
+def test_the_output_folder_is_checked_before_any_work(corpus, model, unbuildable_config, tmp_path, capfd):
+    """--out naming a file: refused before the video, the checkpoint or the extractors are read."""
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    for out in (tmp_path / "taken", tmp_path / "taken/sub"):
+        assert parse(corpus["no_audio"], unbuildable_config, model[1], out) == 2
+        assert error_line(capfd) == f"vplan parse: error: output folder {out}: {tmp_path / 'taken'} is not a folder"
+
+
+def test_a_model_with_nan_weights_does_not_parse(corpus, model, tmp_path, capfd):
+    payload = torch.load(model[1], weights_only=True)
+    payload["state_dict"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                             for k, v in payload["state_dict"].items()}
+    broken = tmp_path / "nan.pt"
+    torch.save(payload, broken)
+    assert parse(corpus["mono_8k"], model[0], broken, tmp_path / "out") == 2
+    line = error_line(capfd)
+    assert line.startswith(f"vplan parse: error: {broken}: non-finite weights")  # refused at load
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_whose_outputs_are_not_finite_does_not_parse(corpus, model, tmp_path, capfd):
+    """Finite weights far too large overflow to inf and NaN inside the model: no events are read
+    from such outputs."""
+    payload = torch.load(model[1], weights_only=True)
+    payload["state_dict"] = {k: torch.full_like(v, 1.0e30) if v.is_floating_point() else v
+                             for k, v in payload["state_dict"].items()}
+    broken = tmp_path / "huge.pt"
+    torch.save(payload, broken)
+    assert parse(corpus["mono_8k"], model[0], broken, tmp_path / "out") == 2
+    line = error_line(capfd)
+    assert line.startswith(f"vplan parse: error: checkpoint {broken}") and "not finite" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_are_replaced_atomically_and_the_summary_says_so(corpus, model, tmp_path, capfd):
+    video = corpus["mono_8k"]
+    assert parse(video, *model, tmp_path) == 0
+    assert json.loads(capfd.readouterr().out)["replaced"] == []
+    first = (tmp_path / "mono_8k.events.json").read_text()
+    assert parse(video, *model, tmp_path) == 0
+    assert json.loads(capfd.readouterr().out)["replaced"] == [str(tmp_path / "mono_8k.events.json"),
+                                                             str(tmp_path / "mono_8k.timeline.png")]
+    assert (tmp_path / "mono_8k.events.json").read_text() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mono_8k.events.json", "mono_8k.timeline.png"]

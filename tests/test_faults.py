@@ -37,7 +37,8 @@ VIDEOS: dict[str, tuple[str | None, dict | str | None, str, str]] = {
     "vfr-stereo_": ("vfr-stereo_.mp4", dict(GOOD, vfr=True, audio=Audio(2, 44100, 1000.0)), "used", ""),
     "grayscale__": ("grayscale__.mp4", dict(GOOD, gray=True, audio=Audio(1, 16000)), "used", ""),
     "noaudio-mp4": ("noaudio-mp4.mp4", dict(GOOD, codec="mpeg4"), "used", ""),
-    "short9s5pad": ("short9s5pad.mp4", dict(GOOD, seconds=9.5, audio=Audio(2, 44100)), "used", ""),
+    # 238 frames (9.52 s) and 9.50 s of audio: the manifest says how much is padded
+    "short9s5pad": ("short9s5pad.mp4", dict(GOOD, seconds=9.5, audio=Audio(2, 44100)), "used", "audio padded"),
     "long14s____": ("long14s_____0_14.mp4", dict(GOOD, seconds=14.0, audio=Audio(2, 44100)), "used", ""),
     "short6s____": ("short6s____.mp4", dict(GOOD, seconds=6.0, audio=Audio(2, 44100)), "skipped", "too short"),
     "zerobytes__": ("zerobytes__.mp4", "zero", "skipped", "empty file"),
@@ -53,6 +54,10 @@ VIDEOS: dict[str, tuple[str | None, dict | str | None, str, str]] = {
     "sixtysecond": ("sixtysecond.mp4", dict(GOOD, seconds=60.0, fps=8, audio=Audio(1, 16000)), "used", ""),
     "halfsecond_": ("halfsecond_.mp4", dict(GOOD, seconds=0.5, audio=Audio(1, 16000)), "skipped", "too short"),
     "textfile___": ("textfile___.mp4", "text", "skipped", "unreadable"),
+    # streams that start at 100 s (a cut that kept its source's clock): grayscale__'s content, read alike
+    "late100s___": ("late100s____0_10.mp4", dict(GOOD, gray=True, audio=Audio(1, 16000), start_s=100.0), "used", ""),
+    # audio that ends at 0.2 s: not read as 9.8 s of silence
+    "audio0s2end": ("audio0s2end.mp4", dict(GOOD, audio=Audio(2, 44100, seconds=0.2)), "skipped", "audio coverage"),
 }
 EXTRA = "notinsplit_.mp4"  # a good video that no split names
 NON_ASCII = "fête_ü_音.mp4"  # one more, under a name no LLP id can have
@@ -199,6 +204,10 @@ def test_feature_stores_hold_exactly_the_used_videos(faults_run):
         assert np.isfinite(data).all()
         if feature in shapes:
             assert attrs["shape"] == shapes[feature]
+        # Streams starting at 100 s: the same features as the same content starting at 0 (up to
+        # float rounding: the two videos sit at other places of the model's batches).
+        rows = dict(zip(ids, data))
+        np.testing.assert_allclose(rows["late100s___"], rows["grayscale__"], rtol=1e-4, atol=1e-6, err_msg=feature)
     # The 9.5 s clip is padded (audio zeros at the end), the 14 s clip cut to its first 10 s:
     # both give the same per-video shape as a 10 s clip (checked above).
 
@@ -211,7 +220,7 @@ def test_run_prints_the_summary_line(faults_run):
     assert lines and lines[-1].startswith(f"vplan: {len(VIDEOS)} videos: {n_used} used, {n_skipped} skipped, "
                                           "1 missing (skip reasons: ")
     line = lines[-1]
-    assert "skipped/too short: 2" in line and "missing/no file: 1" in line
+    assert "skipped/too short: 2" in line and "skipped/audio coverage: 1" in line and "missing/no file: 1" in line
     assert "feature skips: vggish: 1 (no audio stream: 1)" in line
     assert "2 file(s) in dataset.videos named by no split" in line
 

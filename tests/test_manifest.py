@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,31 @@ def test_feature_skips_from_store_attrs(tmp_path):
     assert skips["vggish"]["total"] == 3
     assert skips["vggish"]["by_reason"] == {"no audio stream": 2, "unreadable": 1}
     assert skips["vggish"]["videos"][1] == ["z", "unreadable: junk"]
+
+
+def test_paths_are_kept_exactly(tmp_path):
+    """A folder named with two spaces, a tab and a newline: the manifest's path finds the file again."""
+    folder = tmp_path / "v  two\tthree\nfour"
+    folder.mkdir()
+    write_video(folder / "spacedspace_0_10.mp4", seconds=10.0, audio=Audio(1, 16000))
+    rows = probe_videos(["spacedspace"], folder)
+    write_manifest(tmp_path / "m.tsv", rows)
+    (row,) = read_manifest(tmp_path / "m.tsv")
+    assert row["status"] == "used" and row["path"] == str(folder / "spacedspace_0_10.mp4")
+    assert os.path.isfile(row["path"])
+
+
+def test_audio_coverage_skips_and_padding_is_written(tmp_path):
+    """Audio that ends at 0.2 s is a skip stating its coverage; a 0.5-s leading gap is used and
+    the manifest says how much is padded. The threshold is sampling.min_audio_s."""
+    write_video(tmp_path / "audioends02_0_10.mp4", seconds=10.0, audio=Audio(2, 44100, seconds=0.2))
+    write_video(tmp_path / "audiolate05_0_10.mp4", seconds=10.0, audio=Audio(1, 16000, start_s=0.5, seconds=9.5))
+    rows = {r["video_id"]: r for r in probe_videos(["audioends02", "audiolate05"], tmp_path)}
+    assert rows["audioends02"]["status"] == "skipped"
+    assert rows["audioends02"]["reason"] == "audio coverage: 0.20 s of the 10.00 s of video in [0, 10) s (needs 9.00 s)"
+    # 16 kHz AAC's 1024 priming samples (64 ms) come first and count as audio
+    assert (rows["audiolate05"]["status"], rows["audiolate05"]["reason"]) == ("used", "audio padded: 0.44 s")
+    write_manifest(tmp_path / "m.tsv", rows.values())
+    assert read_manifest(tmp_path / "m.tsv") == list(rows.values())
+    assert summarize(list(rows.values()))["by_reason"] == {"skipped/audio coverage": 1}
+    assert probe_videos(["audioends02"], tmp_path, min_audio_s=0.1)[0]["status"] == "used"

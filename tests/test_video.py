@@ -167,3 +167,80 @@ def test_a_late_window_is_decoded_from_a_seek_within_half_a_sample(tmp_path):
         # a 1 kHz tone of amplitude 0.3 moved by at most half a 16 kHz sample: |diff| <= 2π·1000·(0.5/16000)·0.3
         assert np.abs(seeked - from_zero).max() <= 2 * np.pi * 1000 * 0.5 / 16000 * 0.31
         assert np.corrcoef(seeked[:80000], from_zero[:80000])[0, 1] > 0.99
+
+
+# ---------------------------------------------------------------- one clock for audio and frames
+TONES = tuple(200.0 * (k + 1) for k in range(14))  # content second k sounds 200 (k + 1) Hz
+
+
+def tone_of_each_second(wave: np.ndarray, rate: int = 16000) -> list[float]:
+    """The loudest frequency of each second of `wave`, from its [0.2, 0.45) s part (0 for silence)."""
+    out = []
+    for s in range(len(wave) // rate):
+        block = wave[int((s + 0.2) * rate):int((s + 0.45) * rate)]
+        spectrum = np.abs(np.fft.rfft(block))
+        out.append(0.0 if spectrum.max() < 1.0 else round(float(np.fft.rfftfreq(len(block), 1 / rate)[spectrum.argmax()]), -1))
+    return out
+
+
+# name -> (write_video arguments, the audio's offset on the clock: content second k sounds at k + offset)
+AV_CLOCK_CLIPS = {
+    # a cut that kept its source's clock: every stream starts at 100 s
+    "streams_at_100s": (dict(audio=Audio(1, 44100, tones=TONES), start_s=100.0), 0.0),
+    # audio starting 0.5 s after the first frame: a leading gap
+    "audio_late": (dict(audio=Audio(1, 44100, tones=TONES, start_s=0.5, seconds=9.5)), 0.5),
+    # audio longer than the video: from 1 s before the first frame to 1 s after the last
+    "audio_longer": (dict(audio=Audio(1, 44100, tones=TONES, start_s=-1.0, seconds=12.0), start_s=1.0), -1.0),
+}
+
+
+@pytest.fixture(scope="module")
+def av_clock_clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("av_clock")
+    paths = {}
+    for name, (spec, _) in AV_CLOCK_CLIPS.items():
+        paths[name] = folder / f"{name}.mp4"
+        write_video(paths[name], seconds=10.0, fps=25, **spec)
+    paths["audio_ends_at_0.2s"] = folder / "audio_ends_at_0.2s.mp4"
+    write_video(paths["audio_ends_at_0.2s"], seconds=10.0, audio=Audio(2, 44100, seconds=0.2))
+    return paths
+
+
+@pytest.mark.parametrize("name", list(AV_CLOCK_CLIPS))
+@pytest.mark.parametrize("decoder", ["decord", "pyav"])
+def test_audio_and_frames_share_the_clock(av_clock_clips, name, decoder):
+    """Frames and audio of the window [0, 10) are the content at those seconds of the video:
+    the frame on screen and the tone that sounds, whatever time each stream starts at."""
+    offset = AV_CLOCK_CLIPS[name][1]
+    info = probe(av_clock_clips[name], decoder=decoder)
+    assert info.duration_s == pytest.approx(10.0, abs=0.02)
+    frames = decode_frames(av_clock_clips[name], llp_frame_times(), decoder)
+    assert [read_barcode(f) for f in frames] == [int(t * 25) for t in llp_frame_times()]
+    heard = tone_of_each_second(sample_audio(av_clock_clips[name]))
+    content_second = [int(np.floor(s + 0.2 - offset)) for s in range(10)]  # of each part heard
+    expected = [TONES[k] if k >= 0 else 0.0 for k in content_second]
+    assert heard == expected
+
+
+def test_audio_coverage_decides_and_padding_is_recorded(av_clock_clips):
+    short = probe(av_clock_clips["audio_ends_at_0.2s"])
+    assert check_usable(short) == "audio coverage: 0.20 s of the 10.00 s of video in [0, 10) s (needs 9.00 s)"
+    assert (short.audio_start_s <= 0.0, short.audio_end_s) == (True, pytest.approx(0.2, abs=1e-3))
+    assert check_usable(short, min_audio_s=0.1) is None  # the threshold is a setting
+    wave = sample_audio(av_clock_clips["audio_ends_at_0.2s"])
+    assert np.abs(wave[int(0.3 * 16000):]).max() == 0.0  # what a used clip would get: silence padded in
+    for name in AV_CLOCK_CLIPS:
+        assert check_usable(probe(av_clock_clips[name])) is None, name
+    from vplan_core.data.video import audio_coverage, padding_note
+
+    late = probe(av_clock_clips["audio_late"])
+    covered, video = audio_coverage(late, 0.0, 10.0)
+    # the AAC encoder's 1024 priming samples (23 ms at 44.1 kHz) come first and count as audio
+    assert video - covered == pytest.approx(0.5, abs=0.03)
+    assert padding_note(late).startswith("audio padded: 0.4")
+    assert padding_note(probe(av_clock_clips["audio_longer"])) == ""
+
+
+def test_a_folder_given_as_a_video_says_so(tmp_path):
+    with pytest.raises(VideoError, match="a folder, not a video file"):
+        probe(tmp_path)

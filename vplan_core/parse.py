@@ -24,21 +24,28 @@ visual on in the same segment. Events are runs of consecutive "on" segments of o
 modality; onset/offset are seconds of the whole video; confidence is the mean probability over
 the event's segments (for audio-visual, of min(audio, visual)).
 
-Inputs are checked before any feature is extracted: the video is probed (data/video.py: a missing,
-empty, unreadable or truncated file, or one without a video stream, is a VideoError naming it),
+Inputs are checked before any feature is extracted: the output folder first (it, or the folder
+it would be made in, must be a writable folder), then the video is probed (data/video.py: a
+missing, empty, unreadable or truncated file, a folder, or one without a video stream, is a
+VideoError naming it; so is audio that leaves more than 10 - sampling.min_audio_s seconds of any
+window's video silent, data/video.py check_audio),
 the checkpoint is read (training/checkpoints.py: a file that is no vplan model, an unknown family
 or weights that do not fit are named errors; so is a feature the model read that CONFIG has no
 extractor settings for), the extractors load their weight files and their
 feature sizes must be the model's. A VALOR++ model reads CLAP's feature maps of each window
 (features.clap_maps, VALOR's get_audio_feature_maps), also when it was trained on VALOR's
 release. A video without an audio stream is an error, "no audio stream", not silence: the workflow records such videos as skipped for the audio features too
-(data/manifest.py, features/extract.py), so no parser was trained on made-up audio.
+(data/manifest.py, features/extract.py), so no parser was trained on made-up audio. A model whose
+outputs are not finite (NaN weights) is refused, not read as "no events". The outputs replace
+earlier ones of the same stem atomically (a reader sees the old file or the new one), and the
+printed summary lists the ones it replaced.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -111,6 +118,35 @@ def _check_dims(model, extractors: dict, checkpoint: str | Path, config_path: st
                          f"{config_path} extracts ({details}); use the config the model was trained with")
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """The output folder, before any work: an existing folder we may write in, or a path whose
+    nearest existing parent is one (it is made when the outputs are written)."""
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise ValueError(f"output folder {out_dir}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {out_dir}: {existing} is not writable")
+
+
+def check_audio_windows(video: Path, info, n_windows: int, min_audio_s: float) -> None:
+    """Each window's audio must cover its video as an LLP clip's must (data/video.py check_audio):
+    a track that ends early or starts late is refused, not parsed as silence."""
+    from vplan_core.data.video import VideoError, check_audio
+
+    for w in range(n_windows):
+        problem = check_audio(info, w * WINDOW_S, WINDOW_S, min_audio_s)
+        if problem:
+            raise VideoError(video, *problem.split(": ", 1))
+
+
+def check_finite(pred: dict[str, np.ndarray], checkpoint: str | Path, video: Path) -> None:
+    """A model that outputs NaN or infinity (damaged weights) has no events to report."""
+    bad = [name for name, array in pred.items() if not np.isfinite(array).all()]
+    if bad:
+        raise ValueError(f"checkpoint {checkpoint}: the model's outputs on {video} are not finite "
+                         f"({', '.join(bad)} hold NaN or infinity): its weights are damaged")
+
+
 def events_from_probs(audio_prob: np.ndarray, visual_prob: np.ndarray, video_prob: np.ndarray,
                       duration_s: float) -> list[dict]:
     """Windows [n,10,C] -> events over the whole video (see the module docstring)."""
@@ -173,11 +209,14 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     return the JSON. Errors (ValueError, OSError) name the file and its problem."""
     import yaml
 
+    from vplan_core import atomic
     from vplan_core.config import validate_config
     from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint
     from vplan_core.data.video import VideoError, probe
 
     video, config_path = Path(video), Path(config_path)
+    out_dir = Path(out_dir) if out_dir is not None else video.parent
+    check_out_dir(out_dir)
     try:
         config = yaml.safe_load(config_path.read_text())
     except yaml.YAMLError as exc:
@@ -186,16 +225,16 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
     info = probe(video)
     if not info.has_audio:
         raise VideoError(video, "no audio stream", "the parsers need the audio track")
+    n_windows = window_count(info.duration_s)
+    check_audio_windows(video, info, n_windows, config["sampling"]["min_audio_s"])
     model, payload = load_checkpoint(checkpoint, device=device)
     inputs = checkpoint_inputs(payload)
     check_extractable(config, inputs, checkpoint, config_path)
     extractors = build_extractors(config, inputs, device)
     _check_dims(model, extractors, checkpoint, config_path)
-    n_windows = window_count(info.duration_s)
     pred = window_probabilities(video, extractors, model, n_windows, device)
+    check_finite(pred, checkpoint, video)
     events = events_from_probs(pred["audio_prob"], pred["visual_prob"], pred["video_prob"], info.duration_s)
-    out_dir = Path(out_dir) if out_dir is not None else video.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = {
         "video": str(video), "duration_s": round(info.duration_s, 3), "windows": n_windows,
         "window_rule": f"consecutive 10-s windows from 0 s; up to {SLACK_S} s past the last full "
@@ -206,11 +245,14 @@ def parse_video(video: str | Path, checkpoint: str | Path, config_path: str | Pa
         "events": events,
     }
     json_path, png_path = out_dir / f"{video.stem}.events.json", out_dir / f"{video.stem}.timeline.png"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    replaced = [str(path) for path in (json_path, png_path) if path.exists()]
+    atomic.write_json(json_path, result)
     with warnings.catch_warnings():  # a title (file name) in a script the font lacks: boxes, not stderr noise
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-        plot_timeline(events, info.duration_s, png_path, video.name)
+        with atomic.replacing(png_path, ".png") as tmp:
+            plot_timeline(events, info.duration_s, tmp, video.name)
     result["outputs"] = {"events": str(json_path), "timeline": str(png_path)}
+    result["replaced"] = replaced
     return result
 
 
@@ -229,6 +271,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = parse_video(args.video, args.checkpoint, args.config, args.out, device=args.device)
-    print(json.dumps({k: result[k] for k in ("video", "duration_s", "windows", "outputs")}
+    print(json.dumps({k: result[k] for k in ("video", "duration_s", "windows", "outputs", "replaced")}
                      | {"events": len(result["events"])}, indent=2))
     return 0

@@ -52,6 +52,23 @@ def resize_squash(frames, size: int) -> torch.Tensor:
     return images.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
 
+REDUCE_MARGIN = 2  # frames are reduced at decode time only beyond twice the largest model input
+
+
+def reduce_frames(frames: np.ndarray, short_side: int | None) -> np.ndarray:
+    """uint8 frames [K, H, W, 3] whose shorter side exceeds REDUCE_MARGIN * short_side, resized
+    to that shorter side (bilinear, antialiased: resize_crop's CPU kernel, without the crop);
+    smaller frames are returned as they are, so videos up to twice the models' size (the
+    demo's, most LLP downloads) give the features they gave before. The margin leaves the last
+    resize to each model's own size and rule."""
+    target = REDUCE_MARGIN * short_side if short_side else 0
+    if not target or not len(frames) or min(frames.shape[1:3]) <= target:
+        return frames
+    images = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    images = F.interpolate(images, size=resized_shape(*frames.shape[1:3], target), mode="bilinear", antialias=True)
+    return np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy())
+
+
 def normalise(frames: torch.Tensor, mean, std, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 [..., H, W, 3] -> [..., 3, H, W] scaled to [0, 1] and standardised, in `dtype`
     (one scale and one shift in place: on a CPU this step costs as much as a resize)."""

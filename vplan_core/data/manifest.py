@@ -3,7 +3,9 @@
 One TSV per shard, merged at the end (docs/architecture.md). Columns: video_id, path, status
 (used | skipped | missing), reason, duration_s, fps, has_audio, decoder. Reasons are
 "category" or "category: detail"; summaries count by category so that, e.g., every
-"too short: 6.00 s < 9 s" lands in one "too short" bucket. Every requested video gets exactly
+"too short: 6.00 s < 9 s" lands in one "too short" bucket. A used video's reason is empty, or
+says how much of its window's video has no audio and is padded with silence
+("audio padded: 0.40 s"). Every requested video gets exactly
 one record, so the counts of a summary always add up to the videos asked for.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from .. import atomic
-from .video import VideoError, check_usable, probe
+from .video import VideoError, check_usable, padding_note, probe
 
 STATUSES = ("used", "skipped", "missing")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
@@ -55,11 +57,12 @@ def _index_video_dir(video_dir: Path) -> dict[str, list[Path]]:
 
 
 def probe_videos(video_ids: Sequence[str], video_dir: str | os.PathLike,
-                 min_duration_s: float = 9.0, decoder: str = "auto") -> list[ManifestRecord]:
+                 min_duration_s: float = 9.0, decoder: str = "auto", min_audio_s: float = 9.0
+                 ) -> list[ManifestRecord]:
     """One record per requested id (ids longer than 11 chars are cut to the LLP key).
 
-    missing: no file for the id. skipped: the file is unusable (VideoError, too short, or
-    several files share the id). A video without audio is `used` with has_audio=0: the
+    missing: no file for the id. skipped: the file is unusable (VideoError, too short, audio
+    covering too little of the window, or several files share the id). A video without audio is `used` with has_audio=0: the
     audio extractor records it as skipped for its feature only.
     """
     index = _index_video_dir(Path(video_dir))
@@ -80,8 +83,8 @@ def probe_videos(video_ids: Sequence[str], video_dir: str | os.PathLike,
         except VideoError as exc:
             records.append(make_record(vid, path, "skipped", exc.summary))
             continue
-        skip = check_usable(info, min_duration_s)
-        records.append(make_record(vid, path, "skipped" if skip else "used", skip or "",
+        skip = check_usable(info, min_duration_s, min_audio_s)
+        records.append(make_record(vid, path, "skipped" if skip else "used", skip or padding_note(info),
                              round(info.duration_s, 3), round(info.fps, 3),
                              int(info.has_audio), info.decoder))
     return records
@@ -106,6 +109,7 @@ def _category(reason: str) -> str:
 
 
 def _clean(text: object) -> str:
+    """A reason on one line: FFmpeg's multi-line messages become one."""
     return " ".join(str(text).replace("\t", " ").split())
 
 
@@ -118,7 +122,8 @@ def write_manifest(path: str | os.PathLike, records: Iterable[ManifestRecord]) -
         for record in records:
             if record["status"] not in STATUSES:
                 raise ValueError(f"{record['video_id']}: status {record['status']!r} not in {STATUSES}")
-            writer.writerow([_clean(record[c]) for c in COLUMNS])
+            # Paths are kept exactly (the csv module quotes a tab or a newline in one).
+            writer.writerow([_clean(record[c]) if c == "reason" else record[c] for c in COLUMNS])
     return path
 
 

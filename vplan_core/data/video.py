@@ -1,8 +1,12 @@
 """Decoding and LLP sampling of raw videos: decord first, PyAV as the fallback.
 
 Conventions (shared by every extractor, recorded in each store's `sampling` attrs):
-- Times are seconds from the start of the file. The analysed window is
-  [start_s, start_s + seconds) (default the first 10 s, as LLP clips are 10 s).
+- Times are seconds from the video stream's start (its first frame; decord counts from it too),
+  one clock for frames and audio: each stream is decoded from its own start time and placed on
+  it by its timestamps, so a file whose streams start at 100 s (a cut that kept its source's
+  clock) reads as one that starts at 0, and audio that starts late or ends early leaves a gap
+  where it has no samples. The analysed window is [start_s, start_s + seconds) (default the
+  first 10 s, as LLP clips are 10 s).
 - Frame at time t = the frame on screen at t: the last frame whose presentation timestamp
   is <= t (timestamps, never index/fps, so variable frame rates sample correctly). Times before
   the first frame take the first frame, times after the last take the last one.
@@ -10,7 +14,10 @@ Conventions (shared by every extractor, recorded in each store's `sampling` attr
   1/fps slot. Midpoints never coincide with a frame boundary of 24/25/30 fps material, so the
   choice of frame is not decided by float rounding.
 - CLIP (one frame per one-second segment): t = start_s + s + 0.5, the segment's middle frame.
-- Frames are decoded here at their own size (uint8 RGB); data/frames.py resizes and crops them.
+- Frames are decoded here as uint8 RGB at their own size, or, when a caller names the size it
+  needs (`short_side`) and the frame's shorter side is more than twice that, reduced right after
+  decoding to twice that size (frames.reduce_frames): a 4K video holds 80 small frames per
+  window, not 80 of 4K. data/frames.py resizes and crops them to each model's size.
 - Audio is decoded with PyAV only: decord 0.6.0's AudioReader slips samples (a 2 ms shift
   appeared within the first second of an 8 kHz clip) and returns garbage for more than one
   channel, both measured on PyAV-written AAC. Channels are averaged to mono, as the reference
@@ -26,6 +33,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from .frames import reduce_frames
 
 DECODERS = ("auto", "decord", "pyav")
 _EPS_S = 1e-6  # timestamps are floats: a time exactly on a frame start selects that frame
@@ -66,6 +75,8 @@ class VideoInfo:
     audio_rate: int
     audio_channels: int
     decoder: str
+    audio_start_s: float = 0.0  # the audio's first and last sample time on the clock (its packets)
+    audio_end_s: float = 0.0
 
 
 # ---------------------------------------------------------------- sampling rules
@@ -80,16 +91,49 @@ def segment_middle_times(seconds: int = 10, start_s: float = 0.0) -> np.ndarray:
     return start_s + np.arange(int(seconds)) + 0.5
 
 
-def check_usable(info: VideoInfo, min_duration_s: float = 9.0) -> str | None:
+def check_usable(info: VideoInfo, min_duration_s: float = 9.0, min_audio_s: float = 9.0,
+                 seconds: float = 10.0) -> str | None:
     """Skip reason for a probed clip, or None when it is used.
 
     LLP clips are 10 s but some downloads are shorter. A clip under `min_duration_s` is skipped
     ("too short"); a clip between that and the window length is used, its late frame times
-    clamp to the last frame and its audio is zero-padded (sample_frames / sample_audio).
+    clamp to the last frame and its audio is zero-padded (sample_frames / sample_audio). A clip
+    whose audio covers too little of its window is skipped too (check_audio).
     """
     if info.duration_s < min_duration_s:
         return f"too short: {info.duration_s:.2f} s < {min_duration_s:g} s"
+    return check_audio(info, 0.0, seconds, min_audio_s)
+
+
+def audio_coverage(info: VideoInfo, start_s: float, seconds: float) -> tuple[float, float]:
+    """(seconds of the window [start_s, start_s + seconds) that have frames and audio, seconds
+    that have frames): their difference is the silence the decoder pads in."""
+    video_end = min(start_s + seconds, info.duration_s)
+    covered = min(info.audio_end_s, video_end) - max(info.audio_start_s, start_s)
+    return max(covered, 0.0) if info.has_audio else 0.0, max(video_end - start_s, 0.0)
+
+
+def check_audio(info: VideoInfo, start_s: float, seconds: float, min_audio_s: float) -> str | None:
+    """Skip reason when the audio leaves more of the window's video without sound than a
+    window of `seconds` may lack (seconds - min_audio_s, 1 of 10 s by default): audio that ends
+    early or starts late would be read as silence. A window the video does not fill (a clip
+    shorter than 10 s, the last window in `vplan parse`) needs that much less. None otherwise,
+    and for a video without audio (the audio features skip it: "no audio stream")."""
+    if not info.has_audio:
+        return None
+    covered, video = audio_coverage(info, start_s, seconds)
+    needed = video - (seconds - min_audio_s)
+    if covered < needed - _EPS_S:
+        return (f"audio coverage: {covered:.2f} s of the {video:.2f} s of video in "
+                f"[{start_s:g}, {start_s + seconds:g}) s (needs {max(needed, 0.0):.2f} s)")
     return None
+
+
+def padding_note(info: VideoInfo, seconds: float = 10.0) -> str:
+    """"audio padded: 0.40 s" when the audio leaves part of the window's video silent (a used
+    clip's manifest reason), "" when it covers it to the hundredth of a second."""
+    covered, video = audio_coverage(info, 0.0, seconds)
+    return f"audio padded: {video - covered:.2f} s" if info.has_audio and video - covered >= 0.005 else ""
 
 
 # ---------------------------------------------------------------- probing
@@ -109,6 +153,8 @@ def _decord():
 
 
 def _open_container(path: Path) -> av.container.InputContainer:
+    if path.is_dir():
+        raise VideoError(path, "a folder, not a video file")
     if not path.is_file():
         raise VideoError(path, "missing file")
     if path.stat().st_size == 0:
@@ -117,6 +163,31 @@ def _open_container(path: Path) -> av.container.InputContainer:
         return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise VideoError(path, "unreadable", _ffmpeg_message(exc)) from exc
+
+
+def _origin_s(container: av.container.InputContainer) -> float:
+    """The clock's zero in the file's own timestamps: the video stream's start time (decord's
+    frame times count from it), 0 when a file does not declare one."""
+    video = container.streams.video[0] if container.streams.video else None
+    return float(video.start_time * video.time_base) if video is not None and video.start_time is not None else 0.0
+
+
+def _audio_span(container: av.container.InputContainer, origin_s: float) -> tuple[float, float]:
+    """First and end time of the audio on the clock, from its packets' timestamps (demuxed,
+    not decoded): the encoder's padding past the last sample is not counted. Damaged data ends
+    the span where it starts (the frames' check then names a truncated file)."""
+    stream = container.streams.audio[0]
+    first = end = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            start = float(packet.pts * stream.time_base)
+            first = start if first is None else min(first, start)
+            end = max(end or start, start + float((packet.duration or 0) * stream.time_base))
+    except av.error.FFmpegError:
+        pass
+    return (first - origin_s, end - origin_s) if first is not None else (0.0, 0.0)
 
 
 def _decord_timestamps(path: Path) -> tuple[np.ndarray, float, int, int]:
@@ -134,8 +205,8 @@ def _pyav_timestamps(path: Path) -> tuple[np.ndarray, float, int, int]:
     a truncated packet and the decode just ends early.
     """
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        times = [frame.time for frame in container.decode(stream) if frame.time is not None]
+        stream, origin = container.streams.video[0], _origin_s(container)
+        times = [frame.time - origin for frame in container.decode(stream) if frame.time is not None]
         rate = float(stream.average_rate) if stream.average_rate else 0.0
         return np.asarray(times, dtype=np.float64), rate, stream.width, stream.height
 
@@ -146,7 +217,8 @@ def probe(path: str | os.PathLike, decoder: str = "auto") -> VideoInfo:
     The container header (PyAV) gives the audio facts; the frame timestamps come from decord,
     or from a full PyAV decode when decord fails or decoder="pyav". Both readers go through
     every packet, so truncated files fail here rather than during feature extraction.
-    duration_s is the end of the last frame (its start plus the median frame duration).
+    duration_s is the end of the last frame (its start plus the median frame duration); the
+    audio's span is read from its packets' timestamps, on the same clock.
     """
     path = Path(path)
     if decoder not in DECODERS:
@@ -159,6 +231,7 @@ def probe(path: str | os.PathLike, decoder: str = "auto") -> VideoInfo:
         audio = container.streams.audio
         audio_rate = int(audio[0].rate or 0) if audio else 0
         audio_channels = int(audio[0].codec_context.layout.nb_channels) if audio else 0
+        audio_span = _audio_span(container, _origin_s(container)) if audio else (0.0, 0.0)
     stamps, used = _timestamps(path, decoder)
     times, fps, width, height = stamps
     if len(times) == 0:
@@ -171,7 +244,8 @@ def probe(path: str | os.PathLike, decoder: str = "auto") -> VideoInfo:
     return VideoInfo(duration_s=duration_s, fps=fps or 1.0 / step,
                      width=int(width), height=int(height), num_frames=len(times),
                      has_audio=bool(audio), audio_rate=audio_rate,
-                     audio_channels=audio_channels, decoder=used)
+                     audio_channels=audio_channels, decoder=used,
+                     audio_start_s=audio_span[0], audio_end_s=audio_span[1])
 
 
 def _timestamps(path: Path, decoder: str) -> tuple[tuple[np.ndarray, float, int, int], str]:
@@ -198,28 +272,48 @@ def frame_indices(frame_starts: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     return np.clip(idx, 0, len(frame_starts) - 1)
 
 
-def _decord_frames(path: Path, times_s: np.ndarray) -> np.ndarray:
+def _decord_frames(path: Path, times_s: np.ndarray, short_side: int | None = None) -> np.ndarray:
+    """decord's frames in one batch, or one at a time, each reduced as it comes into an array
+    made once, when the first one shows that they are larger than needed. One at a time is
+    seek_accurate + next: the same pixels as get_batch, whose one-frame calls kept ~300 MB more
+    at 1080p (measured)."""
     vr = _decord().VideoReader(str(path))
     idx = frame_indices(vr.get_frame_timestamp(np.arange(len(vr)))[:, 0], times_s)
     unique, inverse = np.unique(idx, return_inverse=True)
-    batch = vr.get_batch(unique.tolist()).asnumpy()
+
+    def frame(i: int) -> np.ndarray:
+        vr.seek_accurate(int(i))
+        return vr.next().asnumpy()[None]
+
+    first = frame(unique[0])
+    reduced = reduce_frames(first, short_side)
+    if reduced is first:
+        batch = vr.get_batch(unique.tolist()).asnumpy()
+    else:
+        batch = np.empty((len(unique), *reduced.shape[1:]), np.uint8)
+        batch[0] = reduced[0]
+        for k, i in enumerate(unique[1:], 1):
+            batch[k] = reduce_frames(frame(i), short_side)[0]
     return batch if len(unique) == len(idx) and (inverse == np.arange(len(idx))).all() else batch[inverse]
 
 
-def _pyav_frames(path: Path, times_s: np.ndarray) -> np.ndarray:
-    """One decoding pass; a frame is kept for every pending time before the next frame starts."""
+def _pyav_frames(path: Path, times_s: np.ndarray, short_side: int | None = None) -> np.ndarray:
+    """One decoding pass; a frame is kept (reduced) for every pending time before the next
+    frame starts. Frame times are read on the clock (from the video stream's start)."""
     order = np.argsort(times_s, kind="stable")
     out: list[np.ndarray | None] = [None] * len(times_s)
     pending = 0
     previous: av.VideoFrame | None = None
     rgb: np.ndarray | None = None  # previous frame's pixels, converted only when kept
+    keep = lambda frame: reduce_frames(frame.to_ndarray(format="rgb24")[None], short_side)[0]  # noqa: E731
     with av.open(str(path)) as container:
+        origin = _origin_s(container)
         for frame in container.decode(container.streams.video[0]):
             if frame.time is None:
                 continue
             while pending < len(order) and previous is not None and \
-                    times_s[order[pending]] + _EPS_S < frame.time:
-                rgb = previous.to_ndarray(format="rgb24") if rgb is None else rgb
+                    times_s[order[pending]] + _EPS_S < frame.time - origin:
+                rgb = keep(previous) if rgb is None else rgb
                 out[order[pending]] = rgb
                 pending += 1
             if pending == len(order):
@@ -228,13 +322,16 @@ def _pyav_frames(path: Path, times_s: np.ndarray) -> np.ndarray:
         if previous is None:
             raise VideoError(path, "no decodable frames")
         for i in order[pending:]:
-            rgb = previous.to_ndarray(format="rgb24") if rgb is None else rgb
+            rgb = keep(previous) if rgb is None else rgb
             out[i] = rgb
     return np.stack(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
 
 
-def decode_frames(path: str | os.PathLike, times_s, decoder: str = "auto") -> np.ndarray:
-    """Frames on screen at `times_s` at their own size: uint8 [K, H, W, 3], one per time.
+def decode_frames(path: str | os.PathLike, times_s, decoder: str = "auto", short_side: int | None = None
+                  ) -> np.ndarray:
+    """Frames on screen at `times_s` at their own size: uint8 [K, H, W, 3], one per time; with
+    `short_side` (the largest model input), frames over twice that are reduced to twice that
+    as they are decoded (frames.reduce_frames).
 
     Times past the end clamp to the last frame (short clips; the caller decided with
     check_usable whether the clip is used). decord reads first; PyAV is used when decord fails
@@ -247,12 +344,12 @@ def decode_frames(path: str | os.PathLike, times_s, decoder: str = "auto") -> np
     frames = None
     if decoder in ("auto", "decord"):
         try:
-            frames = _decord_frames(path, times)
+            frames = _decord_frames(path, times, short_side)
         except Exception as exc:  # decord's errors are RuntimeError subclasses
             errors.append(f"decord: {exc}")
     if frames is None and decoder in ("auto", "pyav"):
         try:
-            frames = _pyav_frames(path, times)
+            frames = _pyav_frames(path, times, short_side)
         except av.error.FFmpegError as exc:
             errors.append(f"pyav: {_ffmpeg_message(exc)}")
     if frames is None:
@@ -273,7 +370,8 @@ _RESAMPLER_TAIL_S = 0.5  # audio decoded past the window, so every window sample
 def _resampled_window(audio: np.ndarray | None, source, rate: int, first_s: float, start_s: float,
                       seconds: float) -> np.ndarray:
     """The window [start_s, start_s + seconds) at `rate` of decoded `audio` [channels or 1, n]
-    (source: the stream's format, layout and rate) that begins at first_s: resampled in one call
+    (source: the stream's format, layout and rate) whose first sample is at first_s on the clock
+    (before the window: cut; in it: silence before it): resampled in one call
     (FFmpeg's resampler gives the same samples as fed frame by frame, and costs less), channels
     averaged, zero-padded to the window's length."""
     first, length = int(round(start_s * rate)), int(round(seconds * rate))
@@ -287,29 +385,30 @@ def _resampled_window(audio: np.ndarray | None, source, rate: int, first_s: floa
         wave = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32) if chunks else wave
     begin = int(round(first_s * rate))  # sample index of wave[0]
     wave = wave[max(first - begin, 0):max(first + length - begin, 0)]
-    lead = min(max(begin - first, 0), length)  # a seek that landed inside the window: silence before
+    lead = min(max(begin - first, 0), length)  # audio that starts inside the window: silence before
     return np.pad(wave, (lead, max(length - lead - len(wave), 0)))[:length]
 
 
 def sample_audio_rates(path: str | os.PathLike, rates, seconds: float = 10.0, start_s: float = 0.0
                        ) -> dict[int, np.ndarray]:
     """sample_audio at each of `rates` from one decode: every rate is resampled from the same
-    decoded samples, so each wave equals a decode of its own rate sample for sample."""
+    decoded samples, so each wave equals a decode of its own rate sample for sample. The decoded
+    samples are placed on the clock by the first decoded frame's timestamp (contiguous from
+    there)."""
     path = Path(path)
-    end_s = start_s + seconds + _RESAMPLER_TAIL_S
     chunks: list[np.ndarray] = []
-    first_s = 0.0
     with _open_container(path) as container:
         if not container.streams.audio:
             raise VideoError(path, "no audio stream")
-        stream = container.streams.audio[0]
-        seek = start_s >= AUDIO_SEEK_AFTER_S
+        stream, origin = container.streams.audio[0], _origin_s(container)
+        end_s = origin + start_s + seconds + _RESAMPLER_TAIL_S  # in the file's timestamps
+        first_s = 0.0
         try:
-            if seek:
-                container.seek(int((start_s - AUDIO_SEEK_MARGIN_S) / stream.time_base), stream=stream)
+            if start_s >= AUDIO_SEEK_AFTER_S:
+                container.seek(int((origin + start_s - AUDIO_SEEK_MARGIN_S) / stream.time_base), stream=stream)
             for frame in container.decode(stream):
-                if seek and not chunks:
-                    first_s = max(frame.time or 0.0, 0.0)
+                if not chunks:
+                    first_s = (frame.time if frame.time is not None else origin) - origin
                 chunks.append(frame.to_ndarray())
                 if frame.time is not None and frame.time >= end_s:
                     break

@@ -259,7 +259,7 @@ def clip_extractor(s: dict, device: str) -> Extractor:
 
     label, sha = weights_label(s.get("checkpoint"))
     return Extractor(
-        needs=common_needs(s, frame_times=times), prepare=prepare, run=run,
+        needs=common_needs(s, frame_times=times, frame_size=size), prepare=prepare, run=run,
         per_video_shape=lambda: [len(times), int(model.visual.output_dim)],
         model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "frame_size": size,

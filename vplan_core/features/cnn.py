@@ -65,7 +65,7 @@ def cnn2d_extractor(s: dict, device: str) -> Extractor:
         return resize_crop(decoded.frames_at(times), size)
 
     return Extractor(
-        needs=common_needs(s, frame_times=times), prepare=prepare, run=torch_runner(model, images_to_2d_input),
+        needs=common_needs(s, frame_times=times, frame_size=size), prepare=prepare, run=torch_runner(model, images_to_2d_input),
         per_video_shape=lambda: [len(times), BACKBONES_2D[name]],
         model=name, weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),
@@ -88,7 +88,7 @@ def r2plus1d_extractor(s: dict, device: str) -> Extractor:
         return frames.reshape(-1, clip_len, *frames.shape[1:])
 
     return Extractor(
-        needs=common_needs(s, frame_times=times), prepare=prepare, run=torch_runner(model, clips_to_r2plus1d_input),
+        needs=common_needs(s, frame_times=times, frame_size=size), prepare=prepare, run=torch_runner(model, clips_to_r2plus1d_input),
         per_video_shape=lambda: [len(times) // clip_len, R2PLUS1D_DIM],
         model="r2plus1d_18", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "fps": fps, "num_frames": len(times),

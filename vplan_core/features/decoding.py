@@ -1,8 +1,9 @@
 """One decode of a video window for every feature of a job.
 
-Each extractor says what it reads (Needs: frame times and/or an audio rate). A job decodes each
-video once for all its extractors: the frames on screen at the union of their times, at the
-video's own size, and the audio once, resampled to each rate from the same decoded frames (so
+Each extractor says what it reads (Needs: frame times at a size and/or an audio rate). A job
+decodes each video once for all its extractors: the frames on screen at the union of their
+times, at the video's own size (or, for a video over twice the largest size they read, reduced
+to twice that as each frame is decoded: data/video.py), and the audio once, resampled to each rate from the same decoded frames (so
 each wave equals a decode at its own rate, sample for sample). Decoding runs in DataLoader
 workers and returns uint8 tensors; resizing and normalising happen on the job's device, in each
 extractor's `prepare` (data/frames.py). A part that cannot be decoded (or a video without
@@ -28,9 +29,11 @@ FRAMES, AUDIO = "frames", "audio"
 @dataclass(frozen=True)
 class Needs:
     """What one extractor reads of a window: frames at `frame_times` (seconds from the file's
-    start) and/or mono audio at `audio_rate` over [start_s, start_s + seconds)."""
+    start) resized to a shorter side of `frame_size` px, and/or mono audio at `audio_rate` over
+    [start_s, start_s + seconds)."""
 
     frame_times: tuple[float, ...] = ()
+    frame_size: int | None = None
     audio_rate: int | None = None
     seconds: float = 10.0
     start_s: float = 0.0
@@ -51,6 +54,7 @@ class DecodePlan:
     seconds: float
     start_s: float
     decoder: str
+    frame_size: int | None = None  # the largest; None: frames at the video's own size
 
     @classmethod
     def union(cls, needs: Iterable[Needs]) -> "DecodePlan":
@@ -60,9 +64,11 @@ class DecodePlan:
             raise ValueError(f"features decoded together must share seconds, start_s and decoder; got {sorted(windows)}")
         (seconds, start_s, decoder), = windows
         grids = dict.fromkeys(n.frame_times for n in needs if n.frame_times)
+        sizes = [n.frame_size for n in needs if n.frame_times]
         return cls(frame_times=tuple(t for grid in grids for t in grid),
                    audio_rates=tuple(sorted({n.audio_rate for n in needs if n.audio_rate})),
-                   seconds=seconds, start_s=start_s, decoder=decoder)
+                   seconds=seconds, start_s=start_s, decoder=decoder,
+                   frame_size=None if None in sizes or not sizes else max(sizes))
 
 
 @dataclass
@@ -108,7 +114,7 @@ def decode_window(path: str | os.PathLike, plan: DecodePlan, offset_s: float = 0
     decoded = Decoded(times=np.asarray(plan.frame_times))
     if plan.frame_times:
         try:
-            frames = decode_frames(path, np.asarray(plan.frame_times) + offset_s, plan.decoder)
+            frames = decode_frames(path, np.asarray(plan.frame_times) + offset_s, plan.decoder, plan.frame_size)
             decoded.frames = torch.from_numpy(frames)
         except VideoError as exc:
             decoded.problems[FRAMES] = exc.summary
@@ -141,4 +147,4 @@ class ShardDecoding(Dataset):
 def sample_frames(path: str | os.PathLike, times_s, size: int, decoder: str = "auto") -> np.ndarray:
     """Frames on screen at `times_s`, resized and centre-cropped (frames.resize_crop): uint8
     [K, size, size, 3]."""
-    return resize_crop(decode_frames(path, times_s, decoder), size).numpy()
+    return resize_crop(decode_frames(path, times_s, decoder, size), size).numpy()

@@ -101,8 +101,8 @@ def torch_runner(model: torch.nn.Module, to_input: Callable[[torch.Tensor, torch
     return run
 
 
-def common_needs(s: dict, frame_times=(), audio_rate: int | None = None) -> Needs:
-    return Needs(frame_times=tuple(float(t) for t in frame_times), audio_rate=audio_rate,
+def common_needs(s: dict, frame_times=(), audio_rate: int | None = None, frame_size: int | None = None) -> Needs:
+    return Needs(frame_times=tuple(float(t) for t in frame_times), frame_size=frame_size, audio_rate=audio_rate,
                  seconds=s.get("seconds", 10), start_s=s.get("start_s", 0.0), decoder=s.get("decoder", "auto"))
 
 
