@@ -9,14 +9,21 @@ spec names a key its settings do not define, a loss constant whose config key th
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.paths import REPO
+from vplan_core.config import ConfigError, load_schema
+from vplan_core.method.ablation import LABEL_KINDS, ROWS, LabelKind, Labels, check_rows, pld
+from vplan_core.paths import RunPaths
+from vplan_core.plan import LABELLED_MODALITIES, row_job
 
 PACKAGE = REPO / "vplan_core"
 
@@ -131,3 +138,39 @@ def import_broken(tmp_path: Path, file: str, old: str, new: str, statement: str)
 ])
 def test_a_broken_table_fails_its_import_naming_the_entry(tmp_path, file, old, new, statement, message):
     assert message in import_broken(tmp_path, file, old, new, statement)
+
+
+DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_a_row_sets_its_own_loss_constants(monkeypatch):
+    """④ with half the RL: its job's settings carry its own λ, the config's other constants, and
+    a change of the config's λ reruns the rows that read it, not this one."""
+    row = replace(ROWS["row4_plg_rl"], name="row4_half_rl", constants={"rl_lambda": 0.25})
+    monkeypatch.setitem(ROWS, row.name, row)
+    check_rows(ROWS, LABELLED_MODALITIES)
+
+    def settings(config: dict, name: str) -> dict:
+        return row_job(RunPaths("demo"), config, name, "0", "han").params
+
+    own, rl = settings(DEMO, row.name)["settings"]["loss"], settings(DEMO, "row4_plg_rl")["settings"]["loss"]
+    assert own == {**rl, "rl_lambda": 0.25} and rl["rl_lambda"] == DEMO["rl"]["lambda"]
+    changed = {**DEMO, "rl": {**DEMO["rl"], "lambda": 0.75}}
+    assert settings(changed, row.name) == settings(DEMO, row.name) != settings(changed, "row4_plg_rl")
+    monkeypatch.setitem(ROWS, row.name, replace(row, constants={"rl_distance": "cosine"}))
+    with pytest.raises(ConfigError, match=re.escape("row row4_half_rl: its rl_distance 'cosine' is no valid 'rl.distance'")):
+        load_schema()
+
+
+def test_a_label_kind_without_a_file_is_built_by_the_training_job(monkeypatch):
+    """A kind whose LABEL_KINDS entry has no path gives its rows' jobs no input for it: the job's
+    params name the kind, whose reader builds the labels."""
+    monkeypatch.setitem(LABEL_KINDS, "video", LabelKind("the video label", lambda *args: None, None, "SharedLabels"))
+    row = replace(ROWS["row6_plg_av"], name="row6_video_audio", audio=Labels("video"))
+    monkeypatch.setitem(ROWS, row.name, row)
+    check_rows(ROWS, LABELLED_MODALITIES)
+    job = row_job(RunPaths("demo"), DEMO, row.name, "0", "han")
+    assert set(job.inputs) == {"labels_visual"} and job.params["labels"] == {"visual": "plg", "audio": "video"}
+    with pytest.raises(ValueError, match=re.escape("row row7_bad: PLD of 'row6_video_audio''s audio labels")):
+        check_rows({**ROWS, "row7_bad": replace(ROWS["row7_plg_av_pld"], name="row7_bad", visual=pld(row.name),
+                                                audio=pld(row.name))}, LABELLED_MODALITIES)
