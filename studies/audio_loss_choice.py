@@ -84,8 +84,7 @@ STUDY_VARIANTS = {  # name -> (outputs, y, visual seg, audio seg, cfg) -> loss
 
 def register_variants() -> None:
     for name, fn in STUDY_VARIANTS.items():
-        LOSS_KINDS.setdefault(name, LossKind(LOSS_KINDS["plg_av_rl"].constants, ("visual", "audio")))
-        losses.LOSS_FUNCTIONS.setdefault(name, fn)
+        LOSS_KINDS.setdefault(name, LossKind(fn, LOSS_KINDS["plg_av_rl"].constants, ("visual", "audio")))
 
 
 def llp_world_data(args):

@@ -67,8 +67,7 @@ VARIANTS = {  # name -> row ④'s loss plus these audio terms (outputs, y, seg, 
 def register_variants() -> None:
     """Study-only loss kinds: they read row ⑥'s constants and both modalities' labels."""
     for name, fn in VARIANTS.items():
-        LOSS_KINDS[name] = LossKind(LOSS_KINDS[ROWS[AV_ROW].loss].constants, ("visual", "audio"))
-        losses.LOSS_FUNCTIONS[name] = fn
+        LOSS_KINDS[name] = LossKind(fn, LOSS_KINDS[ROWS[AV_ROW].loss].constants, ("visual", "audio"))
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import torch
 from tests.data.laion_clap.make_reference import TOKENS, reference_windows
 from tests.media import Audio, write_truncated, write_video
 from vplan_core.data.official import OfficialFeatureError
+from vplan_core.data.released_labels import load_valor_labels
 from vplan_core.data.video import sample_audio
 from vplan_core.demo import clap_training
 from vplan_core.features import clap, clap_audio, clap_checkpoints
@@ -339,10 +340,10 @@ def test_released_features(tmp_path):
         clap.load_clap_features(bad)
     labels = tmp_path / "labels.npy"
     np.save(labels, np.eye(10, 25, dtype=np.int64))
-    assert clap.load_valor_labels(labels).dtype == np.uint8
+    assert load_valor_labels(labels).dtype == np.uint8
     np.save(labels, np.full((10, 25), 2))
     with pytest.raises(OfficialFeatureError, match="binary"):
-        clap.load_valor_labels(labels)
+        load_valor_labels(labels)
 
 
 # ---------------------------------------------------------------- demo CLAP

@@ -10,9 +10,9 @@ import yaml
 from tests.workflow_runs import REPO
 from vplan_core.method.ablation import ROWS
 from vplan_core.paths import RunPaths
-from vplan_core.plan import (EXTRACTION_MACHINE_KEYS, demo_backbone_settings, demo_backbone_teacher, extraction_inputs,
-                             extraction_settings, feature_sources, group_name, group_seeds, input_problems, model_family,
-                             seed_groups, summary_line, train_settings, weight_paths)
+from vplan_core.plan import (EXTRACTION_MACHINE_KEYS, LABELLED_MODALITIES, demo_backbone_settings, demo_backbone_teacher,
+                             extraction_inputs, extraction_settings, feature_sources, group_name, group_seeds,
+                             input_problems, model_family, seed_groups, summary_line, train_settings, weight_paths)
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
 LLP = yaml.safe_load((REPO / "config/llp.yaml").read_text())
@@ -216,10 +216,10 @@ def test_rows_are_checked_against_their_losses_and_features():
 
     from vplan_core.method.ablation import check_rows, plg
 
-    check_rows()  # the committed rows
+    check_rows(ROWS, LABELLED_MODALITIES)  # the committed rows
     row2 = ROWS["row2_plg"]
     for bad, message in ((replace(row2, visual=plg("clap")), "no pseudo-label feature of that modality"),
                          (replace(row2, visual=plg("vggish")), "no pseudo-label feature of that modality"),
                          (replace(row2, loss="han"), "reads ()")):
         with pytest.raises(ValueError, match=re.escape(message)):
-            check_rows({**ROWS, "row2_plg": bad})
+            check_rows({**ROWS, "row2_plg": bad}, LABELLED_MODALITIES)

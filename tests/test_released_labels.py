@@ -20,7 +20,8 @@ from vplan_core.data.released_labels import check_release, fingerprint, import_s
 from vplan_core.evaluation.report import label_quality_section, quality_summary, quality_tables
 from vplan_core.method.ablation import PLD, RELEASED, ROWS, check_rows, released
 from vplan_core.paths import RunPaths
-from vplan_core.plan import feature_sources, input_problems, label_input, pld_job, quality_job, quality_jobs, row_job
+from vplan_core.plan import (LABELLED_MODALITIES, feature_sources, input_problems, label_input, pld_job, quality_job,
+                             quality_jobs, row_job)
 
 IDS = ["-00BDwKBD5i", "00fs8Gpipss", "0ABCdefghij", "zzzzzzzzzzz"]
 PATHS = RunPaths("llp")
@@ -164,9 +165,9 @@ def test_released_labels_feed_training_pld_and_label_quality():
 def test_rows_check_the_modality_of_released_labels():
     row4 = ROWS["row4_released_rl"]
     with pytest.raises(ValueError, match=re.escape("VALOR's released audio labels for its visual labels")):
-        check_rows({**ROWS, row4.name: replace(row4, visual=released("audio"))})
+        check_rows({**ROWS, row4.name: replace(row4, visual=released("audio"))}, LABELLED_MODALITIES)
     with pytest.raises(ValueError, match=re.escape("unknown label source 'valor'")):
-        check_rows({**ROWS, row4.name: replace(row4, visual=replace(row4.visual, kind="valor"))})
+        check_rows({**ROWS, row4.name: replace(row4, visual=replace(row4.visual, kind="valor"))}, LABELLED_MODALITIES)
     assert all("VALOR's released labels" in ROWS[row].title for row in RELEASED_ROWS)
 
 

@@ -9,6 +9,7 @@ from vplan_core.evaluation.report import ablation_difference_table, ablation_dif
     quality_difference_table, quality_summary, row_name, seed_summary, table_v_difference_table, \
     table_v_differences
 from vplan_core.method.ablation import ROWS, Row, check_rows
+from vplan_core.plan import LABELLED_MODALITIES
 
 LEVELS = ("segment_level", "event_level")
 KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
@@ -110,7 +111,7 @@ def test_every_control_names_another_row():
     assert all(row.control in ROWS for name, row in ROWS.items() if name != "row1_han")
     bad = {**ROWS, "row9": Row("row9", "⑨", "⑨", "han", control="row8_nowhere")}
     with pytest.raises(ValueError, match="row9: its control 'row8_nowhere' is no other row"):
-        check_rows(bad)
+        check_rows(bad, LABELLED_MODALITIES)
 
 
 def quality_of(video_f: float, plg_f: list[float], pld_f: list[float]) -> dict:

@@ -64,10 +64,11 @@ def _describe(error: jsonschema.ValidationError, command_line: set[str]) -> str:
 
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
     """The schema, with the names that the registries own filled in: the rows, the parser
-    families, each parser input's features and the pseudo-label features (so that adding one
-    edits no schema)."""
+    families, each parser input's features, the pseudo-label features and each feature's
+    settings block from its spec (so that adding one edits no schema). Every loss constant's
+    config key (ablation.CONSTANT_KEYS) must be in it, and every row's own constants valid there."""
     from vplan_core.feature_registry import FEATURES, INPUT_ROLES, PSEUDO_LABEL_FEATURES
-    from vplan_core.method.ablation import ROWS
+    from vplan_core.method.ablation import CONSTANT_KEYS, ROWS
     from vplan_core.models import FAMILIES
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -77,6 +78,19 @@ def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
     family["inputs"]["properties"] = {role: {"enum": [name for name, f in FEATURES.items() if f.role == role]}
                                       for role in INPUT_ROLES}
     properties["plg"]["properties"] = {name: {"$ref": "#/$defs/plg"} for name in PSEUDO_LABEL_FEATURES}
+    properties["features"]["properties"] = {name: f.settings_schema() for name, f in FEATURES.items() if f.settings}
+    for constant, (section, key) in CONSTANT_KEYS.items():
+        if key not in properties[section]["properties"]:
+            raise ConfigError(f"ablation.CONSTANT_KEYS[{constant!r}] is config key '{section}.{key}', which the "
+                              f"schema ({schema_path}) does not define")
+    for row in ROWS.values():
+        for constant, value in row.constants.items():
+            section, key = CONSTANT_KEYS[constant]
+            valid = jsonschema.Draft202012Validator({**properties[section]["properties"][key], "$defs": schema["$defs"]})
+            error = next(valid.iter_errors(value), None)
+            if error:
+                raise ConfigError(f"row {row.name}: its {constant} {value!r} is no valid '{section}.{key}': "
+                                  f"{error.message}")
     return schema
 
 

@@ -36,6 +36,9 @@ CLAP_PUBLISHED_AT = ("LAION-CLAP's releases (https://github.com/LAION-AI/CLAP: 6
 CLIP_PUBLISHED_AT = ("the open_clip pretrained releases (https://github.com/mlfoundations/open_clip, "
                      "`open_clip.list_pretrained()`) or OpenAI's CLIP releases (https://github.com/openai/CLIP)")
 VGGISH_EXAMPLE = "0.96 s, 96x64 log-mel (25 ms / 10 ms, 125-7500 Hz)"
+# JSON schemas of settings that several features' config blocks share
+WEIGHTS = {"$ref": "#/$defs/weights"}  # a weight file, or "random:<seed>"
+NAME = {"type": "string", "minLength": 1}
 VALOR_CLAP_MAPS = (64, 768)  # VALOR's released CLAP/features/<id>.npy: HTSAT maps, not segment embeddings
 RANDOM_PREFIX = "random:"
 
@@ -85,16 +88,17 @@ class Labelling:
     features.<name> keys that choose its text tower; plg: its settings' defaults in plg.<name>
     (prompt, rule, tau; `enabled: false` leaves it and the rows that need it out of a run);
     released: the dataset key of released segment embeddings imported instead of extracting,
-    and how a release's sampling is recorded; released_check: "module:function" refusing a
+    the features.<name> key naming the model they come from, and how a release's sampling is
+    recorded (all None for a feature without a release); released_check: "module:function" refusing a
     released file of another kind by name (or None); thresholds: the per-class thresholds of
     the rule "thresholds" (VALOR's for its model of this modality, method.plg)."""
 
     modality: str
     text_encoder: str
     text_keys: tuple[str, ...]
-    released: str
-    released_model_key: str
-    released_rule: str
+    released: str | None = None
+    released_model_key: str | None = None
+    released_rule: str | None = None
     plg: dict = field(default_factory=dict)
     released_check: str | None = None
     released_folder_check: str | None = None
@@ -145,6 +149,28 @@ class Feature:
     provenance: dict = field(default_factory=dict)
     labels: Labelling | None = None
     weights_check: str | None = None  # "module:function" (settings) -> problems of its weight files
+    settings: dict | None = None  # features.<name>: key -> its JSON schema (None: the feature has no settings)
+    required: tuple[str, ...] = ()  # the settings a config must give
+
+    def settings_schema(self) -> dict:
+        """Its features.<name> block of the config schema: its settings, batch_size for an
+        extractor, and `source` for one that can also be imported from a release."""
+        properties = dict(self.settings)
+        if self.extractor:
+            properties["batch_size"] = {"$ref": "#/$defs/posint"}
+        if self.extractor and self.released:
+            properties["source"] = {"enum": ["auto", "videos", "features"], "description": (
+                f"where the {self.name} store comes from: auto = dataset.{self.released} when set, else the videos")}
+        return {"type": "object", "additionalProperties": False, "required": list(self.required),
+                "properties": properties}
+
+    def named_keys(self) -> set[str]:
+        """The features.<name> keys the spec names: weight files and their conditions, config
+        files, the text tower's keys and the released model's."""
+        keys = {w.key for w in self.weights} | {w.when for w in self.weights if w.when} | set(self.config_files)
+        if self.labels:
+            keys |= set(self.labels.text_keys) | ({self.labels.released_model_key} - {None})
+        return keys | set(self.required)
 
     @property
     def form(self) -> str:
@@ -189,21 +215,31 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
             official=Official("vggish", (10, 128), {
                 "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
                 "example": VGGISH_EXAMPLE, "postprocess": "VGGish PCA + 8-bit quantisation"}),
-            demo_backbone=True, provenance={"example": VGGISH_EXAMPLE}),
+            demo_backbone=True, provenance={"example": VGGISH_EXAMPLE},
+            settings={"weights": WEIGHTS, "pca": {"type": "boolean"}, "pca_params": {"type": "string"}},
+            required=("weights", "pca")),
     Feature("cnn2d", "visual_2d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", lambda s: CNN_PUBLISHED[s["backbone"]]),),
             extractor="vplan_core.features.cnn:cnn2d_extractor",
             official=Official("res152", (80, 2048), {
                 "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
                 "weights": "ImageNet", "output": "final pool"}),
-            demo_backbone=True),
+            demo_backbone=True,
+            settings={"backbone": {"enum": ["resnet152", "resnet50", "resnet18"]}, "weights": WEIGHTS, "size": {
+                "type": "integer", "minimum": 16,
+                "description": "input side in px; the demo's 2D CNN is also pretrained at it"}},
+            required=("backbone", "weights", "size")),
     Feature("r2plus1d", "visual_3d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", CNN_PUBLISHED["r2plus1d_18"]),),
             extractor="vplan_core.features.cnn:r2plus1d_extractor",
             official=Official("r2plus1d_18", (10, 512), {
                 "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
                 "weights": "Kinetics-400", "output": "final pool"}),
-            demo_backbone=True),
+            demo_backbone=True,
+            settings={"weights": WEIGHTS, "size": {
+                "type": "integer", "minimum": 16,
+                "description": "input side in px; the demo's R(2+1)D is also pretrained at it"}},
+            required=("weights", "size")),
     Feature("clip", "visual_2d", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLIP_PUBLISHED_AT),),
             extractor="vplan_core.features.clip:clip_extractor", config_files=("config_file",),
@@ -213,7 +249,17 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              released_model_key="model_name", released_rule="frame_rule",
                              plg={"prompt": "P1", "tau": DEFAULT_TAU},
                              released_folder_check="vplan_core.features.clip:check_released_folder",
-                             thresholds=VALOR_CLIP_THRESHOLDS)),
+                             thresholds=VALOR_CLIP_THRESHOLDS),
+            settings={"model_name": NAME, "checkpoint": NAME, "config_file": {"type": "string"},
+                      "size": {"$ref": "#/$defs/posint"},
+                      "frames": {"enum": ["segment_middle", "valor"], "description": (
+                          "which frame a segment's embedding is of: segment_middle (default) the frame on screen at "
+                          "the middle of each second; valor VALOR's, 10 of the clip's 8-fps frames evenly spaced "
+                          "(utils/clip_preprocess.py)")},
+                      "resize": {"enum": ["crop", "squash"], "description": (
+                          "crop (default): shorter side to size, centre crop; squash: the whole frame to size x size "
+                          "(VALOR's transforms.Resize((224, 224)))")}},
+            required=("model_name", "checkpoint")),
     Feature("clap", "audio", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
             extractor="vplan_core.features.clap:clap_extractor", config_files=("config", "tokenizer"),
@@ -223,16 +269,50 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              released_model_key="checkpoint", released_rule="window_rule",
                              plg={"prompt": AUDIO_PROMPT, "rule": "softmax", "tau": DEFAULT_TAU},
                              released_check="vplan_core.features.clap:valor_feature_maps",
-                             thresholds=VALOR_CLAP_THRESHOLDS)),
+                             thresholds=VALOR_CLAP_THRESHOLDS),
+            settings={"checkpoint": {**NAME, "description": "CLAP for audio PLG (rows 6-7): a LAION-CLAP .pt as "
+                                     "published, or a transformers ClapModel folder"},
+                      "fusion": {"type": ["boolean", "null"], "description": "the checkpoint is a fusion model "
+                                 "(630k-*fusion*); null: whatever the file is"},
+                      "config": {"type": "string", "description": "a transformers config.json for a LAION file of "
+                                 "another architecture"},
+                      "tokenizer": {"type": "string", "description": "a folder of RoBERTa tokenizer files (needed "
+                                    "for LAION .pt files)"}},
+            required=("checkpoint",)),
     Feature("clap_maps", "audio", sampling=("seconds",),
             weights=(WeightFile("checkpoint", CLAP_PUBLISHED_AT, folder=True),),
             extractor="vplan_core.features.clap_maps:clap_maps_extractor", config_files=("config",),
             needs_audio=True, weights_check="vplan_core.features.clap_maps:check_weights",
+            settings={"checkpoint": {**NAME, "description": "CLAP's HTSAT feature maps of the clip (VALOR's "
+                                     "get_audio_feature_maps), VALOR++'s audio from the videos: a LAION-CLAP .pt as "
+                                     "published (VALOR: 630k-fusion-best.pt), or a transformers ClapModel folder"},
+                      "fusion": {"type": ["boolean", "null"], "description": "the checkpoint is a fusion model "
+                                 "(630k-*fusion*, VALOR's); null: whatever the file is"},
+                      "config": {"type": "string", "description": "a transformers config.json for a LAION file of "
+                                 "another architecture"}},
+            required=("checkpoint",),
             maps=ReleasedMaps("clap_feature_maps", VALOR_CLAP_MAPS, {
         "model": "LAION-CLAP HTSAT audio encoder (VALOR's release)",
         "layout": "64 tokens (2 frequency x 32 time) x 768 channels of the whole 10-s clip, before CLAP's projection",
         "released_at": "https://huggingface.co/datasets/NTUBarista/valor_features (CLAP.zip: CLAP/features/<id>.npy)"})),
 )}
+
+
+def check_specs(features: dict[str, Feature]) -> None:
+    """Each spec's keys are among its settings (the config schema's features.<name> is made of
+    them), and a pseudo-label feature with a release says how it is recorded. Run on import."""
+    for spec in features.values():
+        unknown = sorted(spec.named_keys() - set(spec.settings or {}))
+        if unknown:
+            raise ValueError(f"FEATURES[{spec.name!r}] names features.{spec.name}.{unknown}, which its settings do "
+                             f"not define (settings: {sorted(spec.settings or {})})")
+        labels = spec.labels
+        if labels and labels.released and not (labels.released_model_key and labels.released_rule):
+            raise ValueError(f"FEATURES[{spec.name!r}]: released embeddings (dataset.{labels.released}) need "
+                             f"released_model_key and released_rule")
+
+
+check_specs(FEATURES)
 HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.default_input)
 DEFAULT_INPUTS = {FEATURES[name].role: name for name in HAN_FEATURES}  # role -> feature, as HAN reads them
 INPUT_ROLES = tuple(DEFAULT_INPUTS)

@@ -25,12 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
-from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LOSS_KINDS, MODALITIES, PLD, PLG, ROWS,
-                                        Labels, Row)
+from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LABEL_KINDS, LOSS_KINDS, MODALITIES, PLD,
+                                        ROWS, Labels, Row, check_rows)
 from vplan_core.models import DEFAULT_FAMILY, FAMILIES
 from vplan_core.paths import RunPaths
 
 SEED_SEPARATOR = "-"
+LABELLED_MODALITIES = {name: FEATURES[name].labels.modality for name in PSEUDO_LABEL_FEATURES}
+check_rows(ROWS, LABELLED_MODALITIES)  # the rows against the pseudo-label features, once both tables are loaded
 
 
 def seed_groups(seeds: list[int], per_job: int | None = None) -> list[list[int]]:
@@ -355,15 +357,19 @@ def model_rows(config: dict, model: str, rows: tuple[str, ...]) -> list[str]:
     return [row for row in rows if row in wanted]
 
 
-def loss_settings(config: dict, kind: str) -> dict:
+def loss_settings(config: dict, kind: str, constants: dict | None = None) -> dict:
     """A row's loss as its job's settings: the kind and only the constants it reads (so that
-    changing rl.distance reruns the rows whose loss reads it, and no other)."""
-    return {"kind": kind, **{name: config[CONSTANT_KEYS[name][0]].get(CONSTANT_KEYS[name][1], CONSTANT_DEFAULTS.get(name))
+    changing rl.distance reruns the rows whose loss reads it, and no other), each the row's own
+    value where it sets one (`constants`: Row.constants), else the config's."""
+    own = constants or {}
+    return {"kind": kind, **{name: own[name] if name in own else
+                             config[CONSTANT_KEYS[name][0]].get(CONSTANT_KEYS[name][1], CONSTANT_DEFAULTS.get(name))
                              for name in LOSS_KINDS[kind].constants}}
 
 
-def train_settings(config: dict, loss_kind: str, model: str) -> dict:
-    """The training settings of a row with loss `loss_kind` for parser `model`: train.* without
+def train_settings(config: dict, loss_kind: str, model: str, constants: dict | None = None) -> dict:
+    """The training settings of a row with loss `loss_kind` (and its own `constants` of it) for
+    parser `model`: train.* without
     the trainer-only keys and the keys only other families' builders read, overridden by
     models.<model>, its family and constructor arguments, its inputs (only when the config
     chooses them: a config that does not keeps its settings, so nothing reruns) and the loss.
@@ -377,7 +383,7 @@ def train_settings(config: dict, loss_kind: str, model: str) -> dict:
     settings.update(model=family, model_kwargs=dict(section.get("kwargs", {})))
     if "inputs" in section:
         settings["inputs"] = model_inputs(config, model)
-    return {**settings, "loss": loss_settings(config, loss_kind)}
+    return {**settings, "loss": loss_settings(config, loss_kind, constants)}
 
 
 @dataclass(frozen=True)
@@ -389,29 +395,28 @@ class Job:
 
 
 def stage1_labels(paths: RunPaths, source: Labels, split: str) -> str:
-    """The labels file of a stage-1 label source: PLG's of its feature, or the released labels
-    of its modality."""
-    if source.kind == PLG:
-        return paths.plg_labels(source.feature, split)
-    return paths.released_labels(source.modality, split)
+    """The labels file of a stage-1 label source that has one (PLG's of its feature, the
+    released labels of its modality: ablation.LABEL_KINDS)."""
+    return LABEL_KINDS[source.kind].path(paths, source, split, None, None)
 
 
-def label_input(paths: RunPaths, config: dict, source: Labels, model: str, seeds: str, split: str) -> str:
-    """Where one modality's labels of a row trained by `model` are: a stage-1 source's file, or
-    the PLD job of its stage-1 row made with the models pld_source_model names."""
-    if source.kind == PLD:
-        return paths.pld_dir(pld_source_model(config, model), source.stage1, seeds)
-    return stage1_labels(paths, source, split)
+def label_input(paths: RunPaths, config: dict, source: Labels, model: str, seeds: str, split: str) -> str | None:
+    """Where one modality's labels of a row trained by `model` are (ablation.LABEL_KINDS): a
+    stage-1 source's file, or the PLD job of its stage-1 row made with the models
+    pld_source_model names; None where the training job builds them."""
+    path = LABEL_KINDS[source.kind].path
+    return None if path is None else path(paths, source, split, pld_source_model(config, model), seeds)
 
 
 def row_job(paths: RunPaths, config: dict, row: str, seeds: str, model: str) -> Job:
     """A training job of (row, seed group, family): each modality's labels as inputs
-    (labels_<modality>) and their kinds as params (the script is told, it does not infer), the
-    training settings and the resume file."""
+    (labels_<modality>, where they have a file) and their kinds as params (the script is told,
+    it does not infer), the training settings and the resume file."""
     spec = ROWS[row]
     inputs = {f"labels_{m}": label_input(paths, config, source, model, seeds, "train") for m, source in spec.labels.items()}
-    return Job(inputs, {"labels": {m: source.kind for m, source in spec.labels.items()},
-                        "settings": train_settings(config, spec.loss, model),
+    return Job({name: path for name, path in inputs.items() if path},
+               {"labels": {m: source.kind for m, source in spec.labels.items()},
+                "settings": train_settings(config, spec.loss, model, spec.constants),
                         "resume": paths.resume_file(row, seeds, model)})
 
 

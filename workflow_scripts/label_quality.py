@@ -9,18 +9,16 @@ from vplan_core.data.dataset import labelled_ids, load_labels, subset_split
 from vplan_core.data.llp import load_split
 from vplan_core.evaluation.label_quality import label_quality, pld_parameter_study
 from vplan_core.logs import job_log
-from vplan_core.method.ablation import PLD
-from vplan_core.training.outputs import labels_file, load_forward_loss, load_seed_labels
+from vplan_core.training.outputs import SeedLabels, load_forward_loss
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
     split = load_split(p.annotations, "val")
-    labelled = labelled_ids(snakemake.input.source) & labelled_ids(labels_file(PLD, snakemake.input.pld, p.seeds, "val",
-                                                                               p.modality))
+    labelled = labelled_ids(snakemake.input.source) & SeedLabels.videos(snakemake.input.pld, "val", p.modality, p.seeds)
     left_out = [vid for vid in split.video_ids if vid not in labelled]
     split = subset_split(split, [i for i, vid in enumerate(split.video_ids) if vid in labelled])
     source = load_labels(snakemake.input.source, split.video_ids)
-    pld = load_seed_labels(PLD, snakemake.input.pld, "val", p.modality, p.seeds, split.video_ids)
+    pld = SeedLabels.load(snakemake.input.pld, split, p.modality, p.seeds)
     per_seed = [label_quality(split, {p.source: source, "pld": pld[s]}, p.modality) for s in range(len(p.seeds))]
     if p.study:
         loss = load_forward_loss(snakemake.input.pld, f"val_{p.modality}", p.seeds, split.video_ids)

@@ -3,8 +3,9 @@
 The parser reads the features its settings name (TrainConfig.inputs; the job's inputs are
 their stores, keyed by feature).
 
-The plan tells the job each modality's label kind (params.labels: PLG's file, or a PLD job's
-folder) beside its input labels_<modality>. The training state is saved after every epoch
+The plan tells the job each modality's label kind (params.labels) beside its input
+labels_<modality> where the kind has a file (ablation.LABEL_KINDS); the kind's reader reads or
+builds the labels (vplan_core.training.outputs). The training state is saved after every epoch
 (params.resume, beside the output folder, not an output): a killed job rerun with the same
 inputs continues after the last finished epoch, with the same result, and its log and seconds
 include the killed attempt's epochs; the state is removed once the outputs are written.
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from vplan_core.data.dataset import labelled_ids, load_split_data
+from vplan_core.data.dataset import load_split_data
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training.prediction import predict_seeds
-from vplan_core.training.outputs import labels_file, load_seed_labels, save_training_outputs
+from vplan_core.training.outputs import label_reader, save_training_outputs
 from vplan_core.training.trainer import TrainConfig, train
 
 with job_log(snakemake.log[0]):
@@ -27,17 +28,16 @@ with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     config = TrainConfig(**p.settings, seeds=p.seeds, device=job_device(snakemake.resources.gpu))
     stores = {feature: list(snakemake.input[feature]) for feature in config.inputs.values()}
-    sources = {modality: (kind, snakemake.input[f"labels_{modality}"]) for modality, kind in p.labels.items()}
+    inputs = dict(snakemake.input.items())
+    sources = {modality: (label_reader(kind), inputs.get(f"labels_{modality}")) for modality, kind in p.labels.items()}
     # a row with segment labels trains on the videos that have them (their pseudo-label features) only
-    only = {}
-    if sources:
-        only["train"] = set.intersection(*(labelled_ids(labels_file(kind, path, p.seeds, "train", modality))
-                                           for modality, (kind, path) in sources.items()))
+    labelled = [reader.videos(path, "train", modality, p.seeds) for modality, (reader, path) in sources.items()]
+    labelled = [videos for videos in labelled if videos is not None]
+    only = {"train": set.intersection(*labelled)} if labelled else {}
     data = {split: load_split_data(p.annotations, split, stores, only.get(split), config.inputs)
             for split in ("train", "val", "test")}
-    ids = data["train"].split.video_ids
-    labels = {modality: load_seed_labels(kind, path, "train", modality, p.seeds, ids)
-              for modality, (kind, path) in sources.items()}
+    labels = {modality: reader.load(path, data["train"].split, modality, p.seeds)
+              for modality, (reader, path) in sources.items()}
     resume = Path(p.resume)
     results = train(config, data["train"].training_set(labels.get("visual"), labels.get("audio")),
                     data["val"].validation_set(), resume_path=resume)

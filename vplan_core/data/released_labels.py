@@ -81,14 +81,26 @@ def check_release(key: str, source: str | os.PathLike) -> list[str]:
             f"{LABELS_FOLDER}/<id>.npy, as VALOR's CLIP.zip and CLAP.zip hold them, or <id>.npy files)"]
 
 
+def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = NUM_CLASSES) -> np.ndarray:
+    """VALOR's released segment pseudo labels (CLAP/ or CLIP/segment_pseudo_labels/<id>.npy,
+    int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise.
+    A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping;
+    its header is checked before its data is read, so a member of another shape costs nothing."""
+    from vplan_core.data.official import OfficialFeatureError, read_released
+
+    array = read_released(path, (NUM_SEGMENTS, n_classes),
+                          f"VALOR's segment pseudo labels are [{NUM_SEGMENTS}, {n_classes}]")
+    if not np.isin(array, (0, 1)).all():
+        raise OfficialFeatureError(f"{path}: values other than 0 and 1 (segment pseudo labels are binary)")
+    return array.astype(np.uint8)
+
+
 def import_split(source: str | os.PathLike, split: Split) -> tuple[list[str], np.ndarray, dict]:
     """A split's released labels: the ids that have a label file (split order), their labels
     [N, 10, 25] uint8 exactly as released, and what the import found: each video of the split
     without a file (counted and named, not dropped silently) and the (video, class) pairs
     labelled outside the video label (a release of other annotations would show here). A
     malformed file is an error naming it (load_valor_labels)."""
-    from vplan_core.features.clap import load_valor_labels
-
     with label_files(source) as files:
         keep = [i for i, vid in enumerate(split.video_ids) if vid in files]
         ids = [split.video_ids[i] for i in keep]

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vplan_core.method.ablation import BASELINE_ROW, LABEL_TITLES, PLD, PLG, ROWS, pld  # noqa: E402
+from vplan_core.method.ablation import BASELINE_ROW, LABEL_KINDS, PLD, PLG, ROWS, pld  # noqa: E402
 from vplan_core.data.llp import CLASSES, Split  # noqa: E402
 from vplan_core.evaluation.differences import ALPHA, paired_difference, t_critical  # noqa: E402
 from vplan_core.evaluation.metrics import binarize  # noqa: E402
@@ -225,7 +225,7 @@ def with_video_label_segments(quality: dict[str, dict[str, dict]], val: Split) -
 
 
 def quality_source(quality: dict) -> str:
-    """The kind of labels PLD refined in a quality_summary (ablation.LABEL_TITLES: plg, released):
+    """The kind of labels PLD refined in a quality_summary (ablation.LABEL_KINDS: plg, released):
     its label set beside PLD's."""
     return next(name for name in quality["segment_event"] if name not in ("pld", "video_label"))
 
@@ -234,7 +234,7 @@ def refined_with(stage1: str, quality: dict) -> str:
     """Whose models refined the labels: the stage-1 row's mark, and the labels it trained on
     when they are not PLG's (row ④ trains on either)."""
     source = quality_source(quality)
-    return f"{ROWS[stage1].title.split()[0]}'s models" + ("" if source == PLG else f" (on {LABEL_TITLES[source]})")
+    return f"{ROWS[stage1].title.split()[0]}'s models" + ("" if source == PLG else f" (on {LABEL_KINDS[source].title})")
 
 
 def quality_tables(quality: dict[str, dict], modality: str) -> tuple[str, str]:
@@ -245,8 +245,8 @@ def quality_tables(quality: dict[str, dict], modality: str) -> tuple[str, str]:
     sets = [("video_label", f"video label as {modality} label", next(iter(quality.values())))]
     for source in dict.fromkeys(quality_source(summary) for summary in quality.values()):
         refined = {stage1: summary for stage1, summary in quality.items() if quality_source(summary) == source}
-        sets.append((source, LABEL_TITLES[source], next(iter(refined.values()))))
-        sets += [("pld", f"{LABEL_TITLES[source]} + PLD ({ROWS[stage1].title.split()[0]}'s models)", summary)
+        sets.append((source, LABEL_KINDS[source].title, next(iter(refined.values()))))
+        sets += [("pld", f"{LABEL_KINDS[source].title} + PLD ({ROWS[stage1].title.split()[0]}'s models)", summary)
                  for stage1, summary in refined.items()]
     table1 = [f"| {modality} label | precision | recall |", "|---|---|---|"]
     table1 += [f"| {name} | {_cell(s['video_level'][key], 'precision')} | {_cell(s['video_level'][key], 'recall')} |"
@@ -261,7 +261,7 @@ def _label_name(key: str, stage1: str, source: str, modality: str) -> str:
     """A label set's name in the label-quality tables."""
     if key == "video_label":
         return f"video label as {modality} label"
-    return LABEL_TITLES[source] + (f" + PLD ({ROWS[stage1].title.split()[0]}'s models)" if key == PLD else "")
+    return LABEL_KINDS[source].title + (f" + PLD ({ROWS[stage1].title.split()[0]}'s models)" if key == PLD else "")
 
 
 def quality_differences(by_stage1: dict[str, dict], modality: str) -> list[tuple[str, str, dict]]:
@@ -324,7 +324,7 @@ def pld_study_table(quality: dict, configured: str) -> str:
     source = quality_source(quality)
     unrefined = quality["segment_event"][source]
     lines = ["| PLD setting | segment-level F | event-level F |", "|---|---|---|",
-             f"| none ({LABEL_TITLES[source]}) | {_cell(unrefined, 'segment_f')} | {_cell(unrefined, 'event_f')} |"]
+             f"| none ({LABEL_KINDS[source].title}) | {_cell(unrefined, 'segment_f')} | {_cell(unrefined, 'event_f')} |"]
     for name, f in quality["pld_study"].items():
         mark = " (configured)" if name == configured else ""
         lines.append(f"| {name}{mark} | {_cell(f, 'segment_f')} | {_cell(f, 'event_f')} |")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -282,7 +281,7 @@ def valor_feature_maps(path: Path, shape: tuple) -> str | None:
             "inputs.audio: clap_maps), not segment "
             "embeddings in CLAP's joint space, so no text embedding can label them; audio PLG "
             f"needs [{SEGMENTS}, D] window embeddings (extract them, or use VALOR's released "
-            "CLAP/segment_pseudo_labels with load_valor_labels)")
+            "CLAP/segment_pseudo_labels: dataset.released_labels.audio)")
 
 
 def clap_feature_width(path: str | Path) -> int:
@@ -298,19 +297,6 @@ def load_clap_features(path: str | Path, width: int | None = None) -> np.ndarray
     from vplan_core.data.official import load_segment_features
 
     return load_segment_features(path, width, "CLAP", valor_feature_maps)
-
-
-def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = 25) -> np.ndarray:
-    """VALOR's released segment pseudo labels (CLAP/ or CLIP/segment_pseudo_labels/<id>.npy,
-    int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise.
-    A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping;
-    its header is checked before its data is read, so a member of another shape costs nothing."""
-    from vplan_core.data.official import OfficialFeatureError, read_released
-
-    array = read_released(path, (SEGMENTS, n_classes), f"VALOR's segment pseudo labels are [{SEGMENTS}, {n_classes}]")
-    if not np.isin(array, (0, 1)).all():
-        raise OfficialFeatureError(f"{path}: values other than 0 and 1 (segment pseudo labels are binary)")
-    return array.astype(np.uint8)
 
 
 # ---------------------------------------------------------------- the clap store's extractor

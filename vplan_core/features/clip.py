@@ -248,6 +248,9 @@ def clip_extractor(s: dict, device: str) -> Extractor:
     size = s.get("size", 224)
     times = frame_times(s)
     resize, resize_rule = RESIZES[s.get("resize", "crop")]
+    # VALOR's squash resizes the whole frame without antialiasing: a decode-time reduction of
+    # large frames (data/frames.py reduce_frames) would change its pixels, so it reads them whole
+    decode_size = None if resize is resize_squash else size
     dtype = model_dtype(device)
 
     def prepare(decoded: Decoded) -> torch.Tensor:
@@ -259,7 +262,7 @@ def clip_extractor(s: dict, device: str) -> Extractor:
 
     label, sha = weights_label(s.get("checkpoint"))
     return Extractor(
-        needs=common_needs(s, frame_times=times, frame_size=size), prepare=prepare, run=run,
+        needs=common_needs(s, frame_times=times, frame_size=decode_size), prepare=prepare, run=run,
         per_video_shape=lambda: [len(times), int(model.visual.output_dim)],
         model=f"open_clip:{s['model_name']}", weights=label, weights_sha256=sha, device=torch.device(device),
         sampling={**common_sampling(s), "frame_size": size,

@@ -5,41 +5,51 @@ titles and the tables it belongs to.
 
 The plan (vplan_core.plan.row_job) turns a row into a training job's inputs and settings; the
 rules and scripts only read that. A new row on existing labels is a line in ROWS; a new loss is
-a line in LOSS_KINDS and its function in vplan_core.method.losses.
-Torch-free: the workflow plans with it.
+a line in LOSS_KINDS and its function in vplan_core.method.losses; a new kind of labels a line in
+LABEL_KINDS and its reader in vplan_core.training.outputs. The tables check each other when this
+module is imported (the rows against the pseudo-label features when the plan is: check_rows).
+Torch-free: the workflow plans with it, so a function that a table names is looked up in its
+module's source, not imported.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from vplan_core.feature_registry import FEATURES
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 MODALITIES = ("visual", "audio")
 NONE, PLG, RELEASED, PLD = "none", "plg", "released", "pld"
-# What each stage-1 label source is called in the report's label-quality tables.
-LABEL_TITLES = {PLG: "PLG", RELEASED: "VALOR's released labels"}
+LOSSES_MODULE, READERS_MODULE = "vplan_core.method.losses", "vplan_core.training.outputs"
 
 
 @dataclass(frozen=True)
 class LossKind:
-    """What a loss reads: the LossConfig constants it uses (only those reach a row's settings,
-    so changing rl.distance reruns only the rows whose loss reads it) and the modalities whose
-    segment labels it trains on, in the order its function takes them."""
+    """One loss: its function (a name in vplan_core.method.losses, or for a study's own loss
+    the function itself), called (outputs, video labels, the segment labels of `labels` in that
+    order, LossConfig); the LossConfig constants it reads (only those reach a row's settings, so
+    changing rl.distance reruns only the rows whose loss reads it, and a row may set any of
+    them: Row.constants); the modalities whose segment labels it trains on."""
 
+    function: str | Callable
     constants: tuple[str, ...]
     labels: tuple[str, ...] = ()
 
 
 LOSS_KINDS: dict[str, LossKind] = {
-    "han": LossKind(("smoothing_audio", "smoothing_visual")),  # Eq. 2
-    "plg": LossKind(("smoothing_audio",), ("visual",)),  # Eq. 5
-    "plg_segbce": LossKind(("smoothing_audio", "rl_lambda"), ("visual",)),
-    "plg_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual",)),  # Eq. 9
-    "plg_av_rl": LossKind(("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"), ("visual", "audio")),
-    "plg_av_temporal": LossKind(("rl_lambda", "rl_distance", "rl_eps"), ("visual", "audio")),
-    "valor": LossKind((), ("visual", "audio")),  # VALOR's segment BCE on both modalities
+    "han": LossKind("han_loss", ("smoothing_audio", "smoothing_visual")),  # Eq. 2
+    "plg": LossKind("basic_loss", ("smoothing_audio",), ("visual",)),  # Eq. 5
+    "plg_segbce": LossKind("segment_bce_loss", ("smoothing_audio", "rl_lambda"), ("visual",)),
+    "plg_rl": LossKind("richness_aware_loss", ("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"),
+                       ("visual",)),  # Eq. 9
+    "plg_av_rl": LossKind("audio_visual_loss", ("smoothing_audio", "rl_lambda", "rl_distance", "rl_eps"),
+                          ("visual", "audio")),
+    "plg_av_temporal": LossKind("audio_visual_temporal_loss", ("rl_lambda", "rl_distance", "rl_eps"),
+                                ("visual", "audio")),
+    "valor": LossKind("valor_loss", (), ("visual", "audio")),  # VALOR's segment BCE on both modalities
 }
-# Where each loss constant is set in the configuration: (section, key).
+# Where each loss constant is set in the configuration: (section, key); the defaults of the
+# config's rows (each a LossConfig field; vplan_core.config checks the schema has the key).
 CONSTANT_KEYS = {"smoothing_audio": ("train", "smoothing_audio"), "smoothing_visual": ("train", "smoothing_visual"),
                  "rl_lambda": ("rl", "lambda"), "rl_distance": ("rl", "distance"), "rl_eps": ("rl", "eps")}
 CONSTANT_DEFAULTS = {"smoothing_audio": 1.0, "smoothing_visual": 0.9}  # LossConfig's, when the config omits them
@@ -71,10 +81,58 @@ def pld(stage1: str) -> Labels:
 
 
 @dataclass(frozen=True)
+class LabelKind:
+    """One kind of segment labels (Labels.kind), all that the plan, the training job and the
+    report know of it. problem: (modality, labels, rows, labelled) -> what is wrong with a row's
+    labels of this kind for `modality`, or None (labelled: pseudo-label feature -> the modality
+    it labels); path: (RunPaths, labels, split, refiner, seeds) -> the file or folder a job reads
+    them from (refiner: the parser whose stage-1 models refine PLD's), None where there is none
+    and the training job builds them; reader: the class in vplan_core.training.outputs that
+    reads or builds them there (videos: the videos that have them, None for all; load: the
+    labels); title: its name in the report; stage: Fig. 2's stage of a row trained on them."""
+
+    title: str
+    problem: Callable[[str, Labels, dict, dict], str | None]
+    path: Callable | None
+    reader: str
+    stage: int = 1
+
+
+def _plg_problem(modality: str, source: Labels, rows: dict, labelled: dict[str, str]) -> str | None:
+    if labelled.get(source.feature) != modality:
+        return f"PLG of {source.feature!r} for its {modality} labels, which is no pseudo-label feature of that modality"
+    return None
+
+
+def _released_problem(modality: str, source: Labels, rows: dict, labelled: dict[str, str]) -> str | None:
+    return None if source.modality == modality else f"VALOR's released {source.modality} labels for its {modality} labels"
+
+
+def _pld_problem(modality: str, source: Labels, rows: dict, labelled: dict[str, str]) -> str | None:
+    stage1 = rows.get(source.stage1)
+    if stage1 is None or stage1.stage != 1 or modality not in stage1.labels \
+            or LABEL_KINDS[stage1.labels[modality].kind].path is None:
+        return (f"PLD of {source.stage1!r}'s {modality} labels, which is no stage-1 row with {modality} PLG or "
+                f"released labels")
+    return None
+
+
+LABEL_KINDS: dict[str, LabelKind] = {
+    PLG: LabelKind("PLG", _plg_problem, lambda paths, source, split, refiner, seeds:
+                   paths.plg_labels(source.feature, split), reader="SharedLabels"),
+    RELEASED: LabelKind("VALOR's released labels", _released_problem, lambda paths, source, split, refiner, seeds:
+                        paths.released_labels(source.modality, split), reader="SharedLabels"),
+    PLD: LabelKind("PLD", _pld_problem, lambda paths, source, split, refiner, seeds:
+                   paths.pld_dir(refiner, source.stage1, seeds), reader="SeedLabels", stage=2),
+}
+
+
+@dataclass(frozen=True)
 class Row:
     """One row: its loss (LOSS_KINDS), each modality's labels, its title in the ablation table
-    and in Table V (another parser on the same labels), whether Table V trains it, and its
-    control: the row it adds one thing to, which the report subtracts from it seed by seed."""
+    and in Table V (another parser on the same labels), whether Table V trains it, its control
+    (the row it adds one thing to, which the report subtracts from it seed by seed) and the
+    constants of its loss it sets itself."""
 
     name: str
     title: str
@@ -84,6 +142,7 @@ class Row:
     audio: Labels = Labels()
     table_v: bool = False
     control: str | None = None
+    constants: dict = field(default_factory=dict)  # loss constant -> this row's value (else the config's)
 
     @property
     def labels(self) -> dict[str, Labels]:
@@ -93,19 +152,19 @@ class Row:
     @property
     def stage(self) -> int:
         """Fig. 2's stage: 1 trains on the video labels, PLG's or released ones, 2 on labels PLD refined."""
-        return 2 if any(source.kind == PLD for source in self.labels.values()) else 1
+        return max((LABEL_KINDS[source.kind].stage for source in self.labels.values()), default=1)
 
     @property
     def features(self) -> set[str]:
         """The pseudo-label features behind its labels (PLD's through its stage-1 row)."""
-        return {s.feature for s in self.labels.values() if s.kind == PLG} | {
-            f for s in self.labels.values() if s.kind == PLD for f in ROWS[s.stage1].features}
+        return {s.feature for s in self.labels.values() if s.feature} | {
+            f for s in self.labels.values() if s.stage1 for f in ROWS[s.stage1].features}
 
     @property
     def released_modalities(self) -> set[str]:
         """The modalities whose released labels are behind its labels (PLD's through its stage-1 row)."""
-        return {s.modality for s in self.labels.values() if s.kind == RELEASED} | {
-            m for s in self.labels.values() if s.kind == PLD for m in ROWS[s.stage1].released_modalities}
+        return {s.modality for s in self.labels.values() if s.modality} | {
+            m for s in self.labels.values() if s.stage1 for m in ROWS[s.stage1].released_modalities}
 
 
 ROWS: dict[str, Row] = {row.name: row for row in (
@@ -154,30 +213,56 @@ ROWS: dict[str, Row] = {row.name: row for row in (
 BASELINE_ROW, VPLAN_ROW = "row1_han", "row5_vplan"
 
 
-def check_rows(rows: dict[str, Row] = ROWS) -> None:
-    """Each row's labels are the ones its loss reads; PLG labels a modality from a feature whose
-    role is that modality's labels; released labels are that modality's release; PLD refines a
-    stage-1 row's PLG or released labels; a row's control is another row."""
+def check_rows(rows: dict[str, Row], labelled: dict[str, str]) -> None:
+    """Each row's loss is a loss kind and its labels are the ones that loss reads, each of a
+    label kind and right by that kind (LabelKind.problem), the constants it sets are its loss's,
+    and its control is another row. labelled: pseudo-label feature -> the modality it labels
+    (the plan passes the feature registry's)."""
     for row in rows.values():
+        if row.loss not in LOSS_KINDS:
+            raise ValueError(f"row {row.name}: unknown loss {row.loss!r}; expected one of {tuple(LOSS_KINDS)}")
         if row.control is not None and (row.control not in rows or row.control == row.name):
             raise ValueError(f"row {row.name}: its control {row.control!r} is no other row of {sorted(rows)}")
         if tuple(m for m in MODALITIES if m in row.labels) != tuple(sorted(LOSS_KINDS[row.loss].labels, key=MODALITIES.index)):
             raise ValueError(f"row {row.name}: loss {row.loss!r} reads {LOSS_KINDS[row.loss].labels} labels, "
                              f"the row has {tuple(row.labels)}")
+        foreign = sorted(set(row.constants) - set(LOSS_KINDS[row.loss].constants))
+        if foreign:
+            raise ValueError(f"row {row.name}: sets {foreign}, which loss {row.loss!r} does not read; it reads "
+                             f"{LOSS_KINDS[row.loss].constants}")
         for modality, source in row.labels.items():
-            if source.kind not in (PLG, RELEASED, PLD):
+            if source.kind not in LABEL_KINDS:
                 raise ValueError(f"row {row.name}: unknown label source {source.kind!r} for its {modality} labels; "
-                                 f"expected one of {(PLG, RELEASED, PLD)}")
-            spec = FEATURES.get(source.feature) if source.kind == PLG else None
-            if source.kind == PLG and (spec is None or spec.labels is None or spec.labels.modality != modality):
-                raise ValueError(f"row {row.name}: PLG of {source.feature!r} for its {modality} labels, which is no "
-                                 f"pseudo-label feature of that modality")
-            if source.kind == RELEASED and source.modality != modality:
-                raise ValueError(f"row {row.name}: VALOR's released {source.modality} labels for its {modality} labels")
-            if source.kind == PLD and (source.stage1 not in rows or rows[source.stage1].stage != 1
-                                       or modality not in rows[source.stage1].labels):
-                raise ValueError(f"row {row.name}: PLD of {source.stage1!r}'s {modality} labels, which is no "
-                                 f"stage-1 row with {modality} PLG or released labels")
+                                 f"expected one of {tuple(LABEL_KINDS)}")
+            problem = LABEL_KINDS[source.kind].problem(modality, source, rows, labelled)
+            if problem:
+                raise ValueError(f"row {row.name}: {problem}")
 
 
-check_rows()
+def _defines(module: str, name: str) -> bool:
+    """Whether a vplan_core module defines `name` (a function, class or assignment at its top
+    level), read from its source: planning imports no torch."""
+    source = Path(__file__).parents[2].joinpath(*module.split(".")).with_suffix(".py")
+    return any(getattr(node, "name", None) == name or any(getattr(t, "id", None) == name for t in getattr(node, "targets", ()))
+               for node in ast.parse(source.read_text()).body)
+
+
+def check_kinds(losses: dict[str, LossKind], label_kinds: dict[str, LabelKind]) -> None:
+    """Each loss kind's function is defined in vplan_core.method.losses, its constants are
+    CONSTANT_KEYS' and its labels modalities; each label kind's reader is defined in
+    vplan_core.training.outputs. Run on import, so that a forgotten function fails the plan,
+    not a training job."""
+    for name, kind in losses.items():
+        if isinstance(kind.function, str) and not _defines(LOSSES_MODULE, kind.function):
+            raise ValueError(f"LOSS_KINDS[{name!r}]: its function {kind.function!r} is not defined in {LOSSES_MODULE}")
+        unknown = sorted(set(kind.constants) - set(CONSTANT_KEYS))
+        if unknown:
+            raise ValueError(f"LOSS_KINDS[{name!r}]: constants {unknown} are no CONSTANT_KEYS entry")
+        if not set(kind.labels) <= set(MODALITIES):
+            raise ValueError(f"LOSS_KINDS[{name!r}]: labels {kind.labels} are not of {MODALITIES}")
+    for name, kind in label_kinds.items():
+        if not _defines(READERS_MODULE, kind.reader):
+            raise ValueError(f"LABEL_KINDS[{name!r}]: its reader {kind.reader!r} is not defined in {READERS_MODULE}")
+
+
+check_kinds(LOSS_KINDS, LABEL_KINDS)

@@ -11,12 +11,12 @@ range error, a device-side assert on CUDA.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 
-from vplan_core.method.ablation import LOSS_KINDS
+from vplan_core.method.ablation import CONSTANT_KEYS, LOSS_KINDS
 
 PROB_EPS = 1e-7
 AUDIO, VISUAL = 0, 1  # the modality axis of frame_prob
@@ -49,6 +49,11 @@ class LossConfig:
     @property
     def needs_audio_labels(self) -> bool:
         return "audio" in LOSS_KINDS[self.kind].labels
+
+
+if {f.name for f in fields(LossConfig)} != {"kind", *CONSTANT_KEYS}:
+    raise ValueError(f"LossConfig's constants {sorted(f.name for f in fields(LossConfig) if f.name != 'kind')} "
+                     f"are not ablation.CONSTANT_KEYS' {sorted(CONSTANT_KEYS)}")
 
 
 def clamp_prob(p: torch.Tensor) -> torch.Tensor:
@@ -230,19 +235,6 @@ def valor_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, 
             + bce(clamp_prob(frame_prob[:, :, VISUAL, :]), seg))
 
 
-# Each loss kind's function (its constants and labels: vplan_core.method.ablation.LOSS_KINDS),
-# called with the segment labels of the modalities it names, in that order.
-LOSS_FUNCTIONS = {
-    "han": han_loss,
-    "plg": basic_loss,
-    "plg_segbce": segment_bce_loss,
-    "plg_rl": richness_aware_loss,
-    "plg_av_rl": audio_visual_loss,
-    "plg_av_temporal": audio_visual_temporal_loss,
-    "valor": valor_loss,
-}
-
-
 def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                  cfg: LossConfig, audio_labels: torch.Tensor | None = None) -> torch.Tensor:
     """The trainer's one entry point: the loss of cfg.kind on the segment labels it reads."""
@@ -251,4 +243,5 @@ def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: t
     missing = [m for m, value in zip(LOSS_KINDS[cfg.kind].labels, labels) if value is None]
     if missing:
         raise ValueError(f"loss {cfg.kind!r} needs {' and '.join(missing)} segment pseudo labels")
-    return LOSS_FUNCTIONS[cfg.kind](outputs, video_labels, *labels, cfg)
+    function = LOSS_KINDS[cfg.kind].function
+    return (globals()[function] if isinstance(function, str) else function)(outputs, video_labels, *labels, cfg)

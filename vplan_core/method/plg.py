@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vplan_core.data.llp import CLASSES
-
 PROMPTS = {
     "P1": "This photo contains the [CLS]",
     "P2": "This photo contains the scene of [CLS]",
@@ -62,10 +60,12 @@ def readable_class_name(name: str) -> str:
 
 def prompt_texts(template: str, classes: Sequence[str]) -> list[str]:
     """One prompt per class; template is a PROMPTS key, a literal string containing [CLS], or a
-    CAPTIONS key (LLP's classes only: its captions are written for them)."""
+    CAPTIONS key (LLP's classes only, in LLP's order: its captions are written for them; the
+    method layer knows no data set, so only their count is checked here)."""
     if template in CAPTIONS:
-        if tuple(classes) != CLASSES:
-            raise ValueError(f"prompt {template!r} holds captions of LLP's 25 classes, not of {list(classes)[:3]}...")
+        if len(classes) != len(CAPTIONS[template]):
+            raise ValueError(f"prompt {template!r} holds captions of LLP's {len(CAPTIONS[template])} classes, "
+                             f"not of {len(classes)}: {list(classes)[:3]}...")
         return list(CAPTIONS[template])
     text = PROMPTS.get(template, template)
     if "[CLS]" not in text:

@@ -49,7 +49,8 @@ class Family:
 @dataclass(frozen=True)
 class Registered:
     """A registry line: the family's module, and the train.* keys its builder reads (a change of
-    any other family's keys reruns nothing of this one)."""
+    any other family's keys reruns nothing of this one; family() checks them against the builder
+    when it loads the module)."""
 
     module: str
     train_keys: tuple[str, ...] = ()
@@ -64,10 +65,29 @@ FAMILIES: dict[str, Registered] = {
 DEFAULT_FAMILY = "han"  # the configuration's default (train.models), and a checkpoint's that names none
 
 
+class _Reads:
+    """Training settings that record which of them a builder reads (each reads as 1)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def __getattr__(self, key: str) -> int:
+        self.keys.add(key)
+        return 1
+
+
 def family(name: str) -> Family:
+    """The family's description, its registry line's train_keys checked against what its
+    builder reads (a key left out would be dropped from its settings in silence)."""
     if name not in FAMILIES:
         raise ValueError(f"unknown parser family {name!r}; choose one of {tuple(FAMILIES)}")
-    return importlib.import_module(FAMILIES[name].module).FAMILY
+    loaded = importlib.import_module(FAMILIES[name].module).FAMILY
+    settings = _Reads()
+    loaded.build_kwargs(settings)
+    if settings.keys != set(FAMILIES[name].train_keys):
+        raise ValueError(f"parser family {name!r}: its builder reads train.{sorted(settings.keys)}, its registry line "
+                         f"FAMILIES[{name!r}].train_keys names {sorted(FAMILIES[name].train_keys)}")
+    return loaded
 
 
 def frame_probabilities(model, outputs: tuple) -> "torch.Tensor":

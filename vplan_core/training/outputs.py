@@ -3,7 +3,8 @@
 A training job writes, for every seed s of its group, what a run of that seed alone would
 write: seed_<s>/model.pt (checkpoints.py), seed_<s>/history.json (settings, videos, best epoch,
 every epoch's loss and val metrics) and seed_<s>/test_pred.npz (PRED.npz, architecture.md).
-A PLD job writes seed_<s>/<split>_<modality>.npz (labels npz). Readers take the folder and its seeds.
+A PLD job writes seed_<s>/<split>_<modality>.npz (labels npz). Readers take the folder and its seeds;
+each label kind's reader (ablation.LABEL_KINDS) reads or builds a training job's labels of it.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import numpy as np
 from torch import nn
 
 from vplan_core import atomic
-from vplan_core.data.dataset import load_labels, load_rows, save_labels, save_predictions
-from vplan_core.method.ablation import PLD
+from vplan_core.data.dataset import labelled_ids, load_labels, load_rows, save_labels, save_predictions
+from vplan_core.data.llp import Split
+from vplan_core.method.ablation import LABEL_KINDS
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint, save_checkpoint
 
@@ -84,16 +86,33 @@ def load_forward_loss(job_dir: str | Path, split: str, seeds: list[int], video_i
                      for seed in seeds]).astype(np.float64)
 
 
-def labels_file(kind: str, source: str | Path, seeds: list[int], split: str, modality: str) -> Path:
-    """One labels npz of a label source of `kind` (a file every seed shares, as PLG's; ablation.PLD:
-    its folder's first seed's file, as every seed labels the same videos), e.g. to read its ids."""
-    return seed_file(source, seeds[0], f"{split}_{modality}.npz") if kind == PLD else Path(source)
+class SharedLabels:
+    """Labels every seed of a job trains on: one labels npz (PLG's, VALOR's released ones)."""
+
+    @staticmethod
+    def videos(source: str | Path, split: str, modality: str, seeds: list[int]) -> set[str]:
+        return labelled_ids(source)
+
+    @staticmethod
+    def load(source: str | Path, split: Split, modality: str, seeds: list[int]) -> np.ndarray:
+        """[N, T, C] for the split's videos, in its order."""
+        return load_labels(source, split.video_ids)
 
 
-def load_seed_labels(kind: str, source: str | Path, split: str, modality: str, seeds: list[int],
-                     video_ids: list[str]) -> np.ndarray:
-    """One modality's segment labels of `split` for training `seeds`: [N, T, C] from a labels npz
-    all seeds share (PLG's), or [S, N, T, C] from a PLD job's folder (each seed its own)."""
-    if kind != PLD:
-        return load_labels(source, video_ids)
-    return np.stack([load_labels(seed_file(source, seed, f"{split}_{modality}.npz"), video_ids) for seed in seeds])
+class SeedLabels:
+    """Each seed's own labels: a PLD job's folder (every seed labels the same videos)."""
+
+    @staticmethod
+    def videos(source: str | Path, split: str, modality: str, seeds: list[int]) -> set[str]:
+        return labelled_ids(seed_file(source, seeds[0], f"{split}_{modality}.npz"))
+
+    @staticmethod
+    def load(source: str | Path, split: Split, modality: str, seeds: list[int]) -> np.ndarray:
+        """[S, N, T, C] for the split's videos, in its order."""
+        return np.stack([load_labels(seed_file(source, seed, f"{split.name}_{modality}.npz"), split.video_ids)
+                         for seed in seeds])
+
+
+def label_reader(kind: str):
+    """The reader of a label kind (ablation.LABEL_KINDS: its reader names a class of this module)."""
+    return globals()[LABEL_KINDS[kind].reader]

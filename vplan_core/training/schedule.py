@@ -9,13 +9,11 @@ in place.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-if TYPE_CHECKING:
-    from vplan_core.training.trainer import TrainConfig
+from vplan_core.training.settings import TrainConfig
 
 
 def warmup_cosine_lr(epoch: int, warmup_epochs: int, epochs: int, min_lr: float, max_lr: float) -> float:
@@ -38,9 +36,6 @@ class WarmupCosineLR(LRScheduler):
     def get_lr(self) -> list[float]:
         return [warmup_cosine_lr(self.last_epoch + 1, self.warmup_epochs, self.epochs, self.min_lr, base)
                 for base in self.base_lrs]
-
-
-SCHEDULES = ("step", "warmup_cosine")
 
 
 def new_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,9 +26,7 @@ from vplan_core.data.dataset import Tensors
 from vplan_core.method.losses import LossConfig, compute_loss
 from vplan_core.models import family, loss_outputs
 from vplan_core.models.seed_batch import SeedBatch
-
-if TYPE_CHECKING:
-    from vplan_core.training.trainer import TrainConfig
+from vplan_core.training.settings import TrainConfig
 
 
 def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
@@ -90,16 +87,16 @@ def train_step(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tenso
     return losses.detach()
 
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+OPTIMIZER_CLASSES = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}  # settings.OPTIMIZERS
 
 
 def new_optimizer(batch: SeedBatch, config: TrainConfig) -> torch.optim.Optimizer:
     """config's optimizer over the stacked parameters (elementwise, so each seed's update is its
     own): fused on CUDA, and capturable there for a compiled step."""
     cuda = torch.device(config.device).type == "cuda"
-    return OPTIMIZERS[config.optimizer](batch.params.values(), lr=config.lr, betas=config.betas, eps=config.eps,
-                                        weight_decay=config.weight_decay, fused=cuda,
-                                        capturable=cuda and config.compile)
+    return OPTIMIZER_CLASSES[config.optimizer](batch.params.values(), lr=config.lr, betas=config.betas, eps=config.eps,
+                                               weight_decay=config.weight_decay, fused=cuda,
+                                               capturable=cuda and config.compile)
 
 
 def _own_copy(fn: Callable) -> Callable:
