@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,28 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.media import Audio, write_video  # noqa: E402
 from tests.test_parse import write_tiny_model  # noqa: E402
+from parse_runs import parse_once  # noqa: E402  (bench/ is this script's folder)
 
-# Runs in a fresh interpreter: parse one video, print {"seconds", "peak_rss_mb"} as JSON.
-# "before" holds every window in one pass and decodes each window's audio from 0.
-CHILD = """
-import json, resource, sys, time
-from vplan_core import parse
-from vplan_core.cli import main
-from vplan_core.data import video
-if sys.argv[5] == "before":
-    parse.WINDOWS_PER_PASS = 10 ** 9
-    video.AUDIO_SEEK_AFTER_S = float("inf")
-started = time.perf_counter()
-code = main(["parse", sys.argv[1], "--checkpoint", sys.argv[2], "--config", sys.argv[3], "--out", sys.argv[4]])
-print(json.dumps({"exit": code, "seconds": time.perf_counter() - started,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def parse_once(video: Path, checkpoint: Path, config: Path, out: Path, mode: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(video), str(checkpoint), str(config), str(out), mode],
-                            capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+# what a 'before' row runs first: the change undone in its interpreter
+BEFORE = 'from vplan_core import parse; from vplan_core.data import video; parse.WINDOWS_PER_PASS = 10 ** 9; video.AUDIO_SEEK_AFTER_S = float("inf")'
 
 
 def main() -> None:
@@ -64,7 +45,7 @@ def main() -> None:
             write_video(video, seconds=60.0 * minutes, fps=8, width=64, height=48, audio=Audio(2, 44100))
             made = time.perf_counter() - started
             for mode in ("now", *(["before"] if minutes in args.before else [])):
-                run = parse_once(video, checkpoint, config, root / "out", mode)
+                run = parse_once(video, checkpoint, config, root / "out", BEFORE if mode == "before" else "")
                 rows.append({"minutes": minutes, "mode": mode, "video_mb": video.stat().st_size / 2 ** 20,
                              "write_seconds": made, **run})
                 print(f"{minutes:g} min ({rows[-1]['video_mb']:.1f} MB), {mode}: {run['seconds']:.1f} s, "

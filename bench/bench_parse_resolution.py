@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,25 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.media import Audio, write_video  # noqa: E402
 from tests.test_parse import write_tiny_model  # noqa: E402
+from parse_runs import parse_once  # noqa: E402  (bench/ is this script's folder)
 
-# Runs in a fresh interpreter: parse one video, print {"exit", "seconds", "peak_rss_mb"} as JSON.
-CHILD = """
-import json, resource, sys, time
-from vplan_core.cli import main
-from vplan_core.data import frames
-if sys.argv[5] == "before":
-    frames.REDUCE_MARGIN = 10 ** 9
-started = time.perf_counter()
-code = main(["parse", sys.argv[1], "--checkpoint", sys.argv[2], "--config", sys.argv[3], "--out", sys.argv[4]])
-print(json.dumps({"exit": code, "seconds": time.perf_counter() - started,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def parse_once(video: Path, checkpoint: Path, config: Path, out: Path, mode: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(video), str(checkpoint), str(config), str(out), mode],
-                            capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+# what a 'before' row runs first: the change undone in its interpreter
+BEFORE = 'from vplan_core.data import frames; frames.REDUCE_MARGIN = 10 ** 9'
 
 
 def main() -> None:
@@ -69,7 +53,7 @@ def main() -> None:
             video = root / f"clip_{size}.mp4"
             write_video(video, seconds=10.0, fps=25, width=width, height=height, audio=Audio(2, 44100))
             for mode in args.modes:
-                run = parse_once(video, checkpoint, config, root / "out", mode)
+                run = parse_once(video, checkpoint, config, root / "out", BEFORE if mode == "before" else "")
                 rows.append({"size": size, "mode": mode, "video_mb": video.stat().st_size / 2 ** 20, **run})
                 print(f"{size} ({rows[-1]['video_mb']:.1f} MB), {mode}: {run['seconds']:.1f} s, "
                       f"peak RSS {run['peak_rss_mb']:.0f} MB, exit {run['exit']}", flush=True)
