@@ -17,6 +17,7 @@ import os
 import pickle
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from vplan_core.features.clip import check_checkpoint, encode_images, encode_tex
 from vplan_core.features.checkpoint_files import TruncatedSafetensors, safetensors_layout
 from vplan_core.features.clip_checkpoints import CONFIG_KEY, CheckpointError, inspect_checkpoint
 from vplan_core.features.extract import extract_shard
+from vplan_core.feature_registry import FEATURES
 from vplan_core.feature_store import read_store
 from vplan_core.data.llp import CLASSES
 from vplan_core.data.manifest import probe_videos
@@ -294,6 +296,31 @@ def test_rejected_files_are_named_before_any_job_and_by_the_loader(tmp_path, cas
     with pytest.raises(CheckpointError) as err:
         load_clip(ARCH, str(path))
     assert str(err.value) == problem
+
+
+def test_a_second_clip_feature_names_its_own_keys(tmp_path):
+    """A second CLIP spec reusing clip.py's functions (as a clip_l14 for visual PLG would) is
+    told its name by the registry: each entry point's error names features.clip_l14.*, not clip's."""
+    second = replace(FEATURES["clip"], name="clip_l14")
+    no_clip, hf_file = tmp_path / "ViT-L-14.pt", tmp_path / "model.safetensors"
+    no_clip.write_text("ViT-L-14 weights go here\n")
+    save_file(to_transformers({**tiny_clip_state(), "visual.positional_embedding": torch.randn(5, 8)}), hf_file)
+    np.save(tmp_path / "aaaaaaaaaaa.npy", np.zeros((10, 768), np.float32))
+    bad_file, bad_model = {"model_name": ARCH, "checkpoint": str(no_clip)}, {"model_name": "ViT-L-99",
+                                                                            "checkpoint": str(hf_file)}
+
+    def names_its_key(problem: str, key: str):
+        assert f"config key 'features.clip_l14.{key}'" in problem and "features.clip." not in problem, problem
+
+    names_its_key(*second.check_weights(bad_file), "checkpoint")
+    names_its_key(*second.check_weights(bad_model), "model_name")
+    names_its_key(*second.labels.check_folder("clip_l14", str(tmp_path), bad_model), "model_name")
+    with pytest.raises(CheckpointError) as extraction:
+        second.build_extractor(bad_file, "cpu")
+    names_its_key(str(extraction.value), "checkpoint")
+    with pytest.raises(CheckpointError) as texts:
+        second.labels.encode_texts("clip_l14", bad_file, TEXTS)
+    names_its_key(str(texts.value), "checkpoint")
 
 
 def test_safetensors_header_alone_gives_the_layout(tmp_path):

@@ -83,7 +83,7 @@ class Official:
 class Labelling:
     """The role of a pseudo-label feature: PLG labels `modality` from its segment embeddings.
 
-    text_encoder: "module:function" (text settings, texts) -> arrays of the text embeddings
+    text_encoder: "module:function" (text settings, texts, feature) -> arrays of the text embeddings
     file (embeddings, and what its rule reads, e.g. a logit scale); text_keys: the
     features.<name> keys that choose its text tower; plg: its settings' defaults in plg.<name>
     (prompt, rule, tau; `enabled: false` leaves it and the rows that need it out of a run);
@@ -91,7 +91,8 @@ class Labelling:
     the features.<name> key naming the model they come from, and how a release's sampling is
     recorded (all None for a feature without a release); released_check: "module:function" refusing a
     released file of another kind by name (or None); thresholds: the per-class thresholds of
-    the rule "thresholds" (VALOR's for its model of this modality, method.plg)."""
+    the rule "thresholds" (VALOR's for its model of this modality, method.plg). text_encoder and
+    released_folder_check are also given the feature's name, as the Feature's functions are."""
 
     modality: str
     text_encoder: str
@@ -104,15 +105,15 @@ class Labelling:
     released_folder_check: str | None = None
     thresholds: tuple[float, ...] | None = None
 
-    def encode_texts(self, settings: dict, texts: list[str]) -> dict:
-        return _load(self.text_encoder)(settings, texts)
+    def encode_texts(self, feature: str, settings: dict, texts: list[str]) -> dict:
+        return _load(self.text_encoder)(settings, texts, feature)
 
     def check_released(self):
         return _load(self.released_check) if self.released_check else None
 
-    def check_folder(self, folder: str, settings: dict) -> list[str]:
+    def check_folder(self, feature: str, folder: str, settings: dict) -> list[str]:
         """Problems with a folder of released segment embeddings, before any job."""
-        return _load(self.released_folder_check)(folder, settings) if self.released_folder_check else []
+        return _load(self.released_folder_check)(folder, settings, feature) if self.released_folder_check else []
 
 
 def _load(ref: str):
@@ -131,9 +132,10 @@ class Feature:
     parser in models.<name>.inputs (None: PLG's only); default_input: the input of its role for a
     parser that chooses none (the HAN features); sampling: the keys of the config's `sampling`
     section its extraction reads; extractor: "module:function" building its extractor from
-    (settings, device); maps: the release of a map feature; config_files: settings keys naming further files
-    the extraction reads (inputs of its jobs); provenance: texts its stores record (and the
-    official release's attrs repeat)."""
+    (settings, device, its name: one module can serve several features, two CLIPs, and name
+    each one's own features.<name> keys); maps: the release of a map feature; config_files:
+    settings keys naming further files the extraction reads (inputs of its jobs); provenance:
+    texts its stores record (and the official release's attrs repeat)."""
 
     name: str
     role: str | None
@@ -148,7 +150,7 @@ class Feature:
     demo_backbone: bool = False
     provenance: dict = field(default_factory=dict)
     labels: Labelling | None = None
-    weights_check: str | None = None  # "module:function" (settings) -> problems of its weight files
+    weights_check: str | None = None  # "module:function" (settings, its name) -> problems of its weight files
     settings: dict | None = None  # features.<name>: key -> its JSON schema (None: the feature has no settings)
     required: tuple[str, ...] = ()  # the settings a config must give
 
@@ -183,7 +185,7 @@ class Feature:
 
     def check_weights(self, settings: dict) -> list[str]:
         """Problems with the feature's weight files (which exist), found before any job."""
-        return _load(self.weights_check)(settings) if self.weights_check else []
+        return _load(self.weights_check)(settings, self.name) if self.weights_check else []
 
     def weight_exists(self, key: str, path: str) -> bool:
         from pathlib import Path
@@ -192,7 +194,7 @@ class Feature:
         return Path(path).exists() if weight.folder else Path(path).is_file()
 
     def build_extractor(self, settings: dict, device: str):
-        return _load(self.extractor)(settings, device)
+        return _load(self.extractor)(settings, device, self.name)
 
     def weight_files(self, settings: dict) -> list[tuple[str, str, str]]:
         """(config key, value, where the published file is) of each weight file the extraction

@@ -485,7 +485,7 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
     for feature in sources.released:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir() and feature in sources.labelled:
-            problems += FEATURES[feature].labels.check_folder(folder, config["features"][feature])
+            problems += FEATURES[feature].labels.check_folder(feature, folder, config["features"][feature])
     for feature in sources.maps:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir():

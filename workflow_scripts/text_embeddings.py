@@ -10,6 +10,7 @@ from vplan_core.method.plg import prompt_texts
 
 with job_log(snakemake.log[0]):
     texts = prompt_texts(snakemake.params.prompt, CLASSES)
-    arrays = feature(snakemake.wildcards.feature).labels.encode_texts(snakemake.params.model, texts)
+    name = snakemake.wildcards.feature
+    arrays = feature(name).labels.encode_texts(name, snakemake.params.model, texts)
     atomic.savez(snakemake.output[0], **arrays, texts=np.asarray(texts))
     print("\n".join(texts))

@@ -256,7 +256,7 @@ def logit_scale(model) -> float:
 # ---------------------------------------------------------------- released features
 
 
-def text_embeddings(settings: dict, texts: list[str]) -> dict:
+def text_embeddings(settings: dict, texts: list[str], feature: str = "clap") -> dict:
     """Audio PLG's text side: the prompts' embeddings by the configured CLAP's text tower, and
     its logit scale (VALOR's threshold rule reads logits)."""
     model, tokenizer = load_clap(settings["checkpoint"], settings.get("fusion"), settings.get("config"),
@@ -264,7 +264,7 @@ def text_embeddings(settings: dict, texts: list[str]) -> dict:
     return {"embeddings": encode_texts(model, tokenizer, texts), "logit_scale": np.float32(logit_scale(model))}
 
 
-def check_weights(settings: dict) -> list[str]:
+def check_weights(settings: dict, feature: str = "clap") -> list[str]:
     """The configured checkpoint's form, fusion and tokenizer (features.clap), before any job."""
     return check_checkpoint(settings["checkpoint"], settings.get("fusion"), settings.get("config"),
                             settings.get("tokenizer"))
@@ -310,7 +310,7 @@ def weights_label(checkpoint: str) -> tuple[str, str]:
     return str(Path(checkpoint).resolve()), sha256_file(found.weights)
 
 
-def clap_extractor(s: dict, device: str):
+def clap_extractor(s: dict, device: str, feature: str = "clap"):
     """features.clap: one CLAP audio embedding a second, of VALOR's window of that second."""
     from vplan_core.features.extractor import Extractor, common_needs, common_sampling, place_model
 

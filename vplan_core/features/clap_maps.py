@@ -61,12 +61,12 @@ def feature_maps(model, clips: torch.Tensor) -> torch.Tensor:
     return grid.flatten(2).transpose(1, 2).float()
 
 
-def check_weights(settings: dict) -> list[str]:
+def check_weights(settings: dict, feature: str = "clap_maps") -> list[str]:
     """The configured checkpoint's form, architecture and fusion (features.clap_maps), before any job."""
     return check_checkpoint(settings["checkpoint"], settings.get("fusion"), settings.get("config"), text=False)
 
 
-def clap_maps_extractor(s: dict, device: str):
+def clap_maps_extractor(s: dict, device: str, feature: str = "clap_maps"):
     """features.clap_maps: one [tokens, C] map of the window a video (VALOR++'s audio)."""
     from vplan_core.features.extractor import Extractor, common_needs, common_sampling, place_model
 

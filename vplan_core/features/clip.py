@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vplan_core.features.clip_checkpoints import (CONFIG_KEY, CheckpointError, ClipCheckpoint,
+from vplan_core.features.clip_checkpoints import (CheckpointError, ClipCheckpoint,
                                                   inspect_checkpoint, read_tensors,
                                                   to_open_clip_names)
 from vplan_core.data.video import segment_middle_times
@@ -33,7 +33,6 @@ from vplan_core.features.extractor import (FRAME_RULE, RESIZE_RULE, Extractor, c
 from vplan_core.feature_registry import CLIP_PUBLISHED_AT, RANDOM_PREFIX
 from vplan_core.features.weights import check_state_dict, sha256_file
 
-MODEL_KEY = "features.clip.model_name"
 VALOR_FPS = 8  # VALOR's frames: utils/extract_frames.py, ffmpeg -r 8
 # features.clip.frames and .resize: (the rule, the store's sampling text)
 FRAME_RULES = {"segment_middle": "start_s + segment + 0.5 (segment middle)",
@@ -75,15 +74,15 @@ def _create(model_name: str, quick_gelu: bool | None, device: str):
 
 
 def _check_fit(model: torch.nn.Module, state: dict, checkpoint: ClipCheckpoint,
-               model_name: str) -> None:
+               model_name: str, feature: str) -> None:
     try:
-        check_state_dict(model, state, CONFIG_KEY, checkpoint.path)
+        check_state_dict(model, state, f"features.{feature}.checkpoint", checkpoint.path)
     except ValueError as exc:
         raise CheckpointError(f"{exc} (the {checkpoint.form} file does not hold the "
-                              f"architecture that '{MODEL_KEY}' names: {model_name!r})") from exc
+                              f"architecture that 'features.{feature}.model_name' names: {model_name!r})") from exc
 
 
-def _load_file(model_name: str, checkpoint: ClipCheckpoint, device: str):
+def _load_file(model_name: str, checkpoint: ClipCheckpoint, device: str, feature: str):
     import open_clip
 
     if checkpoint.form == "open_clip":
@@ -92,25 +91,27 @@ def _load_file(model_name: str, checkpoint: ClipCheckpoint, device: str):
                 model_name, pretrained=str(checkpoint.path), device=device)
         except RuntimeError as exc:
             raise CheckpointError(
-                f"config key '{CONFIG_KEY}' = {str(checkpoint.path)!r}: open_clip cannot load "
-                f"this {checkpoint.container} state dict into {model_name!r} ('{MODEL_KEY}'): "
+                f"config key 'features.{feature}.checkpoint' = {str(checkpoint.path)!r}: open_clip cannot "
+                f"load this {checkpoint.container} state dict into {model_name!r} "
+                f"('features.{feature}.model_name'): "
                 f"{str(exc)[:800]}") from exc
         return model, preprocess
     model, preprocess = _create(model_name, checkpoint.quick_gelu, device)
     state = to_open_clip_names(checkpoint, read_tensors(checkpoint))
-    _check_fit(model, state, checkpoint, model_name)
+    _check_fit(model, state, checkpoint, model_name, feature)
     model.load_state_dict(state)
     return model, preprocess
 
 
 def load_clip(model_name: str, checkpoint: str | None, config_file: str | None = None,
-              device: str = "cpu"):
+              device: str = "cpu", feature: str = "clip"):
     """(model in eval mode, preprocess, tokenizer) from an architecture name and a local checkpoint.
 
     config_file registers an extra architecture (its file name, minus .json, is the model
     name). checkpoint is a file in a form clip_checkpoints.FORMS names, or "random:<seed>"
     for a seeded, untrained model (tests only). FileNotFoundError when the file is absent,
-    CheckpointError (a ValueError) when it is no usable CLIP checkpoint for model_name.
+    CheckpointError (a ValueError) when it is no usable CLIP checkpoint for model_name, naming
+    the keys of features.<feature>.
     """
     import open_clip
 
@@ -121,7 +122,8 @@ def load_clip(model_name: str, checkpoint: str | None, config_file: str | None =
         torch.manual_seed(int(checkpoint[len(RANDOM_PREFIX):]))
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, device=device)
     elif checkpoint and Path(checkpoint).is_file():
-        model, preprocess = _load_file(model_name, inspect_checkpoint(checkpoint), device)
+        model, preprocess = _load_file(model_name, inspect_checkpoint(checkpoint, f"features.{feature}.checkpoint"),
+                                       device, feature)
     else:
         raise FileNotFoundError(
             f"CLIP checkpoint for {model_name!r} not found: {checkpoint!r}. Pretrained weights "
@@ -130,8 +132,8 @@ def load_clip(model_name: str, checkpoint: str | None, config_file: str | None =
     return model.eval(), preprocess, open_clip.get_tokenizer(model_name)
 
 
-def check_checkpoint(path: str | Path, model_name: str, config_file: str | None = None
-                     ) -> list[str]:
+def check_checkpoint(path: str | Path, model_name: str, config_file: str | None = None,
+                     feature: str = "clip") -> list[str]:
     """Problems with a CLIP checkpoint file, found without reading its tensor data.
 
     For the forms vplan maps itself (OpenAI TorchScript, transformers) every name and shape is
@@ -140,7 +142,7 @@ def check_checkpoint(path: str | Path, model_name: str, config_file: str | None 
     (resized position embeddings, older text-tower names), so it alone decides at load time.
     """
     try:
-        checkpoint = inspect_checkpoint(path)
+        checkpoint = inspect_checkpoint(path, f"features.{feature}.checkpoint")
         if checkpoint.form != "open_clip":
             import open_clip
 
@@ -149,11 +151,11 @@ def check_checkpoint(path: str | Path, model_name: str, config_file: str | None 
             with torch.device("meta"):
                 model, _ = _create(model_name, checkpoint.quick_gelu, "meta")
             _check_fit(model, to_open_clip_names(checkpoint, checkpoint.layout), checkpoint,
-                       model_name)
+                       model_name, feature)
     except CheckpointError as exc:
         return [str(exc)]
     except RuntimeError as exc:  # open_clip: no such architecture
-        return [f"config key '{MODEL_KEY}' = {model_name!r}: {exc}"]
+        return [f"config key 'features.{feature}.model_name' = {model_name!r}: {exc}"]
     return []
 
 
@@ -200,7 +202,7 @@ def encode_texts(model, tokenizer, texts: list[str], device: str = "cpu") -> np.
     return F.normalize(model.encode_text(tokenizer(texts).to(device)).float(), dim=-1).cpu().numpy()
 
 
-def text_width(model_name: str, config_file: str | None = None) -> int:
+def text_width(model_name: str, config_file: str | None = None, feature: str = "clip") -> int:
     """Width of the text embeddings of an open_clip architecture, from its config alone."""
     import open_clip
 
@@ -208,12 +210,13 @@ def text_width(model_name: str, config_file: str | None = None) -> int:
         open_clip.add_model_config(config_file)
     model_config = open_clip.get_model_config(model_name)
     if model_config is None:
-        raise ValueError(f"config key '{MODEL_KEY}': {model_name!r} is no open_clip architecture "
+        raise ValueError(f"config key 'features.{feature}.model_name': {model_name!r} is no open_clip architecture "
                          f"(open_clip.list_models() names them)")
     return int(model_config["embed_dim"])
 
 
-def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None) -> list[str]:
+def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None,
+                        feature: str = "clip") -> list[str]:
     """Problems with released CLIP image embeddings (dataset.clip_features) for PLG with the
     configured CLIP's text embeddings: no files, an unreadable file, widths that differ."""
     from vplan_core.data.official import OfficialFeatureError, first_feature_file, segment_feature_width
@@ -222,13 +225,13 @@ def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str 
     if sample is None:
         return [f"config key 'dataset.clip_features': no <id>.npy files in {clip_dir}"]
     try:
-        image, text = segment_feature_width(sample), text_width(model_name, config_file)
+        image, text = segment_feature_width(sample), text_width(model_name, config_file, feature)
     except (OfficialFeatureError, ValueError) as exc:
         return [f"config key 'dataset.clip_features': {exc}"]
     if image != text:
         return [f"config key 'dataset.clip_features': image embeddings of width {image} ({sample}), but "
-                f"config key '{MODEL_KEY}' = {model_name!r} gives text embeddings of width {text}; PLG "
-                f"compares the two (VALOR's 768-d features need ViT-L-14)"]
+                f"config key 'features.{feature}.model_name' = {model_name!r} gives text embeddings of width "
+                f"{text}; PLG compares the two (VALOR's 768-d features need ViT-L-14)"]
     return []
 
 
@@ -241,9 +244,9 @@ def weights_label(checkpoint: str | None) -> tuple[str, str]:
     return f"unverified: {checkpoint}", ""
 
 
-def clip_extractor(s: dict, device: str) -> Extractor:
+def clip_extractor(s: dict, device: str, feature: str = "clip") -> Extractor:
     """features.clip: one image embedding a second, of the frame features.clip.frames chooses."""
-    model, _, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device=device)
+    model, _, _ = load_clip(s["model_name"], s.get("checkpoint"), s.get("config_file"), device, feature)
     model = place_model(model, device)
     size = s.get("size", 224)
     times = frame_times(s)
@@ -271,19 +274,20 @@ def clip_extractor(s: dict, device: str) -> Extractor:
         attrs={"checkpoint_format": provenance(str(s.get("checkpoint") or ""), model)})
 
 
-def text_embeddings(settings: dict, texts: list[str]) -> dict:
+def text_embeddings(settings: dict, texts: list[str], feature: str = "clip") -> dict:
     """PLG's text side: the prompts' embeddings by the configured CLIP's text tower, and its
     logit scale exp(logit_scale), which VALOR's thresholds are on (transformers' logits_per_image)."""
-    model, _, tokenizer = load_clip(settings["model_name"], settings["checkpoint"], settings.get("config_file"))
+    model, _, tokenizer = load_clip(settings["model_name"], settings["checkpoint"], settings.get("config_file"),
+                                    feature=feature)
     return {"embeddings": encode_texts(model, tokenizer, texts),
             "logit_scale": np.float32(model.logit_scale.detach().exp())}
 
 
-def check_weights(settings: dict) -> list[str]:
-    """The configured checkpoint's form and architecture (features.clip), before any job."""
-    return check_checkpoint(settings["checkpoint"], settings["model_name"], settings.get("config_file"))
+def check_weights(settings: dict, feature: str = "clip") -> list[str]:
+    """The configured checkpoint's form and architecture (features.<feature>), before any job."""
+    return check_checkpoint(settings["checkpoint"], settings["model_name"], settings.get("config_file"), feature)
 
 
-def check_released_folder(folder: str, settings: dict) -> list[str]:
+def check_released_folder(folder: str, settings: dict, feature: str = "clip") -> list[str]:
     """Released CLIP image embeddings against the configured CLIP's text tower, before any job."""
-    return check_clip_features(folder, settings["model_name"], settings.get("config_file"))
+    return check_clip_features(folder, settings["model_name"], settings.get("config_file"), feature)

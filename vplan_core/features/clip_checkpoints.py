@@ -25,6 +25,7 @@ CheckpointError naming the config key, the file and what it is.
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import re
@@ -82,23 +83,23 @@ class ClipCheckpoint:
     quick_gelu: bool | None  # the activation the checkpoint states; None: it states none
 
 
-def _error(path: Path, found: str, hint: str = "") -> CheckpointError:
+def _error(path: Path, found: str, hint: str = "", key: str = CONFIG_KEY) -> CheckpointError:
     expected = "; ".join(FORMS.values())
-    return CheckpointError(f"config key '{CONFIG_KEY}' = {str(path)!r}: {found}. Expected one of: "
+    return CheckpointError(f"config key '{key}' = {str(path)!r}: {found}. Expected one of: "
                            f"{expected}" + (f". {hint}" if hint else ""))
 
 
-def _truncated(path: Path, needed: int, size: int) -> CheckpointError:
+def _truncated(path: Path, needed: int, size: int, key: str) -> CheckpointError:
     return _error(path, f"a truncated safetensors file (its header describes {needed} bytes, "
-                        f"the file has {size})", "Download it again (an interrupted download?)")
+                        f"the file has {size})", "Download it again (an interrupted download?)", key)
 
 
-def _safetensors_layout(path: Path, size: int) -> dict[str, torch.Tensor] | None:
+def _safetensors_layout(path: Path, size: int, key: str) -> dict[str, torch.Tensor] | None:
     """Tensor layout from a safetensors header, None when the file is not safetensors."""
     try:
         return safetensors_layout(path, size)
     except TruncatedSafetensors as exc:
-        raise _truncated(path, exc.needed, exc.size) from None
+        raise _truncated(path, exc.needed, exc.size, key) from None
 
 
 def _state_dict(raw: object) -> dict[str, torch.Tensor] | None:
@@ -113,31 +114,32 @@ def _state_dict(raw: object) -> dict[str, torch.Tensor] | None:
     return state
 
 
-def _torch_zip_layout(path: Path) -> dict[str, torch.Tensor]:
-    return {k: torch.empty_like(v, device="meta") for k, v in torch_zip_state(path, _error, _state_dict).items()}
+def _torch_zip_layout(path: Path, key: str) -> dict[str, torch.Tensor]:
+    error = functools.partial(_error, key=key)
+    return {k: torch.empty_like(v, device="meta") for k, v in torch_zip_state(path, error, _state_dict).items()}
 
 
 def _examples(names: list[str], n: int = 4) -> str:
     return f"{len(names)} tensors, e.g. {', '.join(names[:n])}"
 
 
-def _form(path: Path, container: str, layout: dict[str, torch.Tensor]) -> str:
+def _form(path: Path, container: str, layout: dict[str, torch.Tensor], key: str) -> str:
     names = list(layout)
     clip_like = (any(n.startswith("visual.") for n in names)
                  and any(n == "token_embedding.weight" or n.startswith("text.") for n in names))
     if container == "torchscript zip":
         if clip_like and "positional_embedding" in layout:
             return "openai-torchscript"
-        raise _error(path, f"a TorchScript archive that is no CLIP ({_examples(names)})")
+        raise _error(path, f"a TorchScript archive that is no CLIP ({_examples(names)})", key=key)
     if any(n.startswith(tuple(_HF_TOWERS)) for n in names):
         return "hf-transformers"
     if clip_like:
         return "open_clip"
     raise _error(path, f"a {container} state dict that is no CLIP checkpoint "
-                       f"({_examples(names)})")
+                       f"({_examples(names)})", key=key)
 
 
-def _hf_quick_gelu(path: Path) -> bool | None:
+def _hf_quick_gelu(path: Path, key: str) -> bool | None:
     """The activation a transformers config.json beside the file states (None: no such file)."""
     config_path = path.parent / "config.json"
     try:
@@ -150,46 +152,47 @@ def _hf_quick_gelu(path: Path) -> bool | None:
             for tower in ("text", "vision")}
     if set(acts.values()) not in ({"quick_gelu"}, {"gelu"}):
         raise _error(path, f"a transformers CLIP whose {config_path} states activations {acts}",
-                     "open_clip builds both towers with one activation, gelu or quick_gelu")
+                     "open_clip builds both towers with one activation, gelu or quick_gelu", key)
     return acts["text"] == "quick_gelu"
 
 
-def _zip_layout(path: Path) -> tuple[str, dict[str, torch.Tensor]]:
+def _zip_layout(path: Path, key: str) -> tuple[str, dict[str, torch.Tensor]]:
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         if torchscript.archive_prefix(names) is None:
             raise _error(path, f"a zip archive without torch records (entries: "
-                               f"{', '.join(names[:4])})")
+                               f"{', '.join(names[:4])})", key=key)
         if torchscript.is_torchscript(names):
             try:
                 return "torchscript zip", torchscript.read_tensors(zf, with_data=False)
             except pickle.UnpicklingError as exc:
-                raise _error(path, f"a TorchScript archive vplan cannot read safely ({exc})")
+                raise _error(path, f"a TorchScript archive vplan cannot read safely ({exc})", key=key)
             except Exception as exc:
-                raise _error(path, f"an unreadable TorchScript archive ({exc})") from exc
-    return "torch zip", _torch_zip_layout(path)
+                raise _error(path, f"an unreadable TorchScript archive ({exc})", key=key) from exc
+    return "torch zip", _torch_zip_layout(path, key)
 
 
-def inspect_checkpoint(path: str | Path) -> ClipCheckpoint:
-    """Recognise the file's form without reading its tensor data; CheckpointError if none."""
+def inspect_checkpoint(path: str | Path, key: str = CONFIG_KEY) -> ClipCheckpoint:
+    """Recognise the file's form without reading its tensor data; CheckpointError (naming config
+    key `key`, the setting that names the file) if none."""
     path = Path(path)
     if not path.is_file():
-        raise _error(path, "no such file")
+        raise _error(path, "no such file", key=key)
     size = path.stat().st_size
     if zipfile.is_zipfile(path):
-        container, layout = _zip_layout(path)
+        container, layout = _zip_layout(path, key)
     else:
-        container, layout = "safetensors", _safetensors_layout(path, size)
+        container, layout = "safetensors", _safetensors_layout(path, size, key)
         if layout is None:
             with open(path, "rb") as fh:
-                raise _error(path, *describe_bytes(path, fh.read(64), size))
-    form = _form(path, container, layout)
+                raise _error(path, *describe_bytes(path, fh.read(64), size), key=key)
+    form = _form(path, container, layout, key)
     if form == "open_clip" and (container == "safetensors") != (path.suffix == ".safetensors"):
         raise _error(path, f"an open_clip state dict in {container} format named *{path.suffix}",
                      "open_clip picks its reader by the file name: name safetensors files "
-                     "*.safetensors and torch.save files anything else")
+                     "*.safetensors and torch.save files anything else", key)
     quick_gelu = {"openai-torchscript": True, "open_clip": None,
-                  "hf-transformers": _hf_quick_gelu(path)}[form]
+                  "hf-transformers": _hf_quick_gelu(path, key)}[form]
     return ClipCheckpoint(path, form, container, layout, quick_gelu)
 
 

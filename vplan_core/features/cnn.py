@@ -54,7 +54,7 @@ def clips_to_r2plus1d_input(clips: torch.Tensor, dtype: torch.dtype = torch.floa
     return normalise(clips, KINETICS_MEAN, KINETICS_STD, dtype).transpose(1, 2)
 
 
-def cnn2d_extractor(s: dict, device: str) -> Extractor:
+def cnn2d_extractor(s: dict, device: str, feature: str = "cnn2d") -> Extractor:
     """features.cnn2d: `backbone` on the frames at `fps` (80 over 10 s), `size` px -> [80, dim]."""
     name, size, fps = s.get("backbone", "resnet152"), s.get("size", 224), s.get("fps", 8)
     model, label, sha = build_2d_backbone(name, s["weights"])
@@ -74,7 +74,7 @@ def cnn2d_extractor(s: dict, device: str) -> Extractor:
                   "normalise": "imagenet mean/std"})
 
 
-def r2plus1d_extractor(s: dict, device: str) -> Extractor:
+def r2plus1d_extractor(s: dict, device: str, feature: str = "r2plus1d") -> Extractor:
     """features.r2plus1d: the same frames at `size` px as clips of `clip_len` -> [10, 512]."""
     size, fps, clip_len = s.get("size", 112), s.get("fps", 8), s.get("clip_len", 8)
     times = llp_frame_times(fps, s.get("seconds", 10), s.get("start_s", 0.0))

@@ -158,7 +158,7 @@ class Postprocessor(nn.Module):
         return torch.round((clipped - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
 
 
-def vggish_extractor(s: dict, device: str) -> Extractor:
+def vggish_extractor(s: dict, device: str, feature: str = "vggish") -> Extractor:
     """features.vggish: one 128-d embedding a second (16 kHz), PCA-postprocessed when `pca`."""
     if s.get("audio_rate", SAMPLE_RATE) != SAMPLE_RATE:
         raise ValueError(f"VGGish needs audio_rate {SAMPLE_RATE}, got {s['audio_rate']}")
