@@ -132,7 +132,8 @@ def real_config(tmp_path: Path) -> dict:
     """config/llp.yaml (a real-data config: no demo section) with tiny random backbones."""
     config = yaml.safe_load((REPO / "config/llp.yaml").read_text())
     config["dataset"] = {"name": "faults", "annotations": str(tmp_path / "annotations"),
-                         "videos": str(tmp_path / "videos"), "shard_size": 100}
+                         "videos": str(tmp_path / "videos"), "shard_size": 100,
+                         "stray_eval_rows": "warn"}  # as config/llp.yaml: the eval files hold an onset > offset row
     feats = config["features"]
     feats["vggish"] = {"weights": "random:0", "pca": False, "batch_size": 64}
     feats["cnn2d"] = {"backbone": "resnet18", "weights": "random:0", "size": 32, "batch_size": 80}
@@ -217,9 +218,10 @@ def test_run_prints_the_summary_line(faults_run):
     _, result = faults_run
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("vplan: ")]
     n_used, n_skipped = (sum(1 for v in VIDEOS.values() if v[2] == status) for status in ("used", "skipped"))
-    assert lines and lines[-1].startswith(f"vplan: {len(VIDEOS)} videos: {n_used} used, {n_skipped} skipped, "
-                                          "1 missing (skip reasons: ")
-    line = lines[-1]
+    summary = [line for line in lines if line.startswith(f"vplan: {len(VIDEOS)} videos: ")]
+    assert len(summary) == 1  # the stray eval row's warning (dataset.stray_eval_rows: warn) is another line
+    line = summary[0]
+    assert line.startswith(f"vplan: {len(VIDEOS)} videos: {n_used} used, {n_skipped} skipped, 1 missing (skip reasons: ")
     assert "skipped/too short: 2" in line and "skipped/audio coverage: 1" in line and "missing/no file: 1" in line
     assert "feature skips: vggish: 1 (no audio stream: 1)" in line
     assert "2 file(s) in dataset.videos named by no split" in line
