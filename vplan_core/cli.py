@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import BUILT_IN, describe
 from vplan_core.data.npy import NUMERIC, TEXT, read_npz
 from vplan_core.evaluation.metrics import evaluate_predictions
 
@@ -42,6 +43,8 @@ def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True, choices=("val", "test"))
     parser.add_argument("--annotations", type=Path, metavar="DIR",
                         help="LLP annotation directory (default: $VPLAN_ANNOTATIONS)")
+    parser.add_argument("--dataset", default="llp", metavar="NAME|FILE",
+                        help=f"the data set's description: {', '.join(BUILT_IN)} or a description file (default: llp)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score only the split videos that have predictions")
 
@@ -50,18 +53,18 @@ MAX_NAME_CHARS = 256  # of a video id or file name in a prediction file
 MAX_ITEM_BYTES = 16  # of a number (float128)
 
 
-def _load_predictions(path: Path, n_videos: int) -> dict[str, np.ndarray]:
+def _load_predictions(path: Path, n_videos: int, segments: int, classes: int) -> dict[str, np.ndarray]:
     """The arrays evaluation reads from a predictions npz, for a split of n_videos videos: each
     member's header is checked first (at most a row per split video, rows of the expected
     shape) and other members are not read, so a small archive of huge members costs nothing."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     rows = max(1, n_videos)  # evaluation refuses unknown and repeated videos
-    probs = rows * NUM_SEGMENTS * NUM_CLASSES * MAX_ITEM_BYTES
+    probs = rows * segments * classes * MAX_ITEM_BYTES
     return read_npz(path, {"video_ids": ((None,), TEXT, rows * 4 * MAX_NAME_CHARS),
-                           "audio_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
-                           "visual_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
-                           "video_prob": ((None, NUM_CLASSES), NUMERIC, rows * NUM_CLASSES * MAX_ITEM_BYTES)})
+                           "audio_prob": ((None, segments, classes), NUMERIC, probs),
+                           "visual_prob": ((None, segments, classes), NUMERIC, probs),
+                           "video_prob": ((None, classes), NUMERIC, rows * classes * MAX_ITEM_BYTES)})
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -69,8 +72,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not annotations:
         raise ValueError("no annotation directory: pass --annotations DIR "
                          "or set VPLAN_ANNOTATIONS")
-    split = load_split(annotations, args.split)
-    pred = _load_predictions(args.predictions, len(split.filenames))
+    description = describe(args.dataset)
+    if not description.fixed_length:
+        raise ValueError(f"vplan evaluate scores data sets of fixed-length videos; {description.name}'s are "
+                         "scored by the workflow's evaluate jobs (docs/metric.md)")
+    split = load_split(annotations, args.split, description)
+    pred = _load_predictions(args.predictions, len(split.filenames), description.segments, description.num_classes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -1,13 +1,14 @@
 """Score each seed's test predictions of one row exactly as the reference AVVP evaluation."""
 from vplan_core import atomic
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import describe
 from vplan_core.logs import job_log
 from vplan_core.evaluation.metrics import evaluate_predictions
 from vplan_core.training.outputs import load_predictions
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    split = load_split(p.annotations, "test")
+    split = load_split(p.annotations, "test", describe(p.description))
     per_seed = []
     for seed in p.seeds:
         pred = load_predictions(snakemake.input.model, seed)

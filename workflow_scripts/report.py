@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core import atomic
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import describe
 from vplan_core.evaluation.label_quality import study_key
 from vplan_core.evaluation.report import (ablation_difference_table, ablation_differences, ablation_summary,
                                           ablation_table, label_notes, label_quality_section, limits_paragraph,
@@ -44,22 +45,23 @@ with job_log(snakemake.log[0]):
         files.setdefault(entry["modality"], {}).setdefault(entry["stage1"], []).append(read_json(entry["path"]))
     quality = {modality: {stage1: quality_summary(group) for stage1, group in by_stage1.items()}
                for modality, by_stage1 in files.items()}
-    quality = with_video_label_segments(quality, load_split(p.annotations, "val"))
+    quality = with_video_label_segments(quality, load_split(p.annotations, "val", describe(p.description)))
     notes = label_notes(quality)
     differences = ablation_differences(ablation)
     parser_differences = table_v_differences(parsers) if len(parsers) > 1 else {}
     label_differences = {modality: quality_differences(by_stage1, modality) for modality, by_stage1 in quality.items()}
-    test = load_split(p.annotations, "test")
+    test = load_split(p.annotations, "test", describe(p.description))
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in ablation]
     f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
                          for d, seeds in model_dirs[row] for seed in seeds])
           for row in compared}
-    plot_per_class(f1, snakemake.output.per_class)
+    classes = describe(p.description).classes
+    plot_per_class(f1, snakemake.output.per_class, classes)
     plot_seed_points(ablation, differences, snakemake.output.seed_points)
     shown = compared[-1]  # VPLAN when it ran, else the baseline
     first_dir, first_seeds = model_dirs[shown][0]
     plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
-                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}")
+                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}", classes)
     skipped = "".join(f"\n\nSkipped: {ROWS[row].title}: {why}." for row, why in p.skipped_rows.items())
     training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
                       "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],

@@ -15,7 +15,7 @@ import torch
 from vplan_core import atomic
 from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.feature_store import available_ids, load_features
-from vplan_core.data.llp import Split, load_split
+from vplan_core.data.annotations import Split, load_split
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vplan_core.method.ablation import BASELINE_ROW, LABEL_KINDS, PLD, PLG, ROWS, pld  # noqa: E402
-from vplan_core.data.llp import CLASSES, Split  # noqa: E402
+from vplan_core.data.annotations import Split  # noqa: E402
 from vplan_core.evaluation.differences import ALPHA, paired_difference, t_critical  # noqa: E402
 from vplan_core.evaluation.metrics import binarize  # noqa: E402
 
@@ -447,16 +447,16 @@ def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
     return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan) * 100
 
 
-def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path) -> None:
+def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path, classes: tuple[str, ...]) -> None:
     """f1_by_row: row -> [seeds, classes]; bars are the mean over seeds, whiskers one std."""
-    fig, ax = plt.subplots(figsize=(12, 4))
+    fig, ax = plt.subplots(figsize=(12 * max(1.0, len(classes) / 25), 4))
     width = 0.8 / len(f1_by_row)
-    x = np.arange(len(CLASSES))
+    x = np.arange(len(classes))
     for i, (row, f1) in enumerate(f1_by_row.items()):
         f1 = np.nan_to_num(np.asarray(f1, dtype=np.float64))
         std = f1.std(axis=0, ddof=1) if len(f1) > 1 else None
         ax.bar(x + i * width, f1.mean(axis=0), width, yerr=std, label=ROWS[row].title, capsize=1.5)
-    ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, CLASSES, rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, classes, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("segment-level visual F1 (%)")
     ax.set_ylim(0, 100)
     ax.legend()
@@ -471,8 +471,9 @@ def timeline_videos(split: Split, n: int) -> list[int]:
     return both[:n].tolist()
 
 
-def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path, row_title: str) -> None:
-    """Per clip: GT and predicted audio/visual events on the 10 one-second segments."""
+def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path, row_title: str,
+                   classes: tuple[str, ...]) -> None:
+    """Per clip: GT and predicted audio/visual events on its one-second segments."""
     index = {str(name): i for i, name in enumerate(pred["video_ids"])}
     so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred.get("video_prob"))
     fig, axes = plt.subplots(max(len(videos), 1), 1, figsize=(10, 2.2 * max(len(videos), 1)), squeeze=False)
@@ -480,16 +481,18 @@ def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path
         p = index[split.filenames[v]]
         tracks = [("GT audio", split.gt_audio[v]), ("pred audio", so_a[p]),
                   ("GT visual", split.gt_visual[v]), ("pred visual", so_v[p])]
-        classes = sorted({c for _, m in tracks for c in np.flatnonzero(m.any(axis=0))})
+        length = len(split.gt_audio[v]) if split.lengths is None else int(split.lengths[v])
+        tracks = [(name, matrix[:length]) for name, matrix in tracks]
+        shown = sorted({c for _, m in tracks for c in np.flatnonzero(m.any(axis=0))})
         rows, labels = [], []
         for name, matrix in tracks:
-            for c in classes:
+            for c in shown:
                 rows.append(matrix[:, c])
-                labels.append(f"{name}: {CLASSES[c]}")
-        ax.imshow(np.array(rows) if rows else np.zeros((1, 10)), aspect="auto", cmap="Greys", vmin=0, vmax=1,
-                  interpolation="nearest", extent=(0, 10, len(rows) or 1, 0))
+                labels.append(f"{name}: {classes[c]}")
+        ax.imshow(np.array(rows) if rows else np.zeros((1, length)), aspect="auto", cmap="Greys", vmin=0, vmax=1,
+                  interpolation="nearest", extent=(0, length, len(rows) or 1, 0))
         ax.set_yticks(np.arange(len(rows)) + 0.5, labels, fontsize=7)
-        ax.set_xticks(range(11))
+        ax.set_xticks(range(0, length + 1, max(1, length // 10)))
         ax.set_title(f"{split.filenames[v]} ({row_title})", fontsize=9)
     axes[-1, 0].set_xlabel("seconds")
     fig.tight_layout()

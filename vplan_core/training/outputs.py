@@ -16,7 +16,7 @@ from torch import nn
 
 from vplan_core import atomic
 from vplan_core.data.dataset import labelled_ids, load_labels, load_rows, save_labels, save_predictions
-from vplan_core.data.llp import Split
+from vplan_core.data.annotations import Split
 from vplan_core.method.ablation import LABEL_KINDS
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint, save_checkpoint
