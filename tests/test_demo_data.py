@@ -97,7 +97,7 @@ def test_llp_csvs_follow_the_llp_format(tmp_path):
                 expected = np.zeros((10, 25), np.uint8)
                 for e in by_name[f]["events"]:
                     if e[modality]:
-                        expected[e[modality][0]:e[modality][1], llp.CLASS_INDEX[e["class"]]] = 1
+                        expected[e[modality][0]:e[modality][1], LLP.class_index[e["class"]]] = 1
                 np.testing.assert_array_equal(dense, expected)
     full, _ = llp.read_weak_labels(paths["AVVP_dataset_full.csv"])
     assert full == [s["filename"] for s in scenarios]
@@ -222,7 +222,7 @@ def test_unlabelled_objects_are_in_neither_the_label_nor_the_ground_truth(defaul
         data = llp.load_split(tmp_path, split)
         for f, weak, gt in zip(data.filenames, data.weak_labels, data.gt_visual):
             for d in by_name[f]["render"]["distractors"]:
-                c = llp.CLASS_INDEX[d["class"]]
+                c = LLP.class_index[d["class"]]
                 assert weak[c] == 0 and gt[:, c].sum() == 0
 
 
@@ -238,7 +238,7 @@ def _object_pixels(scenario: dict, cls: str, t: float) -> tuple[int, int]:
     without = {**scenario, "events": []}
     a = ClipRenderer(scenario).frame(t).astype(int)
     b = ClipRenderer(without).frame(t).astype(int)
-    _, alpha = object_sprite(llp.CLASS_INDEX[cls], obj["scale"] * 144, obj["angle"])
+    _, alpha = object_sprite(LLP.class_index[cls], obj["scale"] * 144, obj["angle"])
     return int((np.abs(a - b).sum(-1) > 30).sum()), int((alpha[..., 0] > 0.5).sum())
 
 
