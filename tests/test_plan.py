@@ -52,7 +52,8 @@ def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, r
     sources = feature_sources(llp(**dataset), ROWS)
     assert sources.extracted == extracted and sources.imported == imported
     visual_rows = {row for row, spec in ROWS.items()  # plg.clap is off in llp.yaml; no released labels
-                   if "audio" not in spec.labels and not spec.released_modalities}
+                   if "audio" not in spec.labels and not spec.released_modalities
+                   and not spec.modality_labels}  # LLP has no modality-wise video labels
     assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == visual_rows
     if rows == 1:
         assert sources.rows == ("row1_han",)

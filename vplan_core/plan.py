@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vplan_core.data.description import describe
 from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
 from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LABEL_KINDS, LOSS_KINDS, MODALITIES, PLD,
                                         ROWS, Labels, Row, check_rows)
@@ -148,7 +149,10 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     without one it is skipped, with the reason; with one disabled it is not planned. Rows on
     VALOR's released labels run when dataset.released_labels names each modality they train on,
     are skipped with the reason when it names others only, and are not planned without it; a
-    trained parser whose models.<name>.rows names one that cannot run is a config error.
+    trained parser whose models.<name>.rows names one that cannot run is a config error. Rows on
+    each modality's video-level labels (Row.modality_labels) run where the data set has them
+    (DatasetDescription.modality_labels: LFAV) and are not planned where it has none (LLP: no
+    setting gives them, so there is nothing a skip could tell the user to set).
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
@@ -194,13 +198,18 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                     for m in sorted(row.released_modalities - set(releases))]
         if reasons:
             skipped[name] = "; ".join(reasons)
+    data = describe(dataset.get("description", "llp"))
+    unlabelled = {name for name, row in rows.items() if row.modality_labels and not data.modality_labels}
     for model in trained_models(config):
         for name in model_settings(config, model).get("rows", []):
             if name in skipped and rows[name].released_modalities:
                 raise ValueError(f"config key 'models.{model}.rows' names {name}, which cannot run: {skipped[name]}")
-    planned = {name: why for name, why in skipped.items()
-               if rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
-    run = tuple(name for name in rows if name not in skipped)
+            if name in unlabelled:
+                raise ValueError(f"config key 'models.{model}.rows' names {name}, which trains on each modality's "
+                                 f"video-level labels; data set {data.name!r} ({data.source}) has none")
+    planned = {name: why for name, why in skipped.items() if name not in unlabelled
+               and rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
+    run = tuple(name for name in rows if name not in skipped and name not in unlabelled)
     return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos,
                    released_labels=releases, labelled=tuple(enabled))
 

@@ -15,7 +15,7 @@ import torch
 from vplan_core import atomic
 from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.feature_store import available_ids, load_features
-from vplan_core.data.annotations import Split, load_split
+from vplan_core.data.annotations import Split, load_split, subset_split
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -47,12 +47,14 @@ class TrainingSet:
     """What a training run learns from: features, video labels [N, C] and, for the rows with
     segment pseudo labels, those labels ([N, T, C] for every seed, or [S, N, T, C] one set a
     seed: row 5's PLD labels come from each seed's own stage-1 model); rows 6-7 also audio
-    segment pseudo labels, of the same shapes."""
+    segment pseudo labels, of the same shapes; modality_labels: each modality's video labels
+    [N, 2, C] (audio, visual) where the data set has them (LFAV), None where not (LLP)."""
 
     features: Features
     video_labels: np.ndarray
     segment_labels: np.ndarray | None = None
     audio_segment_labels: np.ndarray | None = None
+    modality_labels: np.ndarray | None = None
 
 
 @dataclass
@@ -72,22 +74,13 @@ class SplitData:
 
     def training_set(self, segment_labels: np.ndarray | None = None,
                      audio_segment_labels: np.ndarray | None = None) -> TrainingSet:
-        return TrainingSet(self.features, self.split.weak_labels, segment_labels, audio_segment_labels)
+        split = self.split
+        modality = (None if split.weak_audio is None or split.weak_visual is None
+                    else np.stack([split.weak_audio, split.weak_visual], axis=1))
+        return TrainingSet(self.features, split.weak_labels, segment_labels, audio_segment_labels, modality)
 
     def validation_set(self) -> ValidationSet:
         return ValidationSet(self.features, self.split.gt_audio, self.split.gt_visual)
-
-
-def subset_split(split: Split, keep: list[int]) -> Split:
-    take = np.asarray(keep, dtype=int)
-    return Split(
-        name=split.name,
-        filenames=[split.filenames[i] for i in keep],
-        video_ids=[split.video_ids[i] for i in keep],
-        weak_labels=split.weak_labels[take],
-        gt_audio=None if split.gt_audio is None else split.gt_audio[take],
-        gt_visual=None if split.gt_visual is None else split.gt_visual[take],
-    )
 
 
 def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[str, list[str]],

@@ -137,6 +137,9 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
     if config.loss.needs_audio_labels and train_set.audio_segment_labels is None:
         raise ValueError(f"loss {config.loss.kind!r} needs audio segment pseudo labels")
+    if config.loss.needs_modality_labels and train_set.modality_labels is None:
+        raise ValueError(f"loss {config.loss.kind!r} needs each modality's video-level labels, which this data "
+                         "set does not have")
     device = torch.device(config.device)
     n_seeds = len(config.seeds)
     resident = resident or Resident(device)
@@ -146,6 +149,8 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     seg = _per_seed_labels(train_set.segment_labels, n_seeds, device) if config.loss.needs_segment_labels else None
     audio_seg = (_per_seed_labels(train_set.audio_segment_labels, n_seeds, device)
                  if config.loss.needs_audio_labels else None)
+    modality_y = (torch.as_tensor(np.asarray(train_set.modality_labels, dtype=np.float32), device=device)
+                  if config.loss.needs_modality_labels else None)
     val_inputs = resident(val_set.features, frame_means)
 
     frames = train_set.features.to_tensors("cpu")  # views of the arrays, no copy
@@ -159,7 +164,7 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         expected = resume.fingerprint(config, train_set, val_set)
         resume.restore(resume_path, expected, state, device, log, config.epochs)
         run_started -= state.seconds  # the clock goes on from the stopped attempts' time
-    step = Step(batch, optimizer, inputs, y, seg, audio_seg, config)  # after a restore: it may set the lr
+    step = Step(batch, optimizer, inputs, y, seg, audio_seg, config, modality_y)  # after a restore: it may set the lr
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
