@@ -39,7 +39,7 @@ def save_training_outputs(job_dir: str | Path, results, config, test_filenames: 
         save_checkpoint(seed_file(job_dir, result.seed, MODEL), result.model, config,
                         {**extra, "videos": history.get("videos")})
         save_predictions(seed_file(job_dir, result.seed, TEST_PRED), test_filenames,
-                         {key: value[s] for key, value in test_pred.items()})
+                         {key: value if key == "lengths" else value[s] for key, value in test_pred.items()})
         atomic.write_json(seed_file(job_dir, result.seed, HISTORY),
                           {**history, **extra, "epochs": result.history})
 

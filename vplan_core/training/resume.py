@@ -44,6 +44,7 @@ def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
     features = []
     for f in (train_set.features, val_set.features):
         for a in (f.audio, f.visual_2d, f.visual_3d):
+            a = np.concatenate(a) if isinstance(a, list) else a  # videos of any length: their rows
             sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
             features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
                              hashlib.sha256(sample.tobytes()).hexdigest()])
