@@ -95,9 +95,10 @@ def modality_labels_loss(outputs: Outputs, y: torch.Tensor, modality_labels: tor
     visual) instead of the smoothed union: BCE(p, y) + BCE(p^a, y^a) + BCE(p^v, y^v). The last two
     are LFAV's stage-1 loss with --real_av_labels (GeWu-Lab/LFAV src/tools/train.py:
     criterion(a_prob, target_a) + criterion(v_prob, target_v), no smoothing), on HAN's p^a and
-    p^v where the official code has its own model's a_prob and v_prob. BCE(p, y) stays, so that
-    the row differs from ① in its labels alone: HAN's evaluation gates every segment by p, and
-    its modality attention (fc_av_att) learns from that term only."""
+    p^v where the official code has its own model's a_prob and v_prob. BCE(p, y) stays (the
+    official stage-1 model has no p), so that the row differs from ①, its control, in the
+    targets of p^a and p^v alone: the term also trains the layers that p^a and p^v share with p,
+    and HAN's modality attention (fc_av_att) learns from it only."""
     p, pa, pv = outputs[:3]
     return (bce(clamp_prob(p), y) + bce(clamp_prob(pa), modality_labels[:, AUDIO])
             + bce(clamp_prob(pv), modality_labels[:, VISUAL]))
