@@ -136,6 +136,10 @@ class Sources:
         return "probe_official_shard" if self.official else "probe_shard"
 
 
+SEGMENT_LABELS_OF_ANY_LENGTH = ("trains on segment labels, which are not made for videos of any length yet (PLG and PLD "
+                                "read fixed windows; its equal-length training samples have no rule for labels)")
+
+
 def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     """The sources of a (validated) config.
 
@@ -149,13 +153,22 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     without one it is skipped, with the reason; with one disabled it is not planned. Rows on
     VALOR's released labels run when dataset.released_labels names each modality they train on,
     are skipped with the reason when it names others only, and are not planned without it; a
-    trained parser whose models.<name>.rows names one that cannot run is a config error. Rows on
+    trained parser whose models.<name>.rows names one that cannot run is a config error.
+    A data set of videos of any length (dataset.description) runs from its released features
+    only, and its rows on segment labels are skipped (SEGMENT_LABELS_OF_ANY_LENGTH). Rows on
     each modality's video-level labels (Row.modality_labels) run where the data set has them
     (DatasetDescription.modality_labels: LFAV) and are not planned where it has none (LLP: no
     setting gives them, so there is nothing a skip could tell the user to set).
     """
     dataset = config["dataset"]
     videos = "demo" in config or bool(dataset.get("videos"))
+    data = describe(dataset.get("description", "llp"))
+    if "demo" in config and data.name != "llp":
+        raise ValueError(f"config key 'dataset.description': the demo is a miniature LLP, not {data.name}")
+    if videos and not data.fixed_length:
+        raise ValueError(f"config key 'dataset.videos': extraction reads a window of sampling.seconds from each "
+                         f"video, and {data.name}'s videos vary in length: use its released features "
+                         "(dataset.official_features) and delete dataset.videos")
     if not videos and not dataset.get("official_features"):
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
                          "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
@@ -196,9 +209,10 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                    for f in sorted(row.features - (made & set(enabled)))]  # made for a parser alone: no PLG
         reasons += [f"needs VALOR's released {m} labels: set {RELEASED_LABELS_KEY}.{m}"
                     for m in sorted(row.released_modalities - set(releases))]
+        if not data.fixed_length and LOSS_KINDS[row.loss].labels:
+            reasons = [SEGMENT_LABELS_OF_ANY_LENGTH]
         if reasons:
             skipped[name] = "; ".join(reasons)
-    data = describe(dataset.get("description", "llp"))
     unlabelled = {name for name, row in rows.items() if row.modality_labels and not data.modality_labels}
     for model in trained_models(config):
         for name in model_settings(config, model).get("rows", []):
@@ -313,12 +327,18 @@ def model_problems(config: dict) -> list[str]:
     input fed by a feature of another role, and feature maps where the parser reads one
     embedding a segment or the other way round (only VALOR with audio_maps reads audio maps)."""
     models, problems = trained_models(config), []
+    data = describe(config["dataset"].get("description", "llp"))
     for model in models:
         key, settings, family = f"models.{model}", model_settings(config, model), model_family(config, model)
         if family not in FAMILIES:
             problems.append(f"config key 'train.models' names {model!r}, which is no parser family "
                             f"{tuple(FAMILIES)}: set {key}.family to the family it is a recipe of")
             continue
+        needs = FAMILIES[family].segments
+        if needs is not None and data.segments != needs:
+            has = f"have {data.segments}" if data.fixed_length else "vary in length"
+            problems.append(f"config key 'train.models' names {model!r}: {family} is built for videos of exactly "
+                            f"{needs} segments (its official code), and {data.name}'s videos {has}: remove it")
         if model in FAMILIES and family != model:
             problems.append(f"config key '{key}.family': {family!r}, but {model!r} is a family's own name; "
                             "give the recipe a name of its own")

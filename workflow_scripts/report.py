@@ -10,8 +10,9 @@ from vplan_core import atomic
 from vplan_core.data.annotations import load_split
 from vplan_core.data.description import describe
 from vplan_core.evaluation.label_quality import study_key
+from vplan_core.evaluation.protocols import PROTOCOLS, scored_split
 from vplan_core.evaluation.report import (ablation_difference_table, ablation_differences, ablation_summary,
-                                          ablation_table, label_notes, label_quality_section, limits_paragraph,
+                                          ablation_table, dense_rows_note, label_notes, label_quality_section, limits_paragraph,
                                           manifest_table, parser_label, per_class_visual_f1, plot_per_class,
                                           plot_seed_points, plot_timelines, quality_differences, quality_summary,
                                           render_markdown, row_name, shown_notes, table_v, table_v_difference_table,
@@ -50,19 +51,25 @@ with job_log(snakemake.log[0]):
     differences = ablation_differences(ablation)
     parser_differences = table_v_differences(parsers) if len(parsers) > 1 else {}
     label_differences = {modality: quality_differences(by_stage1, modality) for modality, by_stage1 in quality.items()}
-    test = load_split(p.annotations, "test", describe(p.description))
+    description = describe(p.description)
+    protocol = PROTOCOLS[description.metric]
+    test = load_split(p.annotations, "test", description)
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in ablation]
-    f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
+    if not description.fixed_length:  # the GT of the videos' lengths, which the predictions carry
+        some_dir, some_seeds = model_dirs[compared[0]][0]
+        test = scored_split(load_predictions(some_dir, some_seeds[0]), test, description)[1]
+    f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test, protocol)
                          for d, seeds in model_dirs[row] for seed in seeds])
           for row in compared}
-    classes = describe(p.description).classes
+    classes = description.classes
     plot_per_class(f1, snakemake.output.per_class, classes)
     plot_seed_points(ablation, differences, snakemake.output.seed_points)
     shown = compared[-1]  # VPLAN when it ran, else the baseline
     first_dir, first_seeds = model_dirs[shown][0]
     plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
-                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}", classes)
+                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}", classes, protocol)
     skipped = "".join(f"\n\nSkipped: {ROWS[row].title}: {why}." for row, why in p.skipped_rows.items())
+    dense_rows = dense_rows_note(next(iter(evals[first].values()))[0]["per_seed"][0].get("dense_rows"))
     training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
                       "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],
                       "seconds": sorted({round(h["seconds"], 1) for h in hs})}
@@ -87,7 +94,7 @@ with job_log(snakemake.log[0]):
         label_quality=label_quality_section(quality, study_key(p.pld_k, p.pld_alpha)),
         manifest=manifest_table(read_json(snakemake.input.manifest)),
         data_note=f"Test videos evaluated: {videos}. Every cell is the mean ± "
-                  f"std (sample, ddof 1) over {len(seeds)} seed(s): {seeds}.{skipped}"))
+                  f"std (sample, ddof 1) over {len(seeds)} seed(s): {seeds}.{dense_rows}{skipped}"))
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": seeds, "limits": limits, "ablation": ablation,
         "differences": {"ablation": differences, "parsers": parser_differences,

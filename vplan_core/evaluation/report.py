@@ -22,11 +22,13 @@ import numpy as np  # noqa: E402
 from vplan_core.method.ablation import BASELINE_ROW, LABEL_KINDS, PLD, PLG, ROWS, pld  # noqa: E402
 from vplan_core.data.annotations import Split  # noqa: E402
 from vplan_core.evaluation.differences import ALPHA, paired_difference, t_critical  # noqa: E402
-from vplan_core.evaluation.metrics import binarize  # noqa: E402
+from vplan_core.evaluation.protocols import PROTOCOLS, Protocol  # noqa: E402
 
 METRIC_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
 METRIC_NAMES = ("A", "V", "AV", "Type@AV", "Event@AV")
 LEVELS = (("segment_level", "segment level"), ("event_level", "event level"))
+MAP_LEVEL = "segment_map"  # LFAV's protocol also scores segment-level mAP (docs/metric.md §9)
+MAP_KEYS, MAP_NAMES = ("audio", "visual", "audio_visual", "average"), ("A", "V", "AV", "avg")
 BEYOND_NOISE = "†"  # a difference beyond seed noise
 WORSE_LABELS = "‡"  # a row trained on labels worse than the video label on val
 
@@ -59,7 +61,7 @@ def ablation_summary(evals: dict[str, list[dict]]) -> dict[str, dict]:
     out = {}
     for row, files in evals.items():
         seeds = [seed for f in files for seed in f["seeds"]]
-        per_seed = [{level: scores[level] for level in ("segment_level", "event_level")}
+        per_seed = [{level: scores[level] for level in ("segment_level", "event_level", MAP_LEVEL) if level in scores}
                     for f in files for scores in f["per_seed"]]
         out[row] = {**seed_summary(per_seed, seeds), "videos": files[0]["per_seed"][0]["videos"]}
     return out
@@ -74,6 +76,11 @@ def ablation_table(ablation: dict[str, dict], notes: dict[tuple, list[str]] | No
     for level, title in LEVELS:
         lines += [f"| row ({title}) | " + " | ".join(METRIC_NAMES) + " |", "|---" * (len(METRIC_NAMES) + 1) + "|"]
         lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
+                  for row, summary in ablation.items()]
+        lines.append("")
+    if all(MAP_LEVEL in summary for summary in ablation.values()):
+        lines += ["| row (segment-level mAP) | " + " | ".join(MAP_NAMES) + " |", "|---" * (len(MAP_NAMES) + 1) + "|"]
+        lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, MAP_LEVEL, k) for k in MAP_KEYS) + " |"
                   for row, summary in ablation.items()]
         lines.append("")
     lines += [f"{WORSE_LABELS} {modality.capitalize()} labels {name}: segment-level F {f:.1f} on val, below the video "
@@ -433,11 +440,12 @@ def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: st
     plt.close(fig)
 
 
-def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
-    """Segment-level visual F1 per class, counts pooled over all videos (nan: class never present)."""
+def per_class_visual_f1(pred: dict, split: Split, protocol: Protocol = PROTOCOLS["llp"]) -> np.ndarray:
+    """Segment-level visual F1 per class, counts pooled over all videos (nan: class never present);
+    the segments binarised as the data set's protocol binarises them."""
     index = {name: i for i, name in enumerate(split.filenames)}
     order = [index[str(name)] for name in pred["video_ids"]]
-    _, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred.get("video_prob"))
+    _, so_v = protocol.segments(pred)
     gt = split.gt_visual[order].astype(np.int64)
     so = so_v.astype(np.int64)
     tp = (so * gt).sum(axis=(0, 1))
@@ -472,10 +480,10 @@ def timeline_videos(split: Split, n: int) -> list[int]:
 
 
 def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path, row_title: str,
-                   classes: tuple[str, ...]) -> None:
+                   classes: tuple[str, ...], protocol: Protocol = PROTOCOLS["llp"]) -> None:
     """Per clip: GT and predicted audio/visual events on its one-second segments."""
     index = {str(name): i for i, name in enumerate(pred["video_ids"])}
-    so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred.get("video_prob"))
+    so_a, so_v = protocol.segments(pred)
     fig, axes = plt.subplots(max(len(videos), 1), 1, figsize=(10, 2.2 * max(len(videos), 1)), squeeze=False)
     for ax, v in zip(axes[:, 0], videos):
         p = index[split.filenames[v]]
@@ -498,6 +506,17 @@ def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def dense_rows_note(counts: dict | None) -> str:
+    """A sentence on the test split's dense rows that its official evaluation handles in its own
+    way (annotations.dense_row_counts), for a data set whose evaluation counts them."""
+    if not counts:
+        return ""
+    return (f" Of the {counts['rows']} dense test rows of these videos, {counts['onset_after_offset']} have onset "
+            f"after offset (they mark nothing), {counts['zero_length']} have zero length (inclusive ends: one "
+            f"second) and {counts['past_end']} end past their video (cut at its end), as the official evaluation "
+            "reads them.")
 
 
 def manifest_table(summary: dict) -> str:
