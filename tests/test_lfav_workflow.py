@@ -37,6 +37,7 @@ def test_real_lfav_annotations_plan(tmp_path):
     # the release's 37 rows with onset after offset are named, and evaluated as marking nothing
     assert "37 dense evaluation rows mark nothing" in result.stderr
     assert "skipping row2_plg: trains on segment labels" in result.stderr
+    assert "row1_modality_labels" not in result.stderr  # planned: LFAV has each modality's labels
 
 
 def test_fixed_length_families_and_videos_are_refused_by_name(tmp_path):
@@ -75,3 +76,8 @@ def test_lfav_features_only_end_to_end(tmp_path):
     np.testing.assert_array_equal(pred["lengths"], [lengths[vid] for vid in pred["video_ids"]])
     report = (results / "report" / "report.md").read_text()
     assert "segment-level mAP" in report and "zero length" in report
+    # ① on each modality's video-level labels, beside ① and compared with it seed by seed
+    summary = json.loads((results / "report" / "report.json").read_text())
+    assert list(summary["ablation"])[:2] == ["row1_han", "row1_modality_labels"]
+    assert summary["differences"]["ablation"]["row1_modality_labels"]["control"] == "row1_han"
+    assert "① on modality-wise labels" in report

@@ -32,12 +32,9 @@ LLP_CONFIG = yaml.safe_load((REPO / "config/llp.yaml").read_text())
 
 
 def lfav_config() -> dict:
-    """config/llp.yaml's shape on LFAV's annotation files, features only (no VALOR release)."""
-    config = copy.deepcopy(LLP_CONFIG)
-    for key in ("videos", "clip_features", "clap_feature_maps", "released_labels"):
-        config["dataset"].pop(key)
-    config["dataset"].update(name="lfav", description="lfav", annotations=str(LFAV_ANNOTATIONS))
-    config["train"]["models"] = ["han"]
+    """config/lfav.yaml on LFAV's real annotation files."""
+    config = yaml.safe_load((REPO / "config/lfav.yaml").read_text())
+    config["dataset"]["annotations"] = str(LFAV_ANNOTATIONS)
     return config
 
 
