@@ -14,10 +14,10 @@ from vplan_core.method.pld import denoise
 
 def video_level_precision_recall(video_labels: np.ndarray,
                                  gt_visual: np.ndarray) -> dict[str, float]:
-    """Micro-averaged precision and recall (%) of video-level labels [N, 25].
+    """Micro-averaged precision and recall (%) of video-level labels [N, C].
 
     A (video, class) pair is a GT positive iff the class is visible in at least one
-    segment of gt_visual [N, 10, 25]. Counts are pooled over all pairs (micro average),
+    segment of gt_visual [N, T, C]. Counts are pooled over all pairs (micro average),
     so videos with many classes weigh more. A ratio whose denominator is zero (nothing
     predicted, or no visible class at all) is reported as 0.0 rather than NaN.
     """
@@ -37,7 +37,7 @@ def video_level_precision_recall(video_labels: np.ndarray,
 
 
 def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[str, float]:
-    """Visual segment- and event-level F (%) of segment labels [N, 10, 25], as the metric.
+    """Visual segment- and event-level F (%) of segment labels [N, T, C], as the metric.
 
     Per-video macro F over counted classes, averaged over videos, with the metric's edge
     cases (a video with neither labels nor GT scores 1.0); no video-level gating.
@@ -47,7 +47,7 @@ def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[s
 
 
 def dense_truth(split, modality: str) -> np.ndarray:
-    """The dense labels [N, 10, 25] of one modality ("visual" or "audio")."""
+    """The dense labels [N, T, C] of one modality ("visual" or "audio")."""
     return {"visual": split.gt_visual, "audio": split.gt_audio}[modality]
 
 

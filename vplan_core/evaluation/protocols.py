@@ -8,6 +8,7 @@ one seed's predictions against the dense GT and says which of its numbers select
 """
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,10 +53,13 @@ class Protocol:
     segments: Callable[[Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray]]  # the binary predictions it scores
 
     def selection_score(self, metrics: dict) -> float:
+        """The number that selects the epoch; NaN (LFAV's mAP where a class has no GT in a small
+        val split, as in its official code) counts as the lowest, so that the last such epoch is
+        kept instead of none (the official loop would save no model)."""
         value = metrics
         for key in self.selection:
             value = value[key]
-        return float(value)
+        return -math.inf if math.isnan(value) else float(value)
 
 
 PROTOCOLS: dict[str, Protocol] = {
