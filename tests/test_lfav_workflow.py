@@ -64,8 +64,8 @@ def test_lfav_features_only_end_to_end(tmp_path):
     snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2")
     results = tmp_path / "results" / "lfav"
     manifest = json.loads(next(results.rglob("manifest_summary.json")).read_text())
-    assert manifest["counts"]["used"] == sum(len(v) for v in ids.values())
-    assert sum(manifest["counts"].values()) == N_LFAV  # every annotated video accounted for
+    assert manifest["by_status"]["used"] == sum(len(v) for v in ids.values())
+    assert manifest["total"] == sum(manifest["by_status"].values()) == N_LFAV  # every annotated video accounted for
     evaluation = json.loads(next(results.rglob("row1_han/**/evaluation.json")).read_text())
     scores = evaluation["per_seed"][0]
     assert set(scores) >= {"segment_level", "event_level", "segment_map", "selection", "dense_rows"}
