@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vplan_core.data.description import DatasetDescription, describe
 from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
 from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LABEL_KINDS, LOSS_KINDS, MODALITIES, PLD,
                                         ROWS, Labels, Row, check_rows)
@@ -55,6 +56,11 @@ def group_seeds(name: str) -> list[int]:
 
 OFFICIAL_KEY = "dataset.official_features"
 RELEASED_LABELS_KEY = "dataset.released_labels"
+
+
+def dataset_description(config: dict) -> DatasetDescription:
+    """The description of the config's data set (dataset.description: a built-in name or a file)."""
+    return describe(config["dataset"].get("description", "llp"))
 
 
 def released_key(feature: str) -> str:
@@ -140,8 +146,8 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
 
     The features made: every parser input of a trained parser (input_features) and every
     enabled pseudo-label feature (plg.<feature>). Each is imported from the official features
-    when it is one of them and dataset.official_features is given; else from its released files
-    (dataset.<released>: segment embeddings, feature maps) when given, unless
+    when the data set's description releases it and dataset.official_features is given; else
+    from its released files (dataset.<released>: segment embeddings, feature maps) when given, unless
     features.<feature>.source is "videos"; else extracted from the videos (the demo renders its
     own). A parser input that none of these makes is a config error, naming the parser and the
     key to set. A row runs when every pseudo-label feature behind its labels has a source;
@@ -150,16 +156,18 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     are skipped with the reason when it names others only, and are not planned without it; a
     trained parser whose models.<name>.rows names one that cannot run is a config error.
     """
-    dataset = config["dataset"]
+    dataset, description = config["dataset"], dataset_description(config)
     videos = "demo" in config or bool(dataset.get("videos"))
     if not videos and not dataset.get("official_features"):
+        folders = " ".join(f"{released.folder}/" for released in description.released_features.values())
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
-                         "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
+                         f"dataset.official_features (a folder with {folders})")
     problems = model_problems(config)
     if problems:
         raise ValueError("\n  ".join(problems))
     inputs = input_features(config)
-    imported = {f: OFFICIAL_KEY for f in inputs if FEATURES[f].official} if dataset.get("official_features") else {}
+    released = description.released_features if dataset.get("official_features") else {}
+    imported = {f: OFFICIAL_KEY for f in inputs if f in released}
     enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
     for feature in enabled:
         if config["features"].get(feature) is None:
@@ -481,7 +489,7 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official = dataset.get("official_features")
     if official and Path(official).is_dir():
-        problems += check_layout(official)
+        problems += check_layout(official, dataset_description(config))
     for feature in sources.released:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir() and feature in sources.labelled:
