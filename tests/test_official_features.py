@@ -120,7 +120,7 @@ def test_empty_shard_and_bad_files(tmp_path):
         import_shard("vggish", records, release, tmp_path / "nan.zarr", LFAV)
     write_release(release, {a: all_three(0)})
     summary = import_shard("r2plus1d", records, release, tmp_path / "none.zarr", LFAV)
-    assert summary["skipped"] == [[a, f"no rows: {release / AUDIO / a}.npy has 0"]]
+    assert summary["skipped"] == [[a, f"no rows: {release / AUDIO / a}.npy has none"]]
 
 
 def test_layout_problems_name_the_descriptions_folders(tmp_path):
@@ -128,3 +128,28 @@ def test_layout_problems_name_the_descriptions_folders(tmp_path):
     assert check_layout(tmp_path, LFAV) == [
         f"config key 'dataset.official_features': no folder {tmp_path / folder} (expected {folder}/<id>.npy of "
         f"shape (T, 512), as lfav's release lays them out)" for folder in (RES18, R21D)]
+
+
+@pytest.mark.slow  # about 30 s: Snakemake plans the 5,175 ids
+def test_the_workflow_probes_and_imports_lfavs_release(tmp_path):
+    """probe_official_shard and import_official_features read the description the config names:
+    LFAV's real annotation files, a release of three videos (one whose rows differ) and one
+    video with its audio file only; the three ragged stores of shard 0."""
+    from tests.test_llp_workflow import llp_config
+    from tests.workflow_runs import snakemake, write_config
+
+    config = llp_config(tmp_path, annotations=LFAV_DIR.resolve(), videos=False, official=True)
+    config["dataset"].update(description="lfav", name="lfav", shard_size=6000)
+    config["train"]["models"] = ["han"]
+    ids = all_video_ids(LFAV_DIR, LFAV)
+    release = Path(config["dataset"]["official_features"])
+    write_release(release, {ids[0]: all_three(3), ids[1]: all_three(200),
+                            ids[2]: {"vggish": 5, "cnn2d": 6, "r2plus1d": 5}, ids[3]: {"vggish": 4}})
+    stores = [f"results/lfav/features/{feature}/shard_0000.zarr" for feature in LFAV.released_features]
+    snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2", *stores)
+    statuses = [line.split("\t")[2] for line in (tmp_path / "results/lfav/manifest/shard_0000.tsv").read_text().splitlines()[1:]]
+    assert (statuses.count("used"), statuses.count("skipped"), statuses.count("missing")) == (3, 1, 5171)
+    for store in stores:
+        _, stored, attrs = read_store(tmp_path / store)
+        assert stored == ids[:2] and attrs["lengths"] == [3, 200]
+        assert attrs["skipped"] == [[ids[2], f"rows differ: {AUDIO} 5, {RES18} 6, {R21D} 5"]]

@@ -218,6 +218,11 @@ def test_the_description_lays_out_the_released_features(tmp_path):
         config["dataset"]["description"] = description
         with pytest.raises(ValueError, match=re.escape(f"dataset.official_features (a folder with {folders})")):
             feature_sources(config, ROWS)
+    typo = tmp_path / "typo.yaml"  # a third data set's description naming no feature of the registry
+    typo.write_text((REPO / "vplan_core/datasets/lfav.yaml").read_text().replace("  vggish:\n    folder", "  vgish:\n    folder"))
+    lfav["dataset"]["description"] = str(typo)
+    with pytest.raises(ValueError, match=re.escape(f"{typo}: released_features names ['vgish'], which are not features")):
+        feature_sources(lfav, ROWS)
 
 
 def test_summary_line():

@@ -46,8 +46,8 @@ def write_store(path: str | os.PathLike, features: np.ndarray | Sequence[np.ndar
                 attrs: Mapping, shape: Sequence[int | None] | None = None) -> Path:
     """Atomically write features with their ids and provenance attrs: an array [N, ...], or a
     list of per-video arrays [T_i, ...] whose first dimension varies (a ragged store; `shape`,
-    e.g. [None, 128], gives the per-video shape when the list is empty, and is checked against
-    the arrays otherwise). float32 either way.
+    ragged only, e.g. [None, 128], gives the per-video shape when the list is empty, and is
+    checked against the arrays otherwise). float32 either way.
 
     `attrs` must carry REQUIRED_ATTRS; video_ids, shape, code_version (and a ragged store's
     lengths) are filled in here. N = 0 is allowed: attrs["shape"] still says the per-video shape,

@@ -167,6 +167,10 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
         raise ValueError("\n  ".join(problems))
     inputs = input_features(config)
     released = description.released_features if dataset.get("official_features") else {}
+    unknown = sorted(set(released) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"data set description {description.source}: released_features names {unknown}, which are "
+                         f"not features of vplan_core/feature_registry.py ({', '.join(FEATURES)})")
     imported = {f: OFFICIAL_KEY for f in inputs if f in released}
     enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
     for feature in enabled:

@@ -144,7 +144,7 @@ def rows_problem(official_dir: str | os.PathLike, video_id: str, description: Da
     if len(set(rows.values())) > 1:
         return "rows differ: " + ", ".join(f"{description.released_features[f].folder} {n}" for f, n in rows.items())
     if rows and not any(rows.values()):
-        return f"no rows: {feature_path(official_dir, next(iter(rows)), video_id, description)} has 0"
+        return f"no rows: {feature_path(official_dir, next(iter(rows)), video_id, description)} has none"
     return None
 
 
