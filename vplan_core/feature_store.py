@@ -57,16 +57,16 @@ def write_store(path: str | os.PathLike, features: np.ndarray | Sequence[np.ndar
     missing = [k for k in REQUIRED_ATTRS if k not in attrs]
     if missing:
         raise ValueError(f"store attrs lack {missing} (writing {path})")
-    if isinstance(features, np.ndarray):
+    if isinstance(features, (list, tuple)):
+        features, lengths = _ragged(path, features, video_ids, shape)
+        extra = {"shape": [None, *features.shape[1:]], "lengths": lengths}
+        chunks = (CHUNK_ROWS, *features.shape[1:])
+    else:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim < 1 or features.shape[0] != len(video_ids):
             raise ValueError(f"{len(video_ids)} video ids for features of shape {features.shape} "
                              f"(writing {path})")
         extra, chunks = {"shape": list(features.shape[1:])}, (CHUNK_VIDEOS, *features.shape[1:])
-    else:
-        features, lengths = _ragged(path, features, video_ids, shape)
-        extra = {"shape": [None, *features.shape[1:]], "lengths": lengths}
-        chunks = (CHUNK_ROWS, *features.shape[1:])
     if len(set(video_ids)) != len(video_ids):
         raise ValueError(f"duplicate video ids (writing {path})")
     all_attrs = {**attrs, "video_ids": [str(v) for v in video_ids], **extra, "code_version": code_version()}
