@@ -198,8 +198,9 @@ def load_features(store_paths: Sequence[str | os.PathLike], video_ids: Sequence[
     """Features of `video_ids`, in that order, gathered from the shards: [len(ids), ...], or for
     ragged stores a list of float32 [T_i, ...], one per id.
 
-    Reads only the requested rows. KeyError for ids in no store (count and the first ids);
-    ValueError when an id is in two stores, shards disagree on the per-video shape or
+    Reads only the requested rows (of a ragged store: its rows from the first requested video
+    to the last). KeyError for ids in no store (count and the first ids); ValueError when an id
+    is in two stores, shards disagree on the per-video shape (or are ragged and fixed mixed) or
     a requested row holds NaN/inf (naming store and video).
     """
     opened, where = _locate(store_paths, video_ids)
