@@ -201,6 +201,31 @@ def test_input_problems_name_their_config_keys(tmp_path):
     assert any(p.startswith("config key 'features.clip.checkpoint': weights file not found") for p in problems)
 
 
+def test_the_description_lays_out_the_released_features(tmp_path):
+    """Which features are imported, and the folders messages name, come from the data set's
+    description: LFAV's release, not LLP's."""
+    lfav = llp(official_features=str(tmp_path))
+    lfav["dataset"].update(description="lfav", annotations=str(tmp_path))
+    sources = feature_sources(lfav, ROWS)
+    assert sources.official == ("vggish", "cnn2d", "r2plus1d") and sources.manifest_producer == "probe_official_shard"
+    (tmp_path / "audio-feat-vggish-align").mkdir()
+    layout = [p for p in input_problems(lfav, sources) if p.startswith("config key 'dataset.official_features'")]
+    assert layout == [f"config key 'dataset.official_features': no folder {tmp_path / folder} (expected {folder}/<id>.npy "
+                      f"of shape (T, 512), as lfav's release lays them out)"
+                      for folder in ("visual-feat-res18-align", "visual-feat-r2plus1d-align")]
+    for description, folders in (("llp", "vggish/ res152/ r2plus1d_18/"),
+                                 ("lfav", "audio-feat-vggish-align/ visual-feat-res18-align/ visual-feat-r2plus1d-align/")):
+        config = llp()
+        config["dataset"]["description"] = description
+        with pytest.raises(ValueError, match=re.escape(f"dataset.official_features (a folder with {folders})")):
+            feature_sources(config, ROWS)
+    typo = tmp_path / "typo.yaml"  # a third data set's description naming no feature of the registry
+    typo.write_text((REPO / "vplan_core/datasets/lfav.yaml").read_text().replace("  vggish:\n    folder", "  vgish:\n    folder"))
+    lfav["dataset"]["description"] = str(typo)
+    with pytest.raises(ValueError, match=re.escape(f"{typo}: released_features names ['vgish'], which are not features")):
+        feature_sources(lfav, ROWS)
+
+
 def test_summary_line():
     summary = {"total": 5, "by_status": {"used": 3, "skipped": 1, "missing": 1},
                "by_reason": {"skipped/too short": 1, "missing/no file": 1},

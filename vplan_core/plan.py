@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vplan_core.data.description import describe
+from vplan_core.data.description import DatasetDescription, describe
 from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
 from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LABEL_KINDS, LOSS_KINDS, MODALITIES, PLD,
                                         ROWS, Labels, Row, check_rows)
@@ -56,6 +56,11 @@ def group_seeds(name: str) -> list[int]:
 
 OFFICIAL_KEY = "dataset.official_features"
 RELEASED_LABELS_KEY = "dataset.released_labels"
+
+
+def dataset_description(config: dict) -> DatasetDescription:
+    """The description of the config's data set (dataset.description: a built-in name or a file)."""
+    return describe(config["dataset"].get("description", "llp"))
 
 
 def released_key(feature: str) -> str:
@@ -145,8 +150,8 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
 
     The features made: every parser input of a trained parser (input_features) and every
     enabled pseudo-label feature (plg.<feature>). Each is imported from the official features
-    when it is one of them and dataset.official_features is given; else from its released files
-    (dataset.<released>: segment embeddings, feature maps) when given, unless
+    when the data set's description releases it and dataset.official_features is given; else
+    from its released files (dataset.<released>: segment embeddings, feature maps) when given, unless
     features.<feature>.source is "videos"; else extracted from the videos (the demo renders its
     own). A parser input that none of these makes is a config error, naming the parser and the
     key to set. A row runs when every pseudo-label feature behind its labels has a source;
@@ -160,9 +165,8 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     (DatasetDescription.modality_labels: LFAV) and are not planned where it has none (LLP: no
     setting gives them, so there is nothing a skip could tell the user to set).
     """
-    dataset = config["dataset"]
+    dataset, data = config["dataset"], dataset_description(config)
     videos = "demo" in config or bool(dataset.get("videos"))
-    data = describe(dataset.get("description", "llp"))
     if "demo" in config and data.name != "llp":
         raise ValueError(f"config key 'dataset.description': the demo is a miniature LLP, not {data.name}")
     if videos and not data.fixed_length:
@@ -170,13 +174,19 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                          f"video, and {data.name}'s videos vary in length: use its released features "
                          "(dataset.official_features) and delete dataset.videos")
     if not videos and not dataset.get("official_features"):
+        folders = " ".join(f"{released.folder}/" for released in data.released_features.values())
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
-                         "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
+                         f"dataset.official_features (a folder with {folders})")
     problems = model_problems(config)
     if problems:
         raise ValueError("\n  ".join(problems))
     inputs = input_features(config)
-    imported = {f: OFFICIAL_KEY for f in inputs if FEATURES[f].official} if dataset.get("official_features") else {}
+    released = data.released_features if dataset.get("official_features") else {}
+    unknown = sorted(set(released) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"data set description {data.source}: released_features names {unknown}, which are "
+                         f"not features of vplan_core/feature_registry.py ({', '.join(FEATURES)})")
+    imported = {f: OFFICIAL_KEY for f in inputs if f in released}
     enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
     for feature in enabled:
         if config["features"].get(feature) is None:
@@ -327,7 +337,7 @@ def model_problems(config: dict) -> list[str]:
     input fed by a feature of another role, and feature maps where the parser reads one
     embedding a segment or the other way round (only VALOR with audio_maps reads audio maps)."""
     models, problems = trained_models(config), []
-    data = describe(config["dataset"].get("description", "llp"))
+    data = dataset_description(config)
     for model in models:
         key, settings, family = f"models.{model}", model_settings(config, model), model_family(config, model)
         if family not in FAMILIES:
@@ -510,7 +520,7 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official = dataset.get("official_features")
     if official and Path(official).is_dir():
-        problems += check_layout(official)
+        problems += check_layout(official, dataset_description(config))
     for feature in sources.released:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir() and feature in sources.labelled:

@@ -7,7 +7,8 @@ from vplan_core.data.shards import all_video_ids, shard_ids
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    ids = shard_ids(all_video_ids(p.annotations, describe(p.description)), snakemake.wildcards.shard, p.shard_size)
-    rows = status_records(ids, p.official_dir)
+    description = describe(p.description)
+    ids = shard_ids(all_video_ids(p.annotations, description), snakemake.wildcards.shard, p.shard_size)
+    rows = status_records(ids, p.official_dir, description)
     write_manifest(snakemake.output[0], rows)
     print(summarize(rows))

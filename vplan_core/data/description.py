@@ -69,6 +69,7 @@ class DatasetDescription:
     metric: str
     train_length: int | None  # equal-length training samples (LFAV's ToEqualLengthSample), or whole videos
     released_features: dict[str, ReleasedFeature]
+    features_release: str  # whose release the released features are (each imported store's weights attr)
     source: str = ""
 
     @property
@@ -147,7 +148,8 @@ def parse_description(data: dict, source: str) -> DatasetDescription:
         other_files=tuple(data["other_files"]), weak_columns=tuple(data["weak_columns"]),
         dense_columns=tuple(data["dense_columns"]), dense_end=data["dense_end"],
         ignored_labels=tuple(data["ignored_labels"]), unknown_labels=data["unknown_labels"],
-        metric=data["metric"], train_length=data["train_length"], released_features=released, source=source)
+        metric=data["metric"], train_length=data["train_length"], released_features=released,
+        features_release=str(data["features_release"] or ""), source=source)
 
 
 BUILT_IN = ("llp", "lfav")
