@@ -44,13 +44,14 @@ def test_fixed_length_families_and_videos_are_refused_by_name(tmp_path):
     config = lfav_config(tmp_path)
     config["train"]["models"] = ["han", "mgn"]
     result = snakemake(tmp_path, write_config(tmp_path, config), "-n", check=False)
+    said = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "names 'mgn': mgn is built for videos of exactly 10 segments" in result.stderr
-    assert "lfav's videos vary in length" in result.stderr
+    assert "names 'mgn': mgn is built for videos of exactly 10 segments" in said
+    assert "lfav's videos vary in length" in said
     config = lfav_config(tmp_path)
     config["dataset"]["videos"] = str(tmp_path)
     result = snakemake(tmp_path, write_config(tmp_path, config), "-n", check=False)
-    assert result.returncode != 0 and "config key 'dataset.videos'" in result.stderr
+    assert result.returncode != 0 and "config key 'dataset.videos'" in result.stdout + result.stderr
 
 
 @pytest.mark.slow

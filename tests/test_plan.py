@@ -206,6 +206,8 @@ def test_the_description_lays_out_the_released_features(tmp_path):
     description: LFAV's release, not LLP's."""
     lfav = llp(official_features=str(tmp_path))
     lfav["dataset"].update(description="lfav", annotations=str(tmp_path))
+    lfav["dataset"].pop("videos", None)
+    lfav["train"]["models"] = ["han"]  # MGN is built for 10 segments: refused for LFAV
     sources = feature_sources(lfav, ROWS)
     assert sources.official == ("vggish", "cnn2d", "r2plus1d") and sources.manifest_producer == "probe_official_shard"
     (tmp_path / "audio-feat-vggish-align").mkdir()
@@ -217,6 +219,7 @@ def test_the_description_lays_out_the_released_features(tmp_path):
                                  ("lfav", "audio-feat-vggish-align/ visual-feat-res18-align/ visual-feat-r2plus1d-align/")):
         config = llp()
         config["dataset"]["description"] = description
+        config["train"]["models"] = ["han"]
         with pytest.raises(ValueError, match=re.escape(f"dataset.official_features (a folder with {folders})")):
             feature_sources(config, ROWS)
     typo = tmp_path / "typo.yaml"  # a third data set's description naming no feature of the registry
