@@ -60,14 +60,14 @@ def test_lfav_features_only_end_to_end(tmp_path):
     lengths = write_release(tmp_path / "features", ids)
     config = lfav_config(tmp_path)
     config["dataset"]["shard_size"] = 2000
-    config["train"].update(device="cpu", seeds=[0, 1], epochs=2, d_model=32, lr_step=1)
+    config["train"].update(device="cpu", seeds=[0, 1], epochs=4, d_model=32, lr=1.0e-3, lr_step=2)
     config["report"]["timeline_clips"] = 2
     snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2")
     results = tmp_path / "results" / "lfav"
     manifest = json.loads(next(results.rglob("manifest_summary.json")).read_text())
     assert manifest["by_status"]["used"] == sum(len(v) for v in ids.values())
     assert manifest["total"] == sum(manifest["by_status"].values()) == N_LFAV  # every annotated video accounted for
-    evaluation = json.loads(next(results.rglob("row1_han/**/evaluation.json")).read_text())
+    evaluation = json.loads(next(results.glob("eval/han/row1_han/seeds_*.json")).read_text())
     scores = evaluation["per_seed"][0]
     assert set(scores) >= {"segment_level", "event_level", "segment_map", "selection", "dense_rows"}
     assert scores["videos"]["evaluated"] == len(ids["test"])
