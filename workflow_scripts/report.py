@@ -89,7 +89,7 @@ with job_log(snakemake.log[0]):
     Path(snakemake.output.markdown).write_text(render_markdown(
         p.template, dataset=p.dataset, limits=limits, ablation_table=ablation_table(ablation, notes), training=summary,
         ablation_differences=ablation_difference_table(differences, notes),
-        table_v=table_v(parsers) if len(parsers) > 1 else others,
+        table_v=table_v(parsers, cite_paper=description.name == "llp") if len(parsers) > 1 else others,
         table_v_differences=table_v_difference_table(parser_differences) if parser_differences else "",
         label_quality=label_quality_section(quality, study_key(p.pld_k, p.pld_alpha)),
         manifest=manifest_table(read_json(snakemake.input.manifest)),

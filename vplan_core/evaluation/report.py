@@ -104,12 +104,13 @@ def _marked_title(row: str, notes: dict[tuple, list[str]]) -> str:
     return ROWS[row].title + (f" {WORSE_LABELS}" if any(row in noted for noted in notes.values()) else "")
 
 
-def table_v(summaries: dict[str, dict[str, dict]]) -> str:
+def table_v(summaries: dict[str, dict[str, dict]], cite_paper: bool = True) -> str:
     """Markdown: Table V, each parser's rows (its own loss, PLG, PLD) beside the paper's figures
     for that family (vplan_core.models: Family.paper); cells mean ± std over seeds.
     summaries: parser -> row -> summary, the first parser's restricted to Table V's rows. A
     family is labelled by its title, a recipe of one (models.<name>.family) by its name and
-    without the paper's figures (those are of the family's own recipe)."""
+    without the paper's figures (those are of the family's own recipe); cite_paper false (a data
+    set other than the paper's LLP) shows none."""
     from vplan_core.models import FAMILIES, family
 
     lines = []
@@ -117,7 +118,7 @@ def table_v(summaries: dict[str, dict[str, dict]]) -> str:
         lines += [f"| parser, labels ({title}) | " + " | ".join(METRIC_NAMES) + " | paper |",
                   "|---" * (len(METRIC_NAMES) + 2) + "|"]
         for model, rows in summaries.items():
-            label, figures = parser_label(model), (family(model).paper if model in FAMILIES else {})
+            label, figures = parser_label(model), (family(model).paper if model in FAMILIES and cite_paper else {})
             for row, summary in rows.items():
                 paper = figures.get(row)
                 cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
