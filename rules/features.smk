@@ -112,6 +112,7 @@ if SOURCES.released:
         params:
             feature=lambda wildcards: wildcards.feature,
             release=lambda wildcards: released_settings(config, wildcards.feature),
+            description=DESCRIPTION,
         log:
             PATHS.log("features/{feature}/shard_{shard}"),
         benchmark:

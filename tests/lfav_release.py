@@ -51,3 +51,29 @@ def write_release(folder: Path, ids: dict[str, list[str]], seed: int = 0, min_ro
                 out.parent.mkdir(parents=True, exist_ok=True)
                 np.save(out, x)
     return lengths
+
+
+def write_clip_features(folder: Path, lengths: dict[str, int], text_embeddings: np.ndarray, seed: int = 0,
+                        other_rows: dict[str, int] | None = None) -> None:
+    """<folder>/<id>.npy [T, D] for every video of `lengths`, one CLIP image embedding a second
+    (D = text_embeddings' width, L2-normalised): each second near the text embedding of one class
+    of the video's weak label, or of none (a third of the seconds), so that PLG marks some
+    seconds and not others. other_rows: videos whose file has other rows than their features."""
+    rng = np.random.default_rng(seed)
+    from vplan_core.data.annotations import load_split
+
+    weak = {}
+    for split in ("train", "val", "test"):
+        data = load_split(ANNOTATIONS, split, LFAV)
+        weak.update(zip(data.video_ids, data.weak_labels))
+    folder.mkdir(parents=True, exist_ok=True)
+    for vid, rows in lengths.items():
+        rows = (other_rows or {}).get(vid, rows)
+        classes = np.flatnonzero(weak[vid])
+        emb = rng.standard_normal((rows, text_embeddings.shape[1])) * 0.3 / np.sqrt(text_embeddings.shape[1])
+        for t in range(rows):
+            if len(classes) and rng.random() > 1 / 3:
+                emb[t] += text_embeddings[rng.choice(classes)]
+            else:
+                emb[t] *= 1 / np.linalg.norm(emb[t])  # a direction of no class
+        np.save(folder / f"{vid}.npy", (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32))

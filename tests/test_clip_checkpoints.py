@@ -315,7 +315,7 @@ def test_a_second_clip_feature_names_its_own_keys(tmp_path):
 
     names_its_key(*second.check_weights(bad_file), "checkpoint")
     names_its_key(*second.check_weights(bad_model), "model_name")
-    names_its_key(*second.labels.check_folder("clip_l14", str(tmp_path), bad_model), "model_name")
+    names_its_key(*second.labels.check_folder("clip_l14", str(tmp_path), bad_model, 10), "model_name")
     with pytest.raises(CheckpointError) as extraction:
         second.build_extractor(bad_file, "cpu")
     names_its_key(str(extraction.value), "checkpoint")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
-from tests.lfav_release import ANNOTATIONS, LFAV, chosen_ids, write_release
+from tests.lfav_release import ANNOTATIONS, LFAV, chosen_ids, write_clip_features, write_release
 from tests.paths import REPO
 from tests.workflow_runs import planned_jobs, snakemake, write_config
 
@@ -36,7 +37,8 @@ def test_real_lfav_annotations_plan(tmp_path):
     assert jobs["train_row"] >= 1 and jobs["report"] == 1
     # the release's 37 rows with onset after offset are named, and evaluated as marking nothing
     assert "37 dense evaluation rows mark nothing" in result.stderr
-    assert "skipping row2_plg: trains on segment labels" in result.stderr
+    assert "skipping row2_plg: needs CLIP pseudo labels (PLG): set dataset.clip_features" in result.stderr
+    assert "skipping row5_vplan: refines its labels with PLD" in result.stderr
     assert "row1_modality_labels" not in result.stderr  # planned: LFAV has each modality's labels
 
 
@@ -84,3 +86,50 @@ def test_lfav_features_only_end_to_end(tmp_path):
     assert summary["differences"]["ablation"]["row1_modality_labels"]["control"] == "row1_han"
     assert "① on modality-wise labels" in report
     assert "| MM-Pyramid its own loss |" in report and "60.5 / 52.3" not in report  # the paper's figures are LLP's
+
+
+@pytest.mark.slow
+def test_lfav_plg_rows_from_released_clip_features(tmp_path):
+    """Rows ①-④ from the release plus CLIP image embeddings of one row a second ([T, D] files,
+    D the demo CLIP's text width; its text tower labels them). One train video's file has a row
+    too many: a recorded skip naming both counts, and the PLG rows train without it."""
+    from vplan_core.demo.clip_training import create_demo_model
+    from vplan_core.features.clip import text_embeddings
+    from vplan_core.method.plg import prompt_texts
+
+    ids = chosen_ids(n_train=10, n_val=4, n_test=3)
+    lengths = write_release(tmp_path / "features", ids)
+    torch.manual_seed(0)
+    model, _, _ = create_demo_model()
+    checkpoint = tmp_path / "weights/clip.pt"
+    checkpoint.parent.mkdir()
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    clip = {"model_name": "vplan-demo-clip", "checkpoint": str(checkpoint),
+            "config_file": str(REPO / "vplan_core/demo/vplan-demo-clip.json")}
+    text = text_embeddings(clip, prompt_texts("P1", LFAV.classes))["embeddings"]
+    odd = ids["train"][1]
+    write_clip_features(tmp_path / "CLIP", lengths, text, other_rows={odd: lengths[odd] + 1})
+    config = lfav_config(tmp_path)
+    config["dataset"].update(shard_size=2000, clip_features=str(tmp_path / "CLIP"))
+    config["features"]["clip"] = clip
+    config["plg"]["clip"]["tau"] = 0.031  # the demo CLIP's random text tower: its classes' texts are alike
+    config["train"].update(device="cpu", seeds=[0, 1], epochs=2, d_model=32, lr=1.0e-3, lr_step=1, models=["han"])
+    config["report"]["timeline_clips"] = 1
+    snakemake(tmp_path, write_config(tmp_path, config), "--cores", "2")
+    results = tmp_path / "results" / "lfav"
+    manifest = json.loads(next(results.rglob("manifest_summary.json")).read_text())
+    assert manifest["feature_skips"]["clip"]["videos"] == [
+        [odd, f"rows differ: CLIP {lengths[odd] + 1}, audio-feat-vggish-align {lengths[odd]}"]]
+    labels = np.load(results / "labels/plg/clip/train.npz")
+    np.testing.assert_array_equal(labels["lengths"], [lengths[vid] for vid in labels["video_ids"]])
+    assert 0 < labels["segment_labels"].sum() < labels["video_labels"].sum() * labels["lengths"].max()
+    for row in ("row2_plg", "row3_plg_segbce", "row4_plg_rl"):
+        evaluation = json.loads(next(results.glob(f"eval/han/{row}/seeds_*.json")).read_text())
+        assert evaluation["per_seed"][0]["videos"]["evaluated"] == len(ids["test"])
+        history = json.loads(next(results.rglob(f"{row}/**/history.json")).read_text())
+        assert history["videos"]["train"]["used"] == len(ids["train"]) - 1  # the video without PLG labels
+    summary = json.loads((results / "report" / "report.json").read_text())
+    assert list(summary["ablation"]) == ["row1_han", "row1_modality_labels", "row2_plg", "row3_plg_segbce",
+                                         "row4_plg_rl"]
+    assert "refines its labels with PLD" in summary["skipped_rows"]["row5_vplan"]
+    assert summary["differences"]["ablation"]["row2_plg"]["control"] == "row1_han"

@@ -83,7 +83,9 @@ class Labelling:
     the features.<name> key naming the model they come from, and how a release's sampling is
     recorded (all None for a feature without a release); released_check: "module:function" refusing a
     released file of another kind by name (or None); thresholds: the per-class thresholds of
-    the rule "thresholds" (VALOR's for its model of this modality, method.plg). text_encoder and
+    the rule "thresholds" (VALOR's for its model of this modality, method.plg); any_length: its
+    released embeddings can be one row a second of videos of any length (dataset.<released> of
+    [T, D] files), so its PLG rows run on such data sets (LFAV). text_encoder and
     released_folder_check are also given the feature's name, as the Feature's functions are."""
 
     modality: str
@@ -96,6 +98,7 @@ class Labelling:
     released_check: str | None = None
     released_folder_check: str | None = None
     thresholds: tuple[float, ...] | None = None
+    any_length: bool = False
 
     def encode_texts(self, feature: str, settings: dict, texts: list[str]) -> dict:
         return _load(self.text_encoder)(settings, texts, feature)
@@ -103,9 +106,11 @@ class Labelling:
     def check_released(self):
         return _load(self.released_check) if self.released_check else None
 
-    def check_folder(self, feature: str, folder: str, settings: dict) -> list[str]:
-        """Problems with a folder of released segment embeddings, before any job."""
-        return _load(self.released_folder_check)(folder, settings, feature) if self.released_folder_check else []
+    def check_folder(self, feature: str, folder: str, settings: dict, segments: int | None) -> list[str]:
+        """Problems with a folder of released segment embeddings of `segments` rows (None: the
+        rows of each video, which vary), before any job."""
+        return _load(self.released_folder_check)(folder, settings, feature, segments) \
+            if self.released_folder_check else []
 
 
 def _load(ref: str):
@@ -233,7 +238,7 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
                              released_model_key="model_name", released_rule="frame_rule",
                              plg={"prompt": "P1", "tau": DEFAULT_TAU},
                              released_folder_check="vplan_core.features.clip:check_released_folder",
-                             thresholds=VALOR_CLIP_THRESHOLDS),
+                             thresholds=VALOR_CLIP_THRESHOLDS, any_length=True),
             settings={"model_name": NAME, "checkpoint": NAME, "config_file": {"type": "string"},
                       "size": {"$ref": "#/$defs/posint"},
                       "frames": {"enum": ["segment_middle", "valor"], "description": (

@@ -141,8 +141,18 @@ class Sources:
         return "probe_official_shard" if self.official else "probe_shard"
 
 
-SEGMENT_LABELS_OF_ANY_LENGTH = ("trains on segment labels, which are not made for videos of any length yet (PLG and PLD "
-                                "read fixed windows; its equal-length training samples have no rule for labels)")
+def any_length_problem(row: Row) -> str | None:
+    """Why a row cannot train on a data set of videos of any length, or None: PLD's labels are
+    not made for such videos yet, nor PLG's of a feature without released embeddings of one row
+    a second (Labelling.any_length: CLAP's windows are of a 10-s clip), nor VALOR's released
+    labels (LLP's)."""
+    if any(source.kind == PLD for source in row.labels.values()):
+        return "refines its labels with PLD, which is not made for videos of any length yet"
+    features = sorted(f for f in row.features if not FEATURES[f].labels.any_length)
+    if features or row.released_modalities:
+        return (f"trains on {' and '.join(f.upper() for f in features) or 'released'} segment labels, which are not "
+                f"made for videos of any length")
+    return None
 
 
 def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
@@ -160,7 +170,8 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     are skipped with the reason when it names others only, and are not planned without it; a
     trained parser whose models.<name>.rows names one that cannot run is a config error.
     A data set of videos of any length (dataset.description) runs from its released features
-    only, and its rows on segment labels are skipped (SEGMENT_LABELS_OF_ANY_LENGTH). Rows on
+    only (CLIP's segment embeddings of one row a second among them: dataset.clip_features), and
+    its rows on labels not made for such videos are skipped (any_length_problem). Rows on
     each modality's video-level labels (Row.modality_labels) run where the data set has them
     (DatasetDescription.modality_labels: LFAV) and are not planned where it has none (LLP: no
     setting gives them, so there is nothing a skip could tell the user to set).
@@ -215,12 +226,14 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                                  f"videos with features.{feature}, which is not set")
     skipped = {}
     for name, row in rows.items():
-        reasons = [f"needs {f.upper()} pseudo labels (PLG): set dataset.videos or {released_key(f)}"
+        videos_or = "dataset.videos or " if data.fixed_length else ""  # no videos of any length are read
+        reasons = [f"needs {f.upper()} pseudo labels (PLG): set {videos_or}{released_key(f)}"
                    for f in sorted(row.features - (made & set(enabled)))]  # made for a parser alone: no PLG
         reasons += [f"needs VALOR's released {m} labels: set {RELEASED_LABELS_KEY}.{m}"
                     for m in sorted(row.released_modalities - set(releases))]
-        if not data.fixed_length and LOSS_KINDS[row.loss].labels:
-            reasons = [SEGMENT_LABELS_OF_ANY_LENGTH]
+        problem = None if data.fixed_length else any_length_problem(row)
+        if problem:
+            reasons = [problem]
         if reasons:
             skipped[name] = "; ".join(reasons)
     unlabelled = {name for name, row in rows.items() if row.modality_labels and not data.modality_labels}
@@ -524,7 +537,8 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
     for feature in sources.released:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir() and feature in sources.labelled:
-            problems += FEATURES[feature].labels.check_folder(feature, folder, config["features"][feature])
+            problems += FEATURES[feature].labels.check_folder(feature, folder, config["features"][feature],
+                                                              dataset_description(config).segments)
     for feature in sources.maps:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir():

@@ -1,23 +1,29 @@
 """PLG (Eq. 3-4): one split's segment pseudo labels from a pseudo-label feature's segment
-embeddings and its text embeddings, masked by the video label."""
+embeddings and its text embeddings, masked by the video label; videos of any length (a ragged
+store) are labelled one at a time and saved padded, with their lengths."""
 import numpy as np
 
-from vplan_core.data.dataset import save_labels
+from vplan_core.data.dataset import pad_videos, save_labels
 from vplan_core.data.annotations import load_split
 from vplan_core.data.description import describe
 from vplan_core.feature_store import available_ids, load_features
 from vplan_core.logs import job_log
-from vplan_core.method.plg import label_segments
+from vplan_core.method.plg import label_segments, label_videos
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    split = load_split(p.annotations, snakemake.wildcards.split, describe(p.description))
+    description = describe(p.description)
+    split = load_split(p.annotations, snakemake.wildcards.split, description)
     present = available_ids(snakemake.input.segments)
     keep = [i for i, vid in enumerate(split.video_ids) if vid in present]
     ids = [split.video_ids[i] for i in keep]
     with np.load(snakemake.input.text) as text:
-        labels = label_segments(load_features(snakemake.input.segments, ids), dict(text), split.weak_labels[keep],
-                                **p.settings)
-    save_labels(snakemake.output[0], ids, labels)
+        segments = load_features(snakemake.input.segments, ids)
+        if isinstance(segments, list):
+            labels, lengths = pad_videos(label_videos(segments, dict(text), split.weak_labels[keep], **p.settings),
+                                         description.num_classes)
+        else:
+            labels, lengths = label_segments(segments, dict(text), split.weak_labels[keep], **p.settings), None
+    save_labels(snakemake.output[0], ids, labels, lengths)
     print(f"{len(ids)} of {len(split.video_ids)} videos labelled ({p.settings}); "
-          f"{int(labels.max(axis=1).sum())} video labels of {int(split.weak_labels[keep].sum())} kept")
+          f"{int(labels.max(axis=1, initial=0).sum())} video labels of {int(split.weak_labels[keep].sum())} kept")

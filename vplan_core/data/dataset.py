@@ -21,7 +21,7 @@ from vplan_core.feature_registry import DEFAULT_INPUTS
 from vplan_core.feature_store import available_ids, load_features
 from vplan_core.data.annotations import Split, load_split, subset_split, with_lengths
 from vplan_core.data.description import LLP, DatasetDescription
-from vplan_core.data.equal_length import equal_length_stack
+from vplan_core.data.equal_length import equal_length_labels, equal_length_stack
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -125,16 +125,18 @@ class SplitData:
 
     def training_set(self, segment_labels: np.ndarray | None = None,
                      audio_segment_labels: np.ndarray | None = None) -> TrainingSet:
-        """Videos of any length train on the data set's equal-length samples (segment labels,
-        made per second of the whole video, have no such rule yet: the plan runs no such row).
-        Each modality's video labels, where the split has them, are of the video, not of its
+        """Videos of any length train on the data set's equal-length samples, and their segment
+        labels ([N, T_max, C] or [S, N, T_max, C], padded past each video's length) on the rows
+        of those samples (equal_length_labels: the same row map as the features'). Each
+        modality's video labels, where the split has them, are of the video, not of its
         seconds: the same at any length."""
         features, split = self.features, self.split
         if features.ragged:
-            if segment_labels is not None or audio_segment_labels is not None:
-                raise ValueError(f"segment labels of videos of any length ({self.description.name}) "
-                                 "are not brought to equal length")
-            features = features.equal_length(self.description.train_length)
+            length, lengths = self.description.train_length, features.lengths
+            segment_labels, audio_segment_labels = (
+                None if labels is None else equal_length_labels(labels, lengths, length)
+                for labels in (segment_labels, audio_segment_labels))
+            features = features.equal_length(length)
         modality = (None if split.weak_audio is None or split.weak_visual is None
                     else np.stack([split.weak_audio, split.weak_visual], axis=1))
         return TrainingSet(features, split.weak_labels, segment_labels, audio_segment_labels, modality)
@@ -166,11 +168,25 @@ def load_split_data(annotation_dir: str | Path, split_name: str, stores: dict[st
     return SplitData(split=split, features=features, n_missing=len(full.video_ids) - len(ids), description=description)
 
 
-def save_labels(path: str | Path, video_ids: list[str], segment_labels: np.ndarray) -> None:
-    """Labels npz (architecture.md): segment labels and their video-level max, written atomically."""
+def save_labels(path: str | Path, video_ids: list[str], segment_labels: np.ndarray,
+                lengths: np.ndarray | None = None) -> None:
+    """Labels npz (architecture.md): segment labels and their video-level max, written atomically;
+    for videos of any length also their `lengths` [N], the labels padded with zeros past each
+    video's end (pad_videos)."""
     segment_labels = np.asarray(segment_labels, dtype=np.uint8)
+    extra = {} if lengths is None else {"lengths": np.asarray(lengths, dtype=np.int64)}
     atomic.savez(path, video_ids=np.asarray(video_ids), segment_labels=segment_labels,
-                 video_labels=segment_labels.max(axis=1))
+                 video_labels=segment_labels.max(axis=1, initial=0), **extra)
+
+
+def pad_videos(videos: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video arrays [T_i, width] as one [N, max T_i, width] array, zeros past each video's
+    end, and the lengths [N]."""
+    lengths = np.array([len(x) for x in videos], dtype=np.int64)
+    padded = np.zeros((len(videos), int(lengths.max(initial=0)), width), dtype=videos[0].dtype if videos else np.uint8)
+    for i, x in enumerate(videos):
+        padded[i, :len(x)] = x
+    return padded, lengths
 
 
 def save_predictions(path: str | Path, filenames: list[str], predictions: dict[str, np.ndarray]) -> None:
@@ -202,6 +218,24 @@ def load_rows(path: str | Path, key: str, video_ids: list[str], what: str) -> np
         return data[key][[index[vid] for vid in video_ids]]
 
 
-def load_labels(path: str | Path, video_ids: list[str]) -> np.ndarray:
-    """Segment labels [N,10,25] for `video_ids`, in that order; a missing video is an error."""
-    return load_rows(path, "segment_labels", video_ids, "labels")
+def label_lengths(path: str | Path, video_ids: list[str]) -> np.ndarray | None:
+    """The lengths [N] of `video_ids` in a labels npz of videos of any length; None for one of
+    a fixed length (LLP's have no lengths)."""
+    with np.load(path) as data:
+        if "lengths" not in data.files:
+            return None
+    return load_rows(path, "lengths", video_ids, "label lengths")
+
+
+def load_labels(path: str | Path, video_ids: list[str], lengths: np.ndarray | None = None) -> np.ndarray:
+    """Segment labels [N, T, C] for `video_ids`, in that order; a missing video is an error.
+    A file of videos of any length (with `lengths`) gives them padded to the longest of these
+    videos; their lengths must be `lengths` (the videos' features') when given."""
+    labels, stored = load_rows(path, "segment_labels", video_ids, "labels"), label_lengths(path, video_ids)
+    if stored is None:
+        return labels
+    if lengths is not None and not np.array_equal(stored, lengths):
+        differ = [(vid, int(a), int(b)) for vid, a, b in zip(video_ids, stored, lengths) if a != b]
+        raise ValueError(f"{path}: labels of {len(differ)} videos have other lengths than their features "
+                         f"(video, label rows, feature rows), e.g. {differ[:3]}")
+    return labels[:, :int(stored.max(initial=0))]

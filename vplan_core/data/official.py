@@ -31,6 +31,10 @@ CLIP image embeddings released for LLP (`dataset.clip_features: DIR`, `DIR/<id>.
 D = 768) become the clip store the same way (import_segment_shard; CLAP window embeddings the
 clap store); D is whatever the release has,
 the same for every file, and must match the width of the configured CLIP's text embeddings.
+For a data set of videos of any length (LFAV) the files are [T, D], one image embedding per
+second, T the video's rows in its other released features; they become a ragged store, and a
+file of other rows than the video's audio feature (its manifest duration) is a recorded skip
+("rows differ: CLIP 95, audio-feat-vggish-align 96"), as the official features' are.
 
 When no videos are configured the manifest is made from these files instead (status_records):
 a video is `used` when all its feature files exist, `missing` ("no official features") when
@@ -231,38 +235,48 @@ def first_feature_file(folder: str | os.PathLike) -> Path | None:
 Check = Callable[[Path, tuple], str | None]  # a release's own shape check: a problem, or None
 
 
-def segment_feature_width(path: str | os.PathLike, what: str = "CLIP", check: Check | None = None) -> int:
-    """D of one [10, D] segment-feature file (`what`: CLIP, CLAP), from its header alone."""
+def segment_feature_width(path: str | os.PathLike, what: str = "CLIP", check: Check | None = None,
+                          segments: int | None = SEGMENTS) -> int:
+    """D of one [segments, D] segment-feature file (`what`: CLIP, CLAP; segments None: [T, D] of
+    any T >= 1, videos of any length), from its header alone."""
     path = Path(path)
     shape = released_shape(path)
     problem = check(path, shape) if check else None
     if problem:
         raise OfficialFeatureError(problem)
-    if len(shape) != 2 or shape[0] != SEGMENTS:
-        raise OfficialFeatureError(f"{path}: shape {shape}, {what} segment features are [{SEGMENTS}, D]")
+    if len(shape) != 2 or (shape[0] != segments if segments is not None else shape[0] < 1):
+        raise OfficialFeatureError(f"{path}: shape {shape}, {what} segment features are "
+                                   f"[{segments or 'T >= 1'}, D]")
     return shape[1]
 
 
 def load_segment_features(path: str | os.PathLike, width: int | None, what: str = "CLIP",
-                          check: Check | None = None) -> np.ndarray:
-    """One [10, D] file as float32 (D = width when given); OfficialFeatureError otherwise."""
+                          check: Check | None = None, segments: int | None = SEGMENTS) -> np.ndarray:
+    """One [segments, D] file as float32 (D = width when given; segments None: any rows);
+    OfficialFeatureError otherwise."""
     path = Path(path)
     problem = check(path, released_shape(path)) if check else None
     if problem:
         raise OfficialFeatureError(problem)
-    expected = f"expected [{SEGMENTS}, {width if width is not None else 'D'}] like the other {what} feature files"
-    array = read_released(path, (SEGMENTS, width), expected).astype(np.float32)
+    expected = (f"expected [{segments or 'T'}, {width if width is not None else 'D'}] like the other {what} "
+                "feature files")
+    array = read_released(path, (segments, width), expected).astype(np.float32)
     if not np.isfinite(array).all():
         raise OfficialFeatureError(f"{path}: {int((~np.isfinite(array)).sum())} NaN/inf values")
     return array
 
 
+RowsProblem = Callable[[ManifestRecord, np.ndarray], str | None]  # why a video's file cannot be used, or None
+
+
 def read_released_files(records: Sequence[ManifestRecord], folder: str | os.PathLike,
-                        load: Callable[[Path], np.ndarray], missing: str, shape: Sequence[int]
-                        ) -> tuple[list[str], np.ndarray, list[list[str]]]:
+                        load: Callable[[Path], np.ndarray], missing: str, shape: Sequence[int | None],
+                        rows_problem: RowsProblem | None = None
+                        ) -> tuple[list[str], np.ndarray | list[np.ndarray], list[list[str]]]:
     """The <id>.npy file of every used video of a shard, read by `load`: the ids found, their
-    arrays stacked ([N, *shape], float32) and a skip "<missing>: <path>" for each video without
-    its file (a release may lack a few videos; they are recorded, not lost)."""
+    arrays stacked ([N, *shape], float32; a list of [T_i, ...] when shape[0] is None: videos of
+    any length) and a skip "<missing>: <path>" for each video without its file (a release may
+    lack a few videos; they are recorded, not lost), or with the reason `rows_problem` gives."""
     ids, arrays, skipped = [], [], []
     for record in records:
         if record["status"] != "used":
@@ -271,35 +285,59 @@ def read_released_files(records: Sequence[ManifestRecord], folder: str | os.Path
         if not path.is_file():
             skipped.append([record["video_id"], f"{missing}: {path}"])
             continue
-        arrays.append(load(path))
+        array = load(path)
+        problem = rows_problem(record, array) if rows_problem else None
+        if problem:
+            skipped.append([record["video_id"], problem])
+            continue
+        arrays.append(array)
         ids.append(record["video_id"])
+    if shape[0] is None:
+        return ids, arrays, skipped
     return ids, (np.stack(arrays) if arrays else np.zeros((0, *shape), np.float32)), skipped
+
+
+def video_rows_problem(description: DatasetDescription, what: str) -> RowsProblem:
+    """For videos of any length: a released segment-feature file whose rows are not the video's
+    (its audio feature's rows, the manifest's duration) gives "rows differ", naming both counts;
+    LFAV's official code reads a video's features row by row together, so they cannot differ."""
+    audio = description.released_features[audio_feature(description)].folder
+
+    def problem(record: ManifestRecord, array: np.ndarray) -> str | None:
+        rows = round(record["duration_s"] / description.segment_s)
+        return None if len(array) == rows else f"rows differ: {what} {len(array)}, {audio} {rows}"
+    return problem
 
 
 def import_segment_shard(feature: str, records: Sequence[ManifestRecord], folder: str | os.PathLike,
                          out_store: str | os.PathLike, model: str, sampling: dict, what: str,
-                         check: Check | None = None) -> dict:
+                         check: Check | None = None, description: DatasetDescription = LLP) -> dict:
     """The `feature` store of a shard from released [10, D] segment features (CLIP image or CLAP
-    audio embeddings), with their provenance.
+    audio embeddings), with their provenance; [T, D] files of videos of any length (the
+    description's segments null) become a ragged store, each file's rows checked against the
+    video's (video_rows_problem).
 
     A used video without its file is recorded in the store's "skipped" attr ("no <what> feature
     file"): it still trains the rows that do not need these pseudo labels, and the others leave
     it out.
     """
+    segments = description.segments
     sample = first_feature_file(folder)
     if sample is None:
         raise OfficialFeatureError(f"{folder}: no <id>.npy {what} feature files")
-    width = segment_feature_width(sample, what, check)
+    width = segment_feature_width(sample, what, check, segments)
     ids, features, skipped = read_released_files(
-        records, folder, lambda path: load_segment_features(path, width, what, check),
-        missing=f"no {what} feature file", shape=(SEGMENTS, width))
+        records, folder, lambda path: load_segment_features(path, width, what, check, segments),
+        missing=f"no {what} feature file", shape=(segments, width),
+        rows_problem=None if description.fixed_length else video_rows_problem(description, what))
     write_store(out_store, features, ids, {
         "feature": feature, "model": f"released {what} features ({model}, as configured)",
         "weights": "released pre-extracted features", "weights_sha256": "",
-        "sampling": {"source": str(Path(folder).resolve()), "segments": SEGMENTS, **sampling},
-        "skipped": skipped})
+        "sampling": {"source": str(Path(folder).resolve()),
+                     "segments": segments if description.fixed_length else "one a second", **sampling},
+        "skipped": skipped}, shape=None if description.fixed_length else [None, width])
     return {"feature": feature, "store": str(out_store), "n_written": len(ids), "skipped": skipped,
-            "shape": [SEGMENTS, width]}
+            "shape": [segments, width]}
 
 
 def map_problems(key: str, folder: str | os.PathLike, shape: tuple[int, ...]) -> list[str]:

@@ -216,16 +216,17 @@ def text_width(model_name: str, config_file: str | None = None, feature: str = "
 
 
 def check_clip_features(clip_dir: str | Path, model_name: str, config_file: str | None = None,
-                        feature: str = "clip") -> list[str]:
+                        feature: str = "clip", *, segments: int | None) -> list[str]:
     """Problems with released CLIP image embeddings (dataset.clip_features) for PLG with the
-    configured CLIP's text embeddings: no files, an unreadable file, widths that differ."""
+    configured CLIP's text embeddings: no files, an unreadable file (or one of other than
+    `segments` rows; None: any rows, videos of any length), widths that differ."""
     from vplan_core.data.official import OfficialFeatureError, first_feature_file, segment_feature_width
 
     sample = first_feature_file(clip_dir)
     if sample is None:
         return [f"config key 'dataset.clip_features': no <id>.npy files in {clip_dir}"]
     try:
-        image, text = segment_feature_width(sample), text_width(model_name, config_file, feature)
+        image, text = segment_feature_width(sample, segments=segments), text_width(model_name, config_file, feature)
     except (OfficialFeatureError, ValueError) as exc:
         return [f"config key 'dataset.clip_features': {exc}"]
     if image != text:
@@ -288,6 +289,8 @@ def check_weights(settings: dict, feature: str = "clip") -> list[str]:
     return check_checkpoint(settings["checkpoint"], settings["model_name"], settings.get("config_file"), feature)
 
 
-def check_released_folder(folder: str, settings: dict, feature: str = "clip") -> list[str]:
-    """Released CLIP image embeddings against the configured CLIP's text tower, before any job."""
-    return check_clip_features(folder, settings["model_name"], settings.get("config_file"), feature)
+def check_released_folder(folder: str, settings: dict, feature: str, segments: int | None) -> list[str]:
+    """Released CLIP image embeddings of `segments` rows (None: any) against the configured
+    CLIP's text tower, before any job."""
+    return check_clip_features(folder, settings["model_name"], settings.get("config_file"), feature,
+                               segments=segments)

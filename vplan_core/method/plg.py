@@ -138,3 +138,10 @@ def label_segments(segments: np.ndarray, text: dict, video_labels: np.ndarray, r
     if rule != "softmax":
         raise ValueError(f"unknown PLG rule {rule!r}; expected softmax or thresholds")
     return pseudo_labels(segment_scores(segments, text["embeddings"]), video_labels, tau)
+
+
+def label_videos(videos: list[np.ndarray], text: dict, video_labels: np.ndarray, **settings) -> list[np.ndarray]:
+    """label_segments of videos of any length (one [T_i, D] array each), a video at a time: every
+    rule labels a segment from its own embedding alone (a softmax over classes, or per-class
+    thresholds), so a video gets the labels it would get in a batch. -> uint8 [T_i, C] each."""
+    return [label_segments(x[None], text, video_labels[i:i + 1], **settings)[0] for i, x in enumerate(videos)]

@@ -96,7 +96,7 @@ class SharedLabels:
     @staticmethod
     def load(source: str | Path, split: Split, modality: str, seeds: list[int]) -> np.ndarray:
         """[N, T, C] for the split's videos, in its order."""
-        return load_labels(source, split.video_ids)
+        return load_labels(source, split.video_ids, split.lengths)
 
 
 class SeedLabels:
@@ -109,7 +109,8 @@ class SeedLabels:
     @staticmethod
     def load(source: str | Path, split: Split, modality: str, seeds: list[int]) -> np.ndarray:
         """[S, N, T, C] for the split's videos, in its order."""
-        return np.stack([load_labels(seed_file(source, seed, f"{split.name}_{modality}.npz"), split.video_ids)
+        return np.stack([load_labels(seed_file(source, seed, f"{split.name}_{modality}.npz"), split.video_ids,
+                                     split.lengths)
                          for seed in seeds])
 
 
