@@ -356,8 +356,7 @@ def lfav_plan(args, say: Output) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", nargs="*", default=["llp", "lfav"], choices=["llp", "lfav", "lfav-train"],
-                    help="what to measure (lfav-train: the child process of `lfav`)")
+    ap.add_argument("step", nargs="*", help="llp, lfav (default: both); lfav-train: the child process of lfav")
     ap.add_argument("--scratch", type=Path, default=Path("/work/fullsize"), help="generated data, outside the repository")
     ap.add_argument("--out", type=Path, default=REPO / "bench/results/full-size")
     ap.add_argument("--annotations", type=Path, default=REPO.parent / "shared/llp", help="the real LLP csv files")
@@ -373,6 +372,9 @@ def main() -> None:
     ap.add_argument("--lfav-rows", type=int, default=LFAV_ROWS, help="rows per generated LFAV feature file")
     ap.add_argument("--keep", action="store_true", help="keep the scratch data (a later run reuses the release)")
     args = ap.parse_args()
+    args.step = args.step or ["llp", "lfav"]
+    if not set(args.step) <= {"llp", "lfav", "lfav-train"}:
+        ap.error(f"unknown step in {args.step}")
     if args.step == ["lfav-train"]:
         lfav_train(args)
         return
