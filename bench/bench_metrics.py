@@ -22,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.reference_metric
 
 from tests.reference_metric import reference_eval  # noqa: E402
-from vplan_core import llp, metrics  # noqa: E402
+from vplan_core.data import annotations as llp  # noqa: E402
+from vplan_core.evaluation import metrics  # noqa: E402
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -50,7 +51,7 @@ def main() -> None:
             "visual_prob": rng.random(shape, dtype=np.float32),
             "video_prob": rng.random((shape[0], 25), dtype=np.float32)}
     so_a, so_v = metrics.binarize(pred["audio_prob"], pred["visual_prob"], pred["video_prob"])
-    audio_csv, visual_csv = args.annotations / llp.AUDIO_EVENTS, args.annotations / llp.VISUAL_EVENTS
+    audio_csv, visual_csv = args.annotations / LLP.splits["test"].dense_audio, args.annotations / LLP.splits["test"].dense_visual
 
     rows = {
         "evaluate_predictions": lambda: metrics.evaluate_predictions(pred, split),

@@ -9,7 +9,8 @@ sys.path.insert(0, workflow.basedir)  # vplan_core importable without installing
 from vplan_core.method.ablation import MODALITIES, ROWS
 from vplan_core.config import ConfigError, apply_command_line, validate_config
 from vplan_core.feature_registry import DEMO_BACKBONES, FEATURES
-from vplan_core.data.llp import ANNOTATION_FILES, EVAL_FILES, SPLITS, check_eval_rows
+from vplan_core.data.annotations import check_eval_rows
+from vplan_core.data.description import SPLITS, describe
 from vplan_core.paths import RunPaths, demo_resources
 from vplan_core.plan import (demo_backbone_settings, demo_backbone_teacher, extraction_inputs, extraction_settings,
                              feature_sources, group_name, group_seeds, input_problems, model_inputs, model_rows,
@@ -20,6 +21,11 @@ from vplan_core.data.shards import all_video_ids, shard_names
 validate_config(config, command_line=apply_command_line(config, workflow.config_settings.overwrite_config))
 
 DATASET = config["dataset"]["name"]
+DESCRIPTION = config["dataset"].get("description", "llp")  # a built-in data set's name or a description file
+try:
+    DATA = describe(DESCRIPTION)
+except (OSError, ValueError) as error:
+    raise ConfigError(f"config key 'dataset.description': {error}") from None
 DEMO = "demo" in config  # the demo section makes the workflow generate its own data set
 PATHS = RunPaths(DATASET)
 ANNOTATIONS = config["dataset"]["annotations"]
@@ -69,9 +75,9 @@ else:
     # imports open_clip (seconds a job).
     if not (workflow.remote_exec or workflow.subprocess_exec):
         check_inputs()
-        for warning in check_eval_rows(ANNOTATIONS, config["dataset"].get("stray_eval_rows", "error")):
+        for warning in check_eval_rows(ANNOTATIONS, config["dataset"].get("stray_eval_rows", "error"), DATA):
             print(f"vplan: {warning}", file=sys.stderr)
-    N_VIDEOS = len(all_video_ids(ANNOTATIONS))
+    N_VIDEOS = len(all_video_ids(ANNOTATIONS, DATA))
 SHARDS = shard_names(N_VIDEOS, SHARD_SIZE)
 # Training jobs: every row for every group of seeds (train.seeds, train.seeds_per_job at a time).
 SEED_GROUPS = [group_name(group) for group in seed_groups(config["train"]["seeds"], config["train"].get("seeds_per_job"))]
@@ -91,12 +97,13 @@ wildcard_constraints:
 
 
 def annotation_dir(wildcards, input):
-    """The annotation folder, derived from the rule's inputs (no hardcoded path prefix)."""
-    return str(Path(input.annotations[0]).parent)
+    """The annotation folder, derived from the rule's inputs (no hardcoded path prefix): the
+    first file's path less the file's own path inside the folder (LFAV's are in split folders)."""
+    return str(Path(input.annotations[0]).parents[len(Path(DATA.eval_files[0]).parts) - 1])
 
 
 def annotation_files():
-    return [f"{ANNOTATIONS}/{name}" for name in EVAL_FILES]
+    return [f"{ANNOTATIONS}/{name}" for name in DATA.eval_files]
 
 
 def shard_video_dir(wildcards):

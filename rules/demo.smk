@@ -9,7 +9,7 @@ if DEMO:
     rule demo_annotations:
         output:
             scenarios=f"{DEMO_DIR}/scenarios.json",
-            csvs=[f"{ANNOTATIONS}/{name}" for name in ANNOTATION_FILES],
+            csvs=[f"{ANNOTATIONS}/{name}" for name in DATA.annotation_files],
         params:
             n_train=config["demo"]["n_train"],
             n_val=config["demo"]["n_val"],
@@ -34,6 +34,7 @@ if DEMO:
             video=config["demo"]["video"],
             shard_size=SHARD_SIZE,
             annotations=annotation_dir,
+            description=DESCRIPTION,
         log:
             PATHS.log("demo_videos/shard_{shard}"),
         benchmark:

@@ -13,6 +13,7 @@ rule evaluate_row:
     params:
         seeds=job_seeds,
         annotations=annotation_dir,
+        description=DESCRIPTION,
     log:
         PATHS.log("eval/{model}/{row}/seeds_{seeds}"),
     benchmark:
@@ -37,6 +38,7 @@ rule label_quality:
         study=lambda wildcards: quality_check_job(wildcards).params["study"],
         seeds=job_seeds,
         annotations=annotation_dir,
+        description=DESCRIPTION,
     log:
         PATHS.log("eval/label_quality/{model}/{stage1}/{modality}/seeds_{seeds}"),
     benchmark:

@@ -5,8 +5,9 @@
 # reads are inputs of its settings file, so a changed file reruns it (in the demo they are made
 # by demo_backbones, demo_clip and demo_clap, which therefore run first).
 # Which rule makes a store is the plan's answer (vplan_core.plan.feature_sources): a rule is
-# defined only for the stores it makes. With dataset.official_features the three HAN stores are
-# imported from the official .npy files (same store paths, so training is unchanged); a
+# defined only for the stores it makes. With dataset.official_features the HAN stores are imported
+# from the .npy files the data set's description lays out (released_features; same store paths, so
+# training is unchanged; ragged stores where the rows vary with the video: LFAV's); a
 # pseudo-label feature's released segment embeddings (dataset.clip_features: CLIP image
 # embeddings, dataset.clap_features: CLAP window embeddings) become its store the same way, and
 # released feature maps a parser reads (dataset.clap_feature_maps: VALOR's CLAP maps, VALOR++'s
@@ -84,6 +85,7 @@ if SOURCES.official:
             feature="|".join(SOURCES.official),
         params:
             official_dir=config["dataset"].get("official_features"),
+            description=DESCRIPTION,
         log:
             PATHS.log("features/{feature}/shard_{shard}"),
         benchmark:

@@ -14,6 +14,7 @@ if SOURCES.probes_videos:
         params:
             video_dir=shard_video_dir,
             annotations=annotation_dir,
+            description=DESCRIPTION,
             shard_size=SHARD_SIZE,
             min_duration_s=config["sampling"]["min_duration_s"],
             min_audio_s=config["sampling"]["min_audio_s"],
@@ -40,6 +41,7 @@ if SOURCES.manifest_producer == "probe_official_shard":
         params:
             official_dir=config["dataset"].get("official_features"),
             annotations=annotation_dir,
+            description=DESCRIPTION,
             shard_size=SHARD_SIZE,
         log:
             PATHS.log("probe_official/shard_{shard}"),

@@ -19,6 +19,7 @@ rule pld_labels:
         alpha=config["pld"]["alpha"],
         seeds=job_seeds,
         annotations=annotation_dir,
+        description=DESCRIPTION,
     threads: JOB_THREADS
     log:
         PATHS.log("pld/{model}/{stage1}/seeds_{seeds}"),

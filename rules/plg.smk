@@ -15,6 +15,7 @@ if SOURCES.pseudo_label_features:
         params:
             model=lambda wildcards: text_settings(config, wildcards.feature),
             prompt=lambda wildcards: plg_settings(config, wildcards.feature)["prompt"],
+            description=DESCRIPTION,
         log:
             PATHS.log("plg/{feature}/text_embeddings"),
         benchmark:
@@ -38,6 +39,7 @@ if SOURCES.pseudo_label_features:
             settings=lambda wildcards: {key: value for key, value in plg_settings(config, wildcards.feature).items()
                                         if key != "prompt"},
             annotations=annotation_dir,
+            description=DESCRIPTION,
         log:
             PATHS.log("plg/{feature}/labels_{split}"),
         benchmark:

@@ -17,6 +17,7 @@ if SOURCES.released_labels:
         params:
             release=lambda wildcards: released_label_settings(config, wildcards.modality),
             annotations=annotation_dir,
+            description=DESCRIPTION,
         log:
             PATHS.log("labels/released/{modality}/{split}"),
         benchmark:

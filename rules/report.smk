@@ -30,6 +30,7 @@ rule report:
         quality=label_quality_files(),
         skipped_rows=SKIPPED_ROWS,
         annotations=annotation_dir,
+        description=DESCRIPTION,
         timeline_clips=config["report"]["timeline_clips"],
         pld_k=config["pld"]["k"],
         pld_alpha=config["pld"]["alpha"],

@@ -20,6 +20,7 @@ rule train_row:
         seeds=job_seeds,
         row=lambda wildcards: wildcards.row,
         annotations=annotation_dir,
+        description=DESCRIPTION,
     threads: JOB_THREADS
     log:
         PATHS.log("train/{model}/{row}/seeds_{seeds}"),

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vplan_core.data.dataset import Features, SplitData, subset_split
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, Split, load_split
+from vplan_core.data.annotations import Split, load_split
+from vplan_core.data.description import LLP
 from vplan_core.evaluation.label_quality import segment_event_f, video_level_precision_recall
 
 SIZES = {"train": 800, "val": 300, "test": 749}  # of LLP's 1,849 densely labelled videos
@@ -60,7 +61,7 @@ class World:
     def video_label_as_audio(self) -> np.ndarray:
         """The weak label copied to every second: row ④'s audio target, as segment labels."""
         weak = self.splits["train"].split.weak_labels
-        return np.repeat(weak[:, None, :], NUM_SEGMENTS, axis=1).astype(np.uint8)
+        return np.repeat(weak[:, None, :], LLP.segments, axis=1).astype(np.uint8)
 
 
 def _features(rng: np.random.Generator, prototypes: dict[str, np.ndarray], gt_audio: np.ndarray,
@@ -78,7 +79,7 @@ def _features(rng: np.random.Generator, prototypes: dict[str, np.ndarray], gt_au
 
 def _pseudo_labels(rng: np.random.Generator, truth: np.ndarray, weak: np.ndarray, segment_noise: float,
                    class_noise: float) -> np.ndarray:
-    score = truth + rng.normal(0.0, segment_noise, truth.shape) + rng.normal(0.0, class_noise, (truth.shape[0], 1, NUM_CLASSES))
+    score = truth + rng.normal(0.0, segment_noise, truth.shape) + rng.normal(0.0, class_noise, (truth.shape[0], 1, LLP.num_classes))
     return ((score > 0.5) & weak[:, None, :].astype(bool)).astype(np.uint8)
 
 
@@ -89,7 +90,7 @@ def make_world(llp_dir: str, settings: WorldSettings = WorldSettings()) -> World
                  np.concatenate([p.weak_labels for p in parts]), np.concatenate([p.gt_audio for p in parts]),
                  np.concatenate([p.gt_visual for p in parts]))
     order = rng.permutation(len(pool.video_ids))
-    prototypes = {name: rng.normal(0.0, 1.0, (NUM_CLASSES, dim)).astype(np.float32) for name, dim in DIMS.items()}
+    prototypes = {name: rng.normal(0.0, 1.0, (LLP.num_classes, dim)).astype(np.float32) for name, dim in DIMS.items()}
     splits, start = {}, 0
     for name, size in SIZES.items():
         part = subset_split(pool, order[start:start + size].tolist())
@@ -106,7 +107,7 @@ def quality(world: World) -> dict[str, dict]:
     """Train-split quality of each label set against its modality's truth (Tables I-II's figures)."""
     train = world.splits["train"].split
     sets = {"clip (visual)": (world.clip_labels, train.gt_visual),
-            "video label (visual)": (np.repeat(train.weak_labels[:, None], NUM_SEGMENTS, 1), train.gt_visual),
+            "video label (visual)": (np.repeat(train.weak_labels[:, None], LLP.segments, 1), train.gt_visual),
             "clap (audio)": (world.clap_labels, train.gt_audio),
             "video label (audio)": (world.video_label_as_audio(), train.gt_audio)}
     return {name: {**video_level_precision_recall(labels.max(axis=1), truth), **segment_event_f(labels, truth)}

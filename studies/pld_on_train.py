@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from vplan_core.data.dataset import load_labels, load_split_data
-from vplan_core.data.llp import CLASS_INDEX, NUM_CLASSES, NUM_SEGMENTS
+from vplan_core.data.description import LLP
 from vplan_core.demo.scenarios import load_scenarios
 from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.feature_registry import HAN_FEATURES
@@ -37,11 +37,11 @@ FAMILY = "han"  # the parser family whose row-4 models refine the labels row 5 t
 
 def dense_visual_truth(scenarios: list[dict]) -> np.ndarray:
     """[N, T, C] uint8: the seconds each labelled object is in view, as the eval csv rows are."""
-    gt = np.zeros((len(scenarios), NUM_SEGMENTS, NUM_CLASSES), dtype=np.uint8)
+    gt = np.zeros((len(scenarios), LLP.segments, LLP.num_classes), dtype=np.uint8)
     for i, scenario in enumerate(scenarios):
         for event in scenario["events"]:
             if event["visual"] is not None:
-                gt[i, event["visual"][0]:event["visual"][1], CLASS_INDEX[event["class"]]] = 1
+                gt[i, event["visual"][0]:event["visual"][1], LLP.class_index[event["class"]]] = 1
     return gt
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core.data.dataset import load_labels
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
 from vplan_core.evaluation.label_quality import label_quality
 
 FEATURES = {"visual": "clip", "audio": "clap"}  # modality -> the pseudo-label feature that remakes it

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from vplan_core.data.dataset import load_labels
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
 from vplan_core.evaluation.label_quality import segment_event_f
 from vplan_core.evaluation.metrics import binarize
 from vplan_core.feature_store import load_features

@@ -4,7 +4,8 @@ import pytest
 
 from tests.paths import LLP_DIR
 from tests.workflow_runs import run_tiny_demo
-from vplan_core.data import llp
+from vplan_core.data import annotations as llp
+from vplan_core.data.description import LLP
 
 
 @pytest.fixture(scope="session")

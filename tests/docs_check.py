@@ -259,7 +259,7 @@ def sentinel(name: str) -> str:
 @cache
 def vocabulary() -> dict[str, str]:
     """The values each RunPaths argument takes, as regular expressions."""
-    from vplan_core.data.llp import SPLITS
+    from vplan_core.data.description import SPLITS
     from vplan_core.feature_registry import FEATURES
     from vplan_core.method.ablation import ROWS
     from vplan_core.models import FAMILIES

@@ -131,3 +131,37 @@ def test_a_bug_is_one_line_and_exit_1_unless_debug(capsys):
             cli.main(["--debug", "crash"])
     finally:
         cli.SUBCOMMANDS.remove(command)
+
+
+def test_evaluate_scores_lfav_by_its_own_protocol(tmp_path):
+    """LFAV's test videos of any length (their lengths in the file), gated by p^a and p^v, scored
+    as the official evaluation scores them: the same numbers as lfav_metrics on the GT those
+    lengths give (dirty rows included: the first videos have onset > offset and zero-length rows)."""
+    from tests.lfav_release import ANNOTATIONS, DIRTY_TEST, LFAV
+    from vplan_core.data.annotations import load_split, subset_split, with_lengths
+    from vplan_core.evaluation.lfav_metric import lfav_metrics
+
+    split = load_split(ANNOTATIONS, "test", LFAV)
+    rows = [split.video_ids.index(vid) for vid in DIRTY_TEST] + [5, 9]
+    lengths = np.array([40, 7, 160, 1])
+    rng = np.random.default_rng(3)
+    pred = {"video_ids": np.array([split.video_ids[i] for i in rows]), "lengths": lengths,
+            "audio_prob": rng.random((4, 160, 35), dtype=np.float32), "visual_prob": rng.random((4, 160, 35), dtype=np.float32),
+            "video_prob": rng.random((4, 35), dtype=np.float32), "audio_video_prob": rng.random((4, 35), dtype=np.float32),
+            "visual_video_prob": rng.random((4, 35), dtype=np.float32)}
+    run = vplan("evaluate", str(save(tmp_path / "pred.npz", **pred)), "--split", "test", "--dataset", "lfav",
+                "--annotations", str(ANNOTATIONS), "--allow-missing")
+    assert run.returncode == 0, run.stderr
+    assert "scoring 4 of 968 test videos" in run.stderr
+    order = np.argsort(rows)
+    scored = with_lengths(subset_split(split, sorted(rows)), lengths[order], LFAV)
+    cut = lambda a: [a[k, :n] for k, n in enumerate(lengths[order])]  # noqa: E731
+    expected = lfav_metrics(cut(scored.gt_audio), cut(scored.gt_visual), cut(pred["audio_prob"][order]),
+                            cut(pred["visual_prob"][order]), pred["audio_video_prob"][order], pred["visual_video_prob"][order])
+    out = json.loads(run.stdout)
+    assert {k: out[k] for k in ("segment_level", "event_level")} == {k: expected[k] for k in ("segment_level", "event_level")}
+    assert out["dense_rows"]["onset_after_offset"] > 0 and out["dense_rows"]["zero_length"] > 0
+    del pred["lengths"]
+    run = vplan("evaluate", str(save(tmp_path / "bad.npz", **pred)), "--split", "test", "--dataset", "lfav",
+                "--annotations", str(ANNOTATIONS), "--allow-missing")
+    assert run.returncode == 2 and "lfav's protocol reads lengths" in run.stderr

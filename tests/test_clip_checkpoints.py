@@ -37,7 +37,8 @@ from vplan_core.features.clip_checkpoints import CONFIG_KEY, CheckpointError, in
 from vplan_core.features.extract import extract_shard
 from vplan_core.feature_registry import FEATURES
 from vplan_core.feature_store import read_store
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+CLASSES = LLP.classes
 from vplan_core.data.manifest import probe_videos
 from vplan_core.method.plg import prompt_texts
 from vplan_core.data.video import segment_middle_times

@@ -17,7 +17,8 @@ from vplan_core.demo.clip_training import (
 from vplan_core.demo.render import render_object_image
 from vplan_core.data.frames import resize_crop
 from vplan_core.features.clip import encode_images, encode_texts, image_input, load_clip, model_frames
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+CLASSES = LLP.classes
 from vplan_core.method.plg import prompt_texts
 
 

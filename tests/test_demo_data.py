@@ -6,7 +6,8 @@ import decord
 import numpy as np
 import pytest
 
-from vplan_core.data import llp
+from vplan_core.data import annotations as llp
+from vplan_core.data.description import LLP
 from vplan_core.demo.clips import write_clip
 from vplan_core.demo.render import SHAPES, appearance, render_frame, render_object_image
 from vplan_core.demo.scenarios import (
@@ -42,7 +43,7 @@ def test_scenarios_are_deterministic_and_well_formed():
         assert s["filename"] == f"{vid}_{start}_{end}" and start % 10 == 0 and end == start + 10
         classes = [e["class"] for e in s["events"]]
         assert 1 <= len(classes) <= 3 and len(set(classes)) == len(classes)
-        assert set(classes) <= set(llp.CLASSES)
+        assert set(classes) <= set(LLP.classes)
         for e in s["events"]:
             assert (e["audio"] is not None) == (e["modality"] != "visual")
             assert (e["visual"] is not None) == (e["modality"] != "audio")
@@ -88,7 +89,7 @@ def test_llp_csvs_follow_the_llp_format(tmp_path):
         assert data.filenames == [s["filename"] for s in scenarios if s["split"] == split]
         for f, weak in zip(data.filenames, data.weak_labels):
             expected = {e["class"] for e in by_name[f]["events"]}
-            assert {llp.CLASSES[c] for c in np.flatnonzero(weak)} == expected
+            assert {LLP.classes[c] for c in np.flatnonzero(weak)} == expected
         if split == "train":
             continue
         for modality, gt in (("audio", data.gt_audio), ("visual", data.gt_visual)):
@@ -96,7 +97,7 @@ def test_llp_csvs_follow_the_llp_format(tmp_path):
                 expected = np.zeros((10, 25), np.uint8)
                 for e in by_name[f]["events"]:
                     if e[modality]:
-                        expected[e[modality][0]:e[modality][1], llp.CLASS_INDEX[e["class"]]] = 1
+                        expected[e[modality][0]:e[modality][1], LLP.class_index[e["class"]]] = 1
                 np.testing.assert_array_equal(dense, expected)
     full, _ = llp.read_weak_labels(paths["AVVP_dataset_full.csv"])
     assert full == [s["filename"] for s in scenarios]
@@ -113,7 +114,7 @@ def test_scenarios_round_trip_through_json(tmp_path):
 
 
 def test_every_class_looks_different():
-    looks = [appearance(c) for c in range(len(llp.CLASSES))]
+    looks = [appearance(c) for c in range(len(LLP.classes))]
     assert len(set(looks)) == len(looks)
     assert len({(shape, colour) for shape, colour, _ in looks}) == len(looks)
     assert {shape for shape, _, _ in looks} == set(SHAPES)
@@ -221,7 +222,7 @@ def test_unlabelled_objects_are_in_neither_the_label_nor_the_ground_truth(defaul
         data = llp.load_split(tmp_path, split)
         for f, weak, gt in zip(data.filenames, data.weak_labels, data.gt_visual):
             for d in by_name[f]["render"]["distractors"]:
-                c = llp.CLASS_INDEX[d["class"]]
+                c = LLP.class_index[d["class"]]
                 assert weak[c] == 0 and gt[:, c].sum() == 0
 
 
@@ -237,7 +238,7 @@ def _object_pixels(scenario: dict, cls: str, t: float) -> tuple[int, int]:
     without = {**scenario, "events": []}
     a = ClipRenderer(scenario).frame(t).astype(int)
     b = ClipRenderer(without).frame(t).astype(int)
-    _, alpha = object_sprite(llp.CLASS_INDEX[cls], obj["scale"] * 144, obj["angle"])
+    _, alpha = object_sprite(LLP.class_index[cls], obj["scale"] * 144, obj["angle"])
     return int((np.abs(a - b).sum(-1) > 30).sum()), int((alpha[..., 0] > 0.5).sum())
 
 

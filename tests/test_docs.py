@@ -28,7 +28,7 @@ GOOD = """
 # A heading
 [the architecture](docs/architecture.md#adding-things), [a folder](docs/notes/), [here](#a-heading)
 `bench/compare_runs.py`, `docs/notes/*_official.md`, `rules/<stage>.smk`, `models/han.py`, `vplan_core/`
-`vplan_core.paths`, `vplan_core.data.llp.CLASSES`, `vplan_core.paths.RunPaths.model_dir`, `tests.workflow_runs.run_tiny_demo`
+`vplan_core.paths`, `vplan_core.data.description.LLP`, `vplan_core.paths.RunPaths.model_dir`, `tests.workflow_runs.run_tiny_demo`
 `train.lr`, `plg.clip.tau`, `models.<name>.family`, `features.<feature>.batch_size`, `demo.*_training.batch_size`
 `train.device: cuda`, `rl.distance: l1`, `train.*`, `plan.row_job`
 `make demo RUNDIR=DIR`, `make test`, `.venv/bin/python bench/compare_runs.py RUN_A RUN_B --renamed OLD=NEW`

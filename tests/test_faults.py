@@ -21,7 +21,9 @@ import yaml
 
 from tests.media import Audio, write_truncated, write_video
 from tests.workflow_runs import REPO, snakemake, write_config
-from vplan_core.data.llp import CLASS_INDEX, load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import LLP
+CLASS_INDEX = LLP.class_index
 
 # ---------------------------------------------------------------- a folder of good and bad videos
 # id (11 chars) -> (file name or None, how to write it, expected manifest status, reason category)

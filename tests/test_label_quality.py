@@ -6,7 +6,9 @@ import pytest
 
 from vplan_core.evaluation.label_quality import pld_parameter_study, segment_event_f, study_key, \
     video_level_precision_recall
-from vplan_core.data.llp import CLASS_INDEX, Split
+from vplan_core.data.annotations import Split
+from vplan_core.data.description import LLP
+CLASS_INDEX = LLP.class_index
 from vplan_core.method.pld import denoise, forward_loss_matrix
 
 DOG, CAT, CAR = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"], CLASS_INDEX["Car"]

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vplan_core.data import llp
-from vplan_core.data.llp import CLASS_INDEX
+from vplan_core.data import annotations as llp
+from vplan_core.data.description import LLP
+from vplan_core.data.description import LLP
+CLASS_INDEX = LLP.class_index
 from tests.paths import LLP_DIR
 
 
@@ -33,10 +35,10 @@ def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
 
 
 def test_classes():
-    assert len(llp.CLASSES) == llp.NUM_CLASSES == 25
-    assert llp.CLASSES[0] == "Speech" and llp.CLASSES[5] == "Frying_(food)"
-    assert llp.CLASSES[22] == "Baby_cry_infant_cry" and llp.CLASSES[24] == "Clapping"
-    assert all(CLASS_INDEX[c] == i for i, c in enumerate(llp.CLASSES))
+    assert len(LLP.classes) == LLP.num_classes == 25
+    assert LLP.classes[0] == "Speech" and LLP.classes[5] == "Frying_(food)"
+    assert LLP.classes[22] == "Baby_cry_infant_cry" and LLP.classes[24] == "Clapping"
+    assert all(CLASS_INDEX[c] == i for i, c in enumerate(LLP.classes))
 
 
 def test_files_are_the_2024_revision():
@@ -129,11 +131,11 @@ def test_touching_intervals_merge(tmp_path, test_split):
 
 
 def test_video_ids(test_split, val_split):
-    assert llp.video_id("GN3k_CvthEg_80_90") == "GN3k_CvthEg"
-    assert llp.video_id("4O9rI-FpqLg_10_20") == "4O9rI-FpqLg"
-    assert llp.video_id("1-VMTJRpjbE_150_160") == "1-VMTJRpjbE"
+    assert LLP.video_id("GN3k_CvthEg_80_90") == "GN3k_CvthEg"
+    assert LLP.video_id("4O9rI-FpqLg_10_20") == "4O9rI-FpqLg"
+    assert LLP.video_id("1-VMTJRpjbE_150_160") == "1-VMTJRpjbE"
     with pytest.raises(ValueError, match="CSWQ_HzQ"):
-        llp.video_id("CSWQ_HzQ")
+        LLP.video_id("CSWQ_HzQ")
     for s in (test_split, val_split):
         assert s.video_ids == [f[:11] for f in s.filenames]
         assert len(set(s.video_ids)) == len(s.video_ids)
@@ -181,9 +183,9 @@ def write_llp(folder: Path, splits: dict[str, list[str]], audio: list[str], visu
     Speech), and the dense rows "filename\\tonset\\toffset\\tclass" given."""
     folder.mkdir()
     for split, names in splits.items():
-        write(folder, llp.SPLIT_FILES[split], ["filename\tevent_labels"] + [f"{n}\tSpeech" for n in names])
-    write(folder, llp.AUDIO_EVENTS, ["filename\tonset\toffset\tevent_labels"] + audio)
-    write(folder, llp.VISUAL_EVENTS, ["filename\tonset\toffset\tevent_labels"] + visual)
+        write(folder, LLP.splits[split].weak, ["filename\tevent_labels"] + [f"{n}\tSpeech" for n in names])
+    write(folder, LLP.splits["test"].dense_audio, ["filename\tonset\toffset\tevent_labels"] + audio)
+    write(folder, LLP.splits["test"].dense_visual, ["filename\tonset\toffset\tevent_labels"] + visual)
     return folder
 
 
@@ -207,8 +209,8 @@ def test_eval_rows_that_mark_nothing_are_counted_and_named(tmp_path):
     folder = write_llp(tmp_path / "annotations", {"train": ["a" * 11 + "_0_10"], "val": [val], "test": [test]},
                        [f"{val}\t0\t3\tSpeech", f"{'x' * 11}_0_10\t0\t10\tSpeech"],
                        [f"{test}\t0\t10\tSpeech", f"{test}\t7\t2\tSpeech"])
-    named = [f"{folder / llp.AUDIO_EVENTS}: line 3: 'xxxxxxxxxxx_0_10' is no video of val or test",
-             f"{folder / llp.VISUAL_EVENTS}: line 3: '{test}' has onset 7 after offset 2"]
+    named = [f"{folder / LLP.splits['test'].dense_audio}: line 3: 'xxxxxxxxxxx_0_10' is no video of val or test",
+             f"{folder / LLP.splits['test'].dense_visual}: line 3: '{test}' has onset 7 after offset 2"]
     with pytest.raises(ValueError) as error:
         llp.check_eval_rows(folder)
     assert str(error.value).startswith("2 dense evaluation rows mark nothing the evaluation scores:")

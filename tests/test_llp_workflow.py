@@ -21,11 +21,11 @@ import yaml
 
 from tests.test_llp import LLP_DIR
 from tests.workflow_runs import REPO, planned_jobs, snakemake, write_config
-from vplan_core.feature_registry import FEATURES, OFFICIAL_FEATURES
+from vplan_core.data.description import LLP
 from vplan_core.plan import model_family
 
 # feature -> (folder, per-video shape) of the official release
-LAYOUT = {f: (FEATURES[f].official.folder, FEATURES[f].official.shape) for f in OFFICIAL_FEATURES}
+LAYOUT = {f: (released.folder, released.shape) for f, released in LLP.released_features.items()}
 
 N_LLP = 11849
 

@@ -193,7 +193,8 @@ def test_gradients_reach_every_used_parameter(kind):
     seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
     out = model(torch.randn(b, 10, 8), torch.randn(b, 80, 12), torch.randn(b, 10, 6))
     audio_seg = (torch.rand(b, 10, C) < 0.5).float() * y[:, None, :]
-    loss = compute_loss(out, y, seg, LossConfig(kind), audio_seg)
+    modality = (torch.rand(b, 2, C) < 0.7).float() * y[:, None, :]  # each modality's video labels
+    loss = compute_loss(out, y, seg, LossConfig(kind), audio_seg, modality)
     loss.backward()
     assert torch.isfinite(loss)
     for name, param in model.named_parameters():

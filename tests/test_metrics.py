@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from tests.reference_metric import event_level, reference_eval, segment_level
-from vplan_core.data import llp
+from vplan_core.data import annotations as llp
+from vplan_core.data.description import LLP
 from vplan_core.evaluation import metrics
-from vplan_core.data.llp import CLASS_INDEX
+from vplan_core.data.description import LLP
+CLASS_INDEX = LLP.class_index
 from tests.paths import LLP_DIR
 
 DOG, CAT = CLASS_INDEX["Dog"], CLASS_INDEX["Cat"]
@@ -119,8 +121,10 @@ def test_inputs_are_validated():
     with pytest.raises(ValueError, match="binary"):
         metrics.segment_f(dense(), dense() + 2)
     with pytest.raises(ValueError, match="shape"):
-        metrics.event_f(np.zeros((1, 25, 10)), np.zeros((1, 25, 10)))
-    with pytest.raises(ValueError, match="different numbers of videos"):
+        metrics.event_f(np.zeros((25, 10)), np.zeros((25, 10)))
+    with pytest.raises(ValueError, match="cover different videos, segments or classes"):
+        metrics.event_f(np.zeros((1, 10, 25)), np.zeros((1, 25, 10)))  # classes and segments swapped
+    with pytest.raises(ValueError, match="cover different videos"):
         metrics.video_scores(dense(n=2), dense(n=2), dense(), dense())
 
 

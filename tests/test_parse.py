@@ -12,7 +12,8 @@ from tests.media import Audio, write_video
 from tests.test_clap_maps import write_laion_clap
 from tests.workflow_runs import REPO
 from vplan_core.cli import main
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+CLASSES = LLP.classes
 from vplan_core.parse import events_from_probs, window_count
 
 

@@ -52,7 +52,8 @@ def test_feature_sources_and_the_rows_they_allow(dataset, extracted, imported, r
     sources = feature_sources(llp(**dataset), ROWS)
     assert sources.extracted == extracted and sources.imported == imported
     visual_rows = {row for row, spec in ROWS.items()  # plg.clap is off in llp.yaml; no released labels
-                   if "audio" not in spec.labels and not spec.released_modalities}
+                   if "audio" not in spec.labels and not spec.released_modalities
+                   and not spec.modality_labels}  # LLP has no modality-wise video labels
     assert len(sources.rows) == rows and set(sources.rows) | set(sources.skipped_rows) == visual_rows
     if rows == 1:
         assert sources.rows == ("row1_han",)
@@ -198,6 +199,34 @@ def test_input_problems_name_their_config_keys(tmp_path):
     assert f"config key 'dataset.videos': path does not exist: {tmp_path / 'nowhere'}" in problems
     assert any(p.startswith("config key 'dataset.official_features': no folder") for p in problems)
     assert any(p.startswith("config key 'features.clip.checkpoint': weights file not found") for p in problems)
+
+
+def test_the_description_lays_out_the_released_features(tmp_path):
+    """Which features are imported, and the folders messages name, come from the data set's
+    description: LFAV's release, not LLP's."""
+    lfav = llp(official_features=str(tmp_path))
+    lfav["dataset"].update(description="lfav", annotations=str(tmp_path))
+    lfav["dataset"].pop("videos", None)
+    lfav["train"]["models"] = ["han"]  # MGN is built for 10 segments: refused for LFAV
+    sources = feature_sources(lfav, ROWS)
+    assert sources.official == ("vggish", "cnn2d", "r2plus1d") and sources.manifest_producer == "probe_official_shard"
+    (tmp_path / "audio-feat-vggish-align").mkdir()
+    layout = [p for p in input_problems(lfav, sources) if p.startswith("config key 'dataset.official_features'")]
+    assert layout == [f"config key 'dataset.official_features': no folder {tmp_path / folder} (expected {folder}/<id>.npy "
+                      f"of shape (T, 512), as lfav's release lays them out)"
+                      for folder in ("visual-feat-res18-align", "visual-feat-r2plus1d-align")]
+    for description, folders in (("llp", "vggish/ res152/ r2plus1d_18/"),
+                                 ("lfav", "audio-feat-vggish-align/ visual-feat-res18-align/ visual-feat-r2plus1d-align/")):
+        config = llp()
+        config["dataset"]["description"] = description
+        config["train"]["models"] = ["han"]
+        with pytest.raises(ValueError, match=re.escape(f"dataset.official_features (a folder with {folders})")):
+            feature_sources(config, ROWS)
+    typo = tmp_path / "typo.yaml"  # a third data set's description naming no feature of the registry
+    typo.write_text((REPO / "vplan_core/datasets/lfav.yaml").read_text().replace("  vggish:\n    folder", "  vgish:\n    folder"))
+    lfav["dataset"]["description"] = str(typo)
+    with pytest.raises(ValueError, match=re.escape(f"{typo}: released_features names ['vgish'], which are not features")):
+        feature_sources(lfav, ROWS)
 
 
 def test_summary_line():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.test_plan import llp
-from vplan_core.data.llp import Split
+from vplan_core.data.annotations import Split
 from vplan_core.data.official import OfficialFeatureError
 from vplan_core.data.released_labels import check_release, fingerprint, import_split, label_files
 from vplan_core.evaluation.report import label_quality_section, quality_summary, quality_tables

@@ -13,7 +13,8 @@ import pytest
 from tests.test_llp_workflow import LAYOUT, llp_config, subset_annotations
 from tests.test_released_labels import write_release
 from tests.workflow_runs import planned_jobs, snakemake, write_config
-from vplan_core.data.llp import SPLITS, load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import SPLITS
 
 
 @pytest.mark.slow

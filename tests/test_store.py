@@ -7,7 +7,7 @@ import pytest
 import zarr
 
 from vplan_core import feature_store as store
-from vplan_core.feature_store import (available_ids, load_features, read_store, write_store)
+from vplan_core.feature_store import available_ids, load_features, read_store, store_lengths, write_store
 
 ATTRS = {"feature": "vggish", "model": "vggish", "weights": "random-seed-0",
          "weights_sha256": "", "sampling": {"sample_rate": 16000}}
@@ -139,3 +139,78 @@ def test_an_older_store_with_a_lost_chunk_is_refused_by_name(tmp_path):
     (path / "features" / "c" / "0" / "0" / "0").unlink()
     with pytest.raises(ValueError, match=r"old\.zarr: 1 of its 3 chunk files are missing.*write the store again"):
         load_features([path], ["v129"])
+
+
+# ---------------------------------------------------------------- ragged stores: videos of any length
+def videos(lengths: list[int], width: int = 3, offset: float = 0.0) -> list[np.ndarray]:
+    """Per-video [T_i, width] arrays whose values say video, row and column."""
+    return [np.arange(t * width, dtype=np.float32).reshape(t, width) + 1000 * i + offset
+            for i, t in enumerate(lengths)]
+
+
+def test_ragged_round_trip_lengths_and_order(tmp_path):
+    a = write_store(tmp_path / "a.zarr", videos([1, 7, 160]), ["a0", "a1", "a2"], ATTRS)
+    b = write_store(tmp_path / "b.zarr", videos([5], offset=0.5), ["b0"], ATTRS)
+    data, ids, attrs = read_store(a)
+    assert attrs["shape"] == [None, 3] and attrs["lengths"] == [1, 7, 160] and ids == ["a0", "a1", "a2"]
+    for got, want in zip(data, videos([1, 7, 160])):
+        np.testing.assert_array_equal(got, want)
+    assert zarr.open_group(str(a), mode="r")["features"].chunks == (store.CHUNK_ROWS, 3)
+    order = ["a2", "b0", "a0", "a1"]
+    out = load_features([a, b], order)
+    want = [videos([1, 7, 160])[2], videos([5], offset=0.5)[0], videos([1, 7, 160])[0], videos([1, 7, 160])[1]]
+    assert isinstance(out, list) and [o.dtype for o in out] == [np.float32] * 4
+    for got, expected in zip(out, want):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(store_lengths([a, b], order), [160, 5, 1, 7])
+    assert available_ids([a, b]) == {"a0", "a1", "a2", "b0"}
+    with pytest.raises(KeyError, match=r"1 of 2 videos.*'zz'"):
+        load_features([a, b], ["a0", "zz"])
+
+
+def test_empty_ragged_store_needs_and_keeps_its_shape(tmp_path):
+    with pytest.raises(ValueError, match=r"empty ragged store needs its per-video shape"):
+        write_store(tmp_path / "e.zarr", [], [], ATTRS)
+    empty = write_store(tmp_path / "e.zarr", [], [], ATTRS, shape=[None, 3])
+    assert read_store(empty)[2]["shape"] == [None, 3] and read_store(empty)[0] == []
+    full = write_store(tmp_path / "f.zarr", videos([4]), ["x"], ATTRS, shape=[None, 3])
+    np.testing.assert_array_equal(load_features([empty, full], ["x"])[0], videos([4])[0])
+
+
+def test_ragged_write_and_mixing_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"video b: features of shape \(2, 4\), the store's videos are \[T, 3\]"):
+        write_store(tmp_path / "s.zarr", [np.zeros((3, 3)), np.zeros((2, 4))], ["a", "b"], ATTRS)
+    with pytest.raises(ValueError, match=r"video a: features of shape \(3, 3\).*\[T, 4\]"):
+        write_store(tmp_path / "s.zarr", [np.zeros((3, 3))], ["a"], ATTRS, shape=[None, 4])
+    with pytest.raises(ValueError, match="2 video ids for 1 per-video arrays"):
+        write_store(tmp_path / "s.zarr", videos([2]), ["a", "b"], ATTRS)
+    ragged = write_store(tmp_path / "ragged.zarr", videos([2]), ["r"], ATTRS)
+    fixed = write_store(tmp_path / "fixed.zarr", feats(1)[:, :, :1].repeat(3, axis=2), ["f"], ATTRS)
+    for order in ([ragged, fixed], [fixed, ragged]):
+        with pytest.raises(ValueError, match=r"ragged\.zarr holds videos of any length .* but .*fixed\.zarr videos "
+                                             r"of one length: the shards of feature vggish must be written alike"):
+            load_features(order, ["r", "f"])
+    group = zarr.open_group(str(ragged), mode="r+")  # attrs that lie about the lengths
+    group.attrs["lengths"] = [3]
+    with pytest.raises(ValueError, match=r"ragged\.zarr: array \(2, 3\) does not match .* 1 lengths of 3 rows"):
+        load_features([ragged], ["r"])
+
+
+def test_fixed_store_lengths(tmp_path):
+    path = write_store(tmp_path / "s.zarr", feats(2), ["a", "b"], ATTRS)
+    np.testing.assert_array_equal(store_lengths([path], ["b", "a"]), [10, 10])
+
+
+def test_a_lost_chunk_of_a_ragged_store_is_refused_by_name(tmp_path):
+    """A ragged store's rows are chunked across videos: a lost chunk file names each video with
+    rows in it, and the others still load."""
+    lengths = [10000, 10000, 10000, 5]  # rows 0-16383 in chunk 0, 16384-30004 in chunk 1
+    ids = ["first", "across", "third", "last"]
+    path = write_store(tmp_path / "lost.zarr", videos(lengths, width=2), ids, ATTRS)
+    (path / "features" / "c" / "1" / "0").unlink()
+    np.testing.assert_array_equal(load_features([path], ["first"])[0], videos(lengths, width=2)[0])
+    with pytest.raises(ValueError, match=r"lost\.zarr: NaN/inf in video across and 2 more \(feature vggish, "
+                                         r"rows 16384-30004; a lost chunk file reads as NaN"):
+        load_features([path], ids)
+    with pytest.raises(ValueError, match=r"NaN/inf in video last \(feature vggish, rows 30000-30004;"):
+        load_features([path], ["first", "last"])

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from tests.official import valor_official_labels as official
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+CLASSES = LLP.classes
 from vplan_core.features.clip import encode_images, frame_times, load_clip, text_embeddings
 from vplan_core.method.plg import (CAPTIONS, VALOR_CLAP_THRESHOLDS, VALOR_CLIP_THRESHOLDS, label_segments,
                                    prompt_texts, scaled_logits, threshold_labels)
@@ -227,7 +228,7 @@ def test_remade_vs_released_comparison(tmp_path):
     from studies.remade_vs_released_labels import compare
     from tests.test_llp import LLP_DIR
     from vplan_core.data.dataset import save_labels
-    from vplan_core.data.llp import load_split
+    from vplan_core.data.annotations import load_split
 
     split = load_split(LLP_DIR, "val")
     ids, truth = split.video_ids[:20], split.gt_visual[:20].astype(np.uint8)

@@ -14,7 +14,8 @@ import torch
 
 from tests.test_llp_workflow import LAYOUT, llp_config, subset_annotations
 from tests.workflow_runs import planned_jobs, planned_rule_jobs, snakemake, write_config
-from vplan_core.data.llp import SPLITS, load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import SPLITS
 
 VALOR_PARSERS = ("valor", "valor_plus", "valor_plus_plus")
 

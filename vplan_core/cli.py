@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import BUILT_IN, describe
 from vplan_core.data.npy import NUMERIC, TEXT, read_npz
-from vplan_core.evaluation.metrics import evaluate_predictions
+from vplan_core.evaluation.protocols import score_predictions
 
 EXIT_ERROR = 2
 EXIT_BUG = 1
@@ -38,30 +39,39 @@ class Subcommand:
 
 def _add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predictions", type=Path, metavar="PRED.npz",
-                        help="video_ids [N], audio_prob/visual_prob [N,10,25], optional video_prob [N,25]")
+                        help="video_ids [N], audio_prob/visual_prob [N,T,C], optional video_prob [N,C]; for videos "
+                             "of any length (LFAV) also lengths [N] and audio_video_prob/visual_video_prob [N,C]")
     parser.add_argument("--split", required=True, choices=("val", "test"))
     parser.add_argument("--annotations", type=Path, metavar="DIR",
-                        help="LLP annotation directory (default: $VPLAN_ANNOTATIONS)")
+                        help="the data set's annotation directory (default: $VPLAN_ANNOTATIONS)")
+    parser.add_argument("--dataset", default="llp", metavar="NAME|FILE",
+                        help=f"the data set's description: {', '.join(BUILT_IN)} or a description file (default: llp)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score only the split videos that have predictions")
 
 
 MAX_NAME_CHARS = 256  # of a video id or file name in a prediction file
 MAX_ITEM_BYTES = 16  # of a number (float128)
+MAX_SEGMENTS = 8192  # of a video of any length: 2 h 16 min at LFAV's one row per second
 
 
-def _load_predictions(path: Path, n_videos: int) -> dict[str, np.ndarray]:
+def _load_predictions(path: Path, n_videos: int, segments: int | None, classes: int) -> dict[str, np.ndarray]:
     """The arrays evaluation reads from a predictions npz, for a split of n_videos videos: each
     member's header is checked first (at most a row per split video, rows of the expected
-    shape) and other members are not read, so a small archive of huge members costs nothing."""
+    shape) and other members are not read, so a small archive of huge members costs nothing.
+    segments None: videos of any length (up to MAX_SEGMENTS), with their lengths and gates."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     rows = max(1, n_videos)  # evaluation refuses unknown and repeated videos
-    probs = rows * NUM_SEGMENTS * NUM_CLASSES * MAX_ITEM_BYTES
+    probs = rows * (segments or MAX_SEGMENTS) * classes * MAX_ITEM_BYTES
+    per_video = rows * classes * MAX_ITEM_BYTES
     return read_npz(path, {"video_ids": ((None,), TEXT, rows * 4 * MAX_NAME_CHARS),
-                           "audio_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
-                           "visual_prob": ((None, NUM_SEGMENTS, NUM_CLASSES), NUMERIC, probs),
-                           "video_prob": ((None, NUM_CLASSES), NUMERIC, rows * NUM_CLASSES * MAX_ITEM_BYTES)})
+                           "audio_prob": ((None, segments, classes), NUMERIC, probs),
+                           "visual_prob": ((None, segments, classes), NUMERIC, probs),
+                           "video_prob": ((None, classes), NUMERIC, per_video),
+                           **({} if segments else {"lengths": ((None,), NUMERIC, rows * MAX_ITEM_BYTES),
+                                                   "audio_video_prob": ((None, classes), NUMERIC, per_video),
+                                                   "visual_video_prob": ((None, classes), NUMERIC, per_video)})})
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -69,12 +79,19 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not annotations:
         raise ValueError("no annotation directory: pass --annotations DIR "
                          "or set VPLAN_ANNOTATIONS")
-    split = load_split(annotations, args.split)
-    pred = _load_predictions(args.predictions, len(split.filenames))
+    description = describe(args.dataset)
+    split = load_split(annotations, args.split, description)
+    pred = _load_predictions(args.predictions, len(split.filenames), description.segments, description.num_classes)
+    if not description.fixed_length:
+        absent = [key for key in ("video_ids", "lengths", "audio_prob", "visual_prob", "audio_video_prob",
+                                  "visual_video_prob") if key not in pred]
+        if absent:
+            raise ValueError(f"{args.predictions}: {description.name}'s protocol reads {', '.join(absent)}, "
+                             "which this file lacks")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = evaluate_predictions(pred, split, allow_missing=args.allow_missing)
+            result = score_predictions(pred, split, description, allow_missing=args.allow_missing)
         except ValueError as exc:
             raise ValueError(f"{args.predictions}: {exc}") from None
     for warning in caught:

@@ -7,9 +7,10 @@ tower, prompt and labelling settings), which
 sampling keys its extraction reads, its weight files (config key, when it is needed, where it is
 published), the builder of its extractor (imported lazily: planning a workflow and reading a
 store stay free of torch and open_clip), its provenance texts, the layout of its released
-files, and whether the demo pretrains its backbone in the demo world. Adding a feature is one
+maps, and whether the demo pretrains its backbone in the demo world. Adding a feature is one
 new spec here and its extractor builder (module), and, for a pseudo-label feature, its text
-embeddings beside the builder.
+embeddings beside the builder. A data set's released features (LLP's, LFAV's HAN features) are
+laid out by its description (data/description.py), not here.
 """
 from __future__ import annotations
 
@@ -71,15 +72,6 @@ class ReleasedMaps:
 
 
 @dataclass(frozen=True)
-class Official:
-    """The feature's folder, per-video shape and sampling in the AVVP-ECCV20 release."""
-
-    folder: str
-    shape: tuple[int, ...]
-    sampling: dict
-
-
-@dataclass(frozen=True)
 class Labelling:
     """The role of a pseudo-label feature: PLG labels `modality` from its segment embeddings.
 
@@ -135,7 +127,7 @@ class Feature:
     (settings, device, its name: one module can serve several features, two CLIPs, and name
     each one's own features.<name> keys); maps: the release of a map feature; config_files:
     settings keys naming further files the extraction reads (inputs of its jobs); provenance:
-    texts its stores record (and the official release's attrs repeat)."""
+    texts its stores record."""
 
     name: str
     role: str | None
@@ -146,7 +138,6 @@ class Feature:
     maps: ReleasedMaps | None = None
     config_files: tuple[str, ...] = ()
     needs_audio: bool = False  # a video without an audio stream is a recorded skip
-    official: Official | None = None
     demo_backbone: bool = False
     provenance: dict = field(default_factory=dict)
     labels: Labelling | None = None
@@ -214,18 +205,12 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("vggish", "audio", default_input=True, sampling=("audio_rate", "seconds"),
             weights=(WeightFile("weights", VGGISH_WEIGHTS_URL), WeightFile("pca_params", VGGISH_PCA_URL, when="pca")),
             extractor="vplan_core.features.vggish:vggish_extractor", needs_audio=True,
-            official=Official("vggish", (10, 128), {
-                "seconds": 10, "sample_rate": 16000, "example_hop_s": 1.0,
-                "example": VGGISH_EXAMPLE, "postprocess": "VGGish PCA + 8-bit quantisation"}),
             demo_backbone=True, provenance={"example": VGGISH_EXAMPLE},
             settings={"weights": WEIGHTS, "pca": {"type": "boolean"}, "pca_params": {"type": "string"}},
             required=("weights", "pca")),
     Feature("cnn2d", "visual_2d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", lambda s: CNN_PUBLISHED[s["backbone"]]),),
             extractor="vplan_core.features.cnn:cnn2d_extractor",
-            official=Official("res152", (80, 2048), {
-                "seconds": 10, "fps": 8, "num_frames": 80, "frame_size": 224,
-                "weights": "ImageNet", "output": "final pool"}),
             demo_backbone=True,
             settings={"backbone": {"enum": ["resnet152", "resnet50", "resnet18"]}, "weights": WEIGHTS, "size": {
                 "type": "integer", "minimum": 16,
@@ -234,9 +219,6 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("r2plus1d", "visual_3d", default_input=True, sampling=("fps", "seconds"),
             weights=(WeightFile("weights", CNN_PUBLISHED["r2plus1d_18"]),),
             extractor="vplan_core.features.cnn:r2plus1d_extractor",
-            official=Official("r2plus1d_18", (10, 512), {
-                "seconds": 10, "fps": 8, "num_frames": 80, "clip_len": 8, "frame_size": 112,
-                "weights": "Kinetics-400", "output": "final pool"}),
             demo_backbone=True,
             settings={"weights": WEIGHTS, "size": {
                 "type": "integer", "minimum": 16,
@@ -318,7 +300,6 @@ check_specs(FEATURES)
 HAN_FEATURES = tuple(name for name, f in FEATURES.items() if f.default_input)
 DEFAULT_INPUTS = {FEATURES[name].role: name for name in HAN_FEATURES}  # role -> feature, as HAN reads them
 INPUT_ROLES = tuple(DEFAULT_INPUTS)
-OFFICIAL_FEATURES = tuple(name for name, f in FEATURES.items() if f.official)
 DEMO_BACKBONES = tuple(name for name, f in FEATURES.items() if f.demo_backbone)
 PSEUDO_LABEL_FEATURES = tuple(name for name, f in FEATURES.items() if f.labels)
 

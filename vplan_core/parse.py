@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
 from vplan_core.evaluation.metrics import binarize
 from vplan_core.plan import extraction_settings
 
@@ -159,7 +159,7 @@ def events_from_probs(audio_prob: np.ndarray, visual_prob: np.ndarray, video_pro
     prob["audio-visual"] = np.minimum(prob["audio"], prob["visual"])
     events = []
     for modality in MODALITIES:
-        for c, name in enumerate(CLASSES):
+        for c, name in enumerate(LLP.classes):
             column = np.concatenate([[0], on[modality][:, c].astype(np.int8), [0]])
             edges = np.flatnonzero(np.diff(column))
             for start, end in zip(edges[::2], edges[1::2]):
@@ -179,7 +179,7 @@ def timeline_figure(events: list[dict], duration_s: float, title: str):
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    classes = sorted({e["class"] for e in events}, key=CLASSES.index)
+    classes = sorted({e["class"] for e in events}, key=LLP.classes.index)
     offsets = {"audio": -0.27, "visual": 0.0, "audio-visual": 0.27}
     fig = Figure(figsize=(10, 1.2 + 0.5 * max(1, len(classes))))
     ax = fig.subplots()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vplan_core.data.description import DatasetDescription, describe
 from vplan_core.feature_registry import DEFAULT_INPUTS, FEATURES, MAPS, PSEUDO_LABEL_FEATURES, RANDOM_PREFIX, SEGMENTS
 from vplan_core.method.ablation import (CONSTANT_DEFAULTS, CONSTANT_KEYS, LABEL_KINDS, LOSS_KINDS, MODALITIES, PLD,
                                         ROWS, Labels, Row, check_rows)
@@ -55,6 +56,11 @@ def group_seeds(name: str) -> list[int]:
 
 OFFICIAL_KEY = "dataset.official_features"
 RELEASED_LABELS_KEY = "dataset.released_labels"
+
+
+def dataset_description(config: dict) -> DatasetDescription:
+    """The description of the config's data set (dataset.description: a built-in name or a file)."""
+    return describe(config["dataset"].get("description", "llp"))
 
 
 def released_key(feature: str) -> str:
@@ -135,13 +141,17 @@ class Sources:
         return "probe_official_shard" if self.official else "probe_shard"
 
 
+SEGMENT_LABELS_OF_ANY_LENGTH = ("trains on segment labels, which are not made for videos of any length yet (PLG and PLD "
+                                "read fixed windows; its equal-length training samples have no rule for labels)")
+
+
 def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     """The sources of a (validated) config.
 
     The features made: every parser input of a trained parser (input_features) and every
     enabled pseudo-label feature (plg.<feature>). Each is imported from the official features
-    when it is one of them and dataset.official_features is given; else from its released files
-    (dataset.<released>: segment embeddings, feature maps) when given, unless
+    when the data set's description releases it and dataset.official_features is given; else
+    from its released files (dataset.<released>: segment embeddings, feature maps) when given, unless
     features.<feature>.source is "videos"; else extracted from the videos (the demo renders its
     own). A parser input that none of these makes is a config error, naming the parser and the
     key to set. A row runs when every pseudo-label feature behind its labels has a source;
@@ -149,17 +159,34 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
     VALOR's released labels run when dataset.released_labels names each modality they train on,
     are skipped with the reason when it names others only, and are not planned without it; a
     trained parser whose models.<name>.rows names one that cannot run is a config error.
+    A data set of videos of any length (dataset.description) runs from its released features
+    only, and its rows on segment labels are skipped (SEGMENT_LABELS_OF_ANY_LENGTH). Rows on
+    each modality's video-level labels (Row.modality_labels) run where the data set has them
+    (DatasetDescription.modality_labels: LFAV) and are not planned where it has none (LLP: no
+    setting gives them, so there is nothing a skip could tell the user to set).
     """
-    dataset = config["dataset"]
+    dataset, data = config["dataset"], dataset_description(config)
     videos = "demo" in config or bool(dataset.get("videos"))
+    if "demo" in config and data.name != "llp":
+        raise ValueError(f"config key 'dataset.description': the demo is a miniature LLP, not {data.name}")
+    if videos and not data.fixed_length:
+        raise ValueError(f"config key 'dataset.videos': extraction reads a window of sampling.seconds from each "
+                         f"video, and {data.name}'s videos vary in length: use its released features "
+                         "(dataset.official_features) and delete dataset.videos")
     if not videos and not dataset.get("official_features"):
+        folders = " ".join(f"{released.folder}/" for released in data.released_features.values())
         raise ValueError("config key 'dataset': set dataset.videos (a folder of <id>.mp4) and/or "
-                         "dataset.official_features (a folder with vggish/ res152/ r2plus1d_18/)")
+                         f"dataset.official_features (a folder with {folders})")
     problems = model_problems(config)
     if problems:
         raise ValueError("\n  ".join(problems))
     inputs = input_features(config)
-    imported = {f: OFFICIAL_KEY for f in inputs if FEATURES[f].official} if dataset.get("official_features") else {}
+    released = data.released_features if dataset.get("official_features") else {}
+    unknown = sorted(set(released) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"data set description {data.source}: released_features names {unknown}, which are "
+                         f"not features of vplan_core/feature_registry.py ({', '.join(FEATURES)})")
+    imported = {f: OFFICIAL_KEY for f in inputs if f in released}
     enabled = [f for f in PSEUDO_LABEL_FEATURES if plg_enabled(config, f)]
     for feature in enabled:
         if config["features"].get(feature) is None:
@@ -192,15 +219,21 @@ def feature_sources(config: dict, rows: dict[str, Row] = ROWS) -> Sources:
                    for f in sorted(row.features - (made & set(enabled)))]  # made for a parser alone: no PLG
         reasons += [f"needs VALOR's released {m} labels: set {RELEASED_LABELS_KEY}.{m}"
                     for m in sorted(row.released_modalities - set(releases))]
+        if not data.fixed_length and LOSS_KINDS[row.loss].labels:
+            reasons = [SEGMENT_LABELS_OF_ANY_LENGTH]
         if reasons:
             skipped[name] = "; ".join(reasons)
+    unlabelled = {name for name, row in rows.items() if row.modality_labels and not data.modality_labels}
     for model in trained_models(config):
         for name in model_settings(config, model).get("rows", []):
             if name in skipped and rows[name].released_modalities:
                 raise ValueError(f"config key 'models.{model}.rows' names {name}, which cannot run: {skipped[name]}")
-    planned = {name: why for name, why in skipped.items()
-               if rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
-    run = tuple(name for name in rows if name not in skipped)
+            if name in unlabelled:
+                raise ValueError(f"config key 'models.{model}.rows' names {name}, which trains on each modality's "
+                                 f"video-level labels; data set {data.name!r} ({data.source}) has none")
+    planned = {name: why for name, why in skipped.items() if name not in unlabelled
+               and rows[name].features <= set(enabled) and (releases or not rows[name].released_modalities)}
+    run = tuple(name for name in rows if name not in skipped and name not in unlabelled)
     return Sources(extracted=extracted, imported=imported, rows=run, skipped_rows=planned, probes_videos=videos,
                    released_labels=releases, labelled=tuple(enabled))
 
@@ -304,12 +337,18 @@ def model_problems(config: dict) -> list[str]:
     input fed by a feature of another role, and feature maps where the parser reads one
     embedding a segment or the other way round (only VALOR with audio_maps reads audio maps)."""
     models, problems = trained_models(config), []
+    data = dataset_description(config)
     for model in models:
         key, settings, family = f"models.{model}", model_settings(config, model), model_family(config, model)
         if family not in FAMILIES:
             problems.append(f"config key 'train.models' names {model!r}, which is no parser family "
                             f"{tuple(FAMILIES)}: set {key}.family to the family it is a recipe of")
             continue
+        needs = FAMILIES[family].segments
+        if needs is not None and data.segments != needs:
+            has = f"have {data.segments}" if data.fixed_length else "vary in length"
+            problems.append(f"config key 'train.models' names {model!r}: {family} is built for videos of exactly "
+                            f"{needs} segments (its official code), and {data.name}'s videos {has}: remove it")
         if model in FAMILIES and family != model:
             problems.append(f"config key '{key}.family': {family!r}, but {model!r} is a family's own name; "
                             "give the recipe a name of its own")
@@ -481,7 +520,7 @@ def input_problems(config: dict, sources: Sources) -> list[str]:
                 for key in keys if dataset.get(key) and not Path(dataset[key]).exists()]
     official = dataset.get("official_features")
     if official and Path(official).is_dir():
-        problems += check_layout(official)
+        problems += check_layout(official, dataset_description(config))
     for feature in sources.released:
         folder = dataset[FEATURES[feature].released]
         if Path(folder).is_dir() and feature in sources.labelled:

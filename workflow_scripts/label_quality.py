@@ -6,14 +6,15 @@ feature or the release lacks them, or PLD could not score them for want of a par
 left out, and listed in the output."""
 from vplan_core import atomic
 from vplan_core.data.dataset import labelled_ids, load_labels, subset_split
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import describe
 from vplan_core.evaluation.label_quality import label_quality, pld_parameter_study
 from vplan_core.logs import job_log
 from vplan_core.training.outputs import SeedLabels, load_forward_loss
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    split = load_split(p.annotations, "val")
+    split = load_split(p.annotations, "val", describe(p.description))
     labelled = labelled_ids(snakemake.input.source) & SeedLabels.videos(snakemake.input.pld, "val", p.modality, p.seeds)
     left_out = [vid for vid in split.video_ids if vid not in labelled]
     split = subset_split(split, [i for i, vid in enumerate(split.video_ids) if vid in labelled])

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core import atomic
-from vplan_core.data.llp import load_split
+from vplan_core.data.annotations import load_split
+from vplan_core.data.description import describe
 from vplan_core.evaluation.label_quality import study_key
+from vplan_core.evaluation.protocols import PROTOCOLS, scored_split
 from vplan_core.evaluation.report import (ablation_difference_table, ablation_differences, ablation_summary,
-                                          ablation_table, label_notes, label_quality_section, limits_paragraph,
+                                          ablation_table, dense_rows_note, label_notes, label_quality_section, limits_paragraph,
                                           manifest_table, parser_label, per_class_visual_f1, plot_per_class,
                                           plot_seed_points, plot_timelines, quality_differences, quality_summary,
                                           render_markdown, row_name, shown_notes, table_v, table_v_difference_table,
@@ -44,23 +46,30 @@ with job_log(snakemake.log[0]):
         files.setdefault(entry["modality"], {}).setdefault(entry["stage1"], []).append(read_json(entry["path"]))
     quality = {modality: {stage1: quality_summary(group) for stage1, group in by_stage1.items()}
                for modality, by_stage1 in files.items()}
-    quality = with_video_label_segments(quality, load_split(p.annotations, "val"))
+    quality = with_video_label_segments(quality, load_split(p.annotations, "val", describe(p.description)))
     notes = label_notes(quality)
     differences = ablation_differences(ablation)
     parser_differences = table_v_differences(parsers) if len(parsers) > 1 else {}
     label_differences = {modality: quality_differences(by_stage1, modality) for modality, by_stage1 in quality.items()}
-    test = load_split(p.annotations, "test")
+    description = describe(p.description)
+    protocol = PROTOCOLS[description.metric]
+    test = load_split(p.annotations, "test", description)
     compared = [row for row in (BASELINE_ROW, VPLAN_ROW) if row in ablation]
-    f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test)
+    if not description.fixed_length:  # the GT of the videos' lengths, which the predictions carry
+        some_dir, some_seeds = model_dirs[compared[0]][0]
+        test = scored_split(load_predictions(some_dir, some_seeds[0]), test, description)[1]
+    f1 = {row: np.stack([per_class_visual_f1(load_predictions(d, seed), test, protocol)
                          for d, seeds in model_dirs[row] for seed in seeds])
           for row in compared}
-    plot_per_class(f1, snakemake.output.per_class)
+    classes = description.classes
+    plot_per_class(f1, snakemake.output.per_class, classes)
     plot_seed_points(ablation, differences, snakemake.output.seed_points)
     shown = compared[-1]  # VPLAN when it ran, else the baseline
     first_dir, first_seeds = model_dirs[shown][0]
     plot_timelines(load_predictions(first_dir, first_seeds[0]), test, timeline_videos(test, p.timeline_clips),
-                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}")
+                   snakemake.output.timelines, f"{ROWS[shown].title}, seed {first_seeds[0]}", classes, protocol)
     skipped = "".join(f"\n\nSkipped: {ROWS[row].title}: {why}." for row, why in p.skipped_rows.items())
+    dense_rows = dense_rows_note(next(iter(evals[first].values()))[0]["per_seed"][0].get("dense_rows"))
     training = {row: {"seeds": [h["seed"] for h in hs], "best_epoch": [h["best_epoch"] for h in hs],
                       "best_val_type_at_av": [h["best_val_type_at_av"] for h in hs],
                       "seconds": sorted({round(h["seconds"], 1) for h in hs})}
@@ -80,12 +89,12 @@ with job_log(snakemake.log[0]):
     Path(snakemake.output.markdown).write_text(render_markdown(
         p.template, dataset=p.dataset, limits=limits, ablation_table=ablation_table(ablation, notes), training=summary,
         ablation_differences=ablation_difference_table(differences, notes),
-        table_v=table_v(parsers) if len(parsers) > 1 else others,
+        table_v=table_v(parsers, cite_paper=description.name == "llp") if len(parsers) > 1 else others,
         table_v_differences=table_v_difference_table(parser_differences) if parser_differences else "",
         label_quality=label_quality_section(quality, study_key(p.pld_k, p.pld_alpha)),
         manifest=manifest_table(read_json(snakemake.input.manifest)),
         data_note=f"Test videos evaluated: {videos}. Every cell is the mean ± "
-                  f"std (sample, ddof 1) over {len(seeds)} seed(s): {seeds}.{skipped}"))
+                  f"std (sample, ddof 1) over {len(seeds)} seed(s): {seeds}.{dense_rows}{skipped}"))
     atomic.write_json(snakemake.output.json, {
         "dataset": p.dataset, "seeds": seeds, "limits": limits, "ablation": ablation,
         "differences": {"ablation": differences, "parsers": parser_differences,

@@ -16,10 +16,12 @@ from pathlib import Path
 import torch
 
 from vplan_core.data.dataset import load_split_data
+from vplan_core.data.description import describe
+from vplan_core.evaluation.protocols import PROTOCOLS
 from vplan_core.logs import job_log
 from vplan_core.plan import job_device
 from vplan_core.models.seed_batch import SeedBatch
-from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.prediction import predict_split
 from vplan_core.training.outputs import label_reader, save_training_outputs
 from vplan_core.training.trainer import TrainConfig, train
 
@@ -34,7 +36,8 @@ with job_log(snakemake.log[0]):
     labelled = [reader.videos(path, "train", modality, p.seeds) for modality, (reader, path) in sources.items()]
     labelled = [videos for videos in labelled if videos is not None]
     only = {"train": set.intersection(*labelled)} if labelled else {}
-    data = {split: load_split_data(p.annotations, split, stores, only.get(split), config.inputs)
+    description = describe(p.description)
+    data = {split: load_split_data(p.annotations, split, stores, only.get(split), config.inputs, description)
             for split in ("train", "val", "test")}
     labels = {modality: reader.load(path, data["train"].split, modality, p.seeds)
               for modality, (reader, path) in sources.items()}
@@ -43,10 +46,11 @@ with job_log(snakemake.log[0]):
                     data["val"].validation_set(), resume_path=resume)
     started = time.perf_counter() - results[0].seconds  # the training's seconds count a killed attempt's too
     batch = SeedBatch([r.model for r in results]).to(config.device)
-    test_pred = predict_seeds(batch, data["test"].features.to_tensors(config.device))
+    test_pred = predict_split(batch, data["test"].features, lambda features: features.to_tensors(config.device),
+                              modality_probs=PROTOCOLS[description.metric].modality_probs)
     videos = {split: {"used": len(d.split.video_ids), "missing": d.n_missing} for split, d in data.items()}
     save_training_outputs(snakemake.output[0], results, config, data["test"].split.filenames, test_pred, {
         "row": p.row, "settings": p.settings, "videos": videos, "seconds": time.perf_counter() - started})
     resume.unlink(missing_ok=True)
     for r in results:
-        print(f"seed {r.seed}: best epoch {r.best_epoch}, val Type@AV {r.best_score:.2f}")
+        print(f"seed {r.seed}: best epoch {r.best_epoch}, val selection score {r.best_score:.2f}")

@@ -1,13 +1,26 @@
-"""The official pre-extracted LLP features (AVVP-ECCV20) as vplan feature stores.
+"""A data set's released pre-extracted features as vplan feature stores.
 
-Layout of `dataset.official_features: DIR` (one .npy per 11-char YouTube id):
+The description (data/description.py, `released_features`) lays the release out: under
+`dataset.official_features: DIR`, one folder per feature of `<id>.npy` files of a per-video
+shape. LLP's (AVVP-ECCV20):
 
     DIR/vggish/<id>.npy       10 x 128   VGGish + PCA, one 0.96 s example per second (16 kHz)
     DIR/res152/<id>.npy       80 x 2048  ResNet-152 final pool, 80 frames at 8 fps, 224 px
     DIR/r2plus1d_18/<id>.npy  10 x 512   R(2+1)D-18 final pool, 10 clips of 8 frames, 112 px
 
+LFAV's (GeWu-Lab/LFAV), one row per second of videos of any length (shape [null, D]):
+
+    DIR/audio-feat-vggish-align/<id>.npy     T x 128   VGGish
+    DIR/visual-feat-res18-align/<id>.npy     T x 512   ResNet-18
+    DIR/visual-feat-r2plus1d-align/<id>.npy  T x 512   R(2+1)D-18
+
 They are written into the same zarr stores as extraction (results/<ds>/features/<feature>/
-shard_<k>.zarr), so training does not know where its features came from.
+shard_<k>.zarr), so training does not know where its features came from; a feature of any
+length becomes a ragged store (feature_store.py). A video's files of any length must have the
+same rows: LFAV's official code loads them as they are, concatenates the two visual features
+row by row and takes the audio rows as the video's length, so files that disagree cannot run
+there either; here such a video is a recorded skip in each store ("rows differ: ..."), not an
+error. (Whether the real release has such videos is not known here: its features were not read.)
 
 VALOR's released CLAP feature maps (`dataset.clap_feature_maps: DIR`, `DIR/<id>.npy` of exactly
 [64, 768], HTSAT maps of the whole clip) become the clap_maps store (import_map_shard), a parser
@@ -20,11 +33,12 @@ clap store); D is whatever the release has,
 the same for every file, and must match the width of the configured CLIP's text embeddings.
 
 When no videos are configured the manifest is made from these files instead (status_records):
-a video is `used` when all three files exist, `missing` ("no official features") when none
-does, and `skipped` ("incomplete official features: no res152, ...") otherwise, so the manifest
-still has exactly one record per annotated video and its counts add up. Files are checked when
-imported: exact official shape, a numeric dtype (cast to float32), only finite values; any
-violation is an error naming the file.
+a video is `used` when all its feature files exist, `missing` ("no official features") when
+none does, and `skipped` ("incomplete official features: no res152, ...") otherwise, so the
+manifest still has exactly one record per annotated video and its counts add up; a used video's
+duration is its audio feature's rows (read from the file's header) times the segment length.
+Files are checked when imported: the release's shape, a numeric dtype (cast to float32), only
+finite values; any violation is an error naming the file.
 """
 from __future__ import annotations
 
@@ -35,8 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from vplan_core.feature_registry import FEATURES as REGISTRY
-from vplan_core.feature_registry import OFFICIAL_FEATURES as FEATURES
 from vplan_core.feature_store import write_store
+from vplan_core.data.description import LLP, DatasetDescription
 from vplan_core.data.manifest import ManifestRecord, make_record
 from vplan_core.data.npy import NpyError, read_npy, read_npy_shape
 
@@ -47,48 +61,91 @@ class OfficialFeatureError(ValueError):
     """An official feature file that cannot be used as is; the message names the file."""
 
 
-def feature_dir(official_dir: str | os.PathLike, feature: str) -> Path:
-    return Path(official_dir) / REGISTRY[feature].official.folder
+def feature_dir(official_dir: str | os.PathLike, feature: str, description: DatasetDescription = LLP) -> Path:
+    return Path(official_dir) / description.released_features[feature].folder
 
 
-def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str) -> Path:
-    return feature_dir(official_dir, feature) / f"{video_id}.npy"
+def feature_path(official_dir: str | os.PathLike, feature: str, video_id: str,
+                 description: DatasetDescription = LLP) -> Path:
+    return feature_dir(official_dir, feature, description) / f"{video_id}.npy"
 
 
-def check_layout(official_dir: str | os.PathLike, features: Sequence[str] = FEATURES) -> list[str]:
+def shape_text(shape: Sequence[int | None]) -> str:
+    """A per-video shape as messages write it: (10, 128), or (T, 128) when the rows vary."""
+    return "(" + ", ".join("T" if n is None else str(n) for n in shape) + ")"
+
+
+def check_layout(official_dir: str | os.PathLike, description: DatasetDescription = LLP) -> list[str]:
     """Problems with the folder layout (missing subfolders), each naming the path."""
-    return [f"config key 'dataset.official_features': no folder {feature_dir(official_dir, f)} "
-            f"(expected {REGISTRY[f].official.folder}/<id>.npy of shape {REGISTRY[f].official.shape})"
-            for f in features if not feature_dir(official_dir, f).is_dir()]
+    return [f"config key 'dataset.official_features': no folder {feature_dir(official_dir, f, description)} "
+            f"(expected {released.folder}/<id>.npy of shape {shape_text(released.shape)}, as {description.name}'s "
+            f"release lays them out)"
+            for f, released in description.released_features.items()
+            if not feature_dir(official_dir, f, description).is_dir()]
 
 
-def _listing(official_dir: str | os.PathLike) -> dict[str, set[str]]:
+def _listing(official_dir: str | os.PathLike, description: DatasetDescription) -> dict[str, set[str]]:
     """feature -> ids with a file (one directory listing per feature, not a stat per video)."""
     out = {}
-    for feature in FEATURES:
-        folder = feature_dir(official_dir, feature)
+    for feature in description.released_features:
+        folder = feature_dir(official_dir, feature, description)
         out[feature] = {name[:-4] for name in os.listdir(folder) if name.endswith(".npy")} \
             if folder.is_dir() else set()
     return out
 
 
-def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike) -> list[ManifestRecord]:
+def audio_feature(description: DatasetDescription) -> str:
+    """The released feature whose rows are a video's segments (the audio one, as LFAV's
+    evaluation takes them; else the first)."""
+    released = tuple(description.released_features)
+    return next((f for f in released if REGISTRY[f].role == "audio"), released[0])
+
+
+def released_rows(path: Path, feature: str, description: DatasetDescription) -> int:
+    """The rows of one released file, from its header alone, checked against the release's shape."""
+    released = description.released_features[feature]
+    shape = released_shape(path)
+    if len(shape) != len(released.shape) or any(n is not None and n != f for n, f in zip(released.shape, shape)):
+        raise OfficialFeatureError(f"{path}: shape {shape}, the official {released.folder} features are "
+                                   f"{shape_text(released.shape)}")
+    return shape[0]
+
+
+def status_records(video_ids: Sequence[str], official_dir: str | os.PathLike,
+                   description: DatasetDescription = LLP) -> list[ManifestRecord]:
     """One manifest record per id from the official files (no videos needed)."""
-    present = _listing(official_dir)
+    features = tuple(description.released_features)
+    present, audio = _listing(official_dir, description), audio_feature(description)
     records = []
     for raw_id in video_ids:
-        vid = raw_id[:11]
-        have = [f for f in FEATURES if vid in present[f]]
+        vid = description.video_id(raw_id)
+        have = [f for f in features if vid in present[f]]
         if not have:
             records.append(make_record(vid, "", "missing", "no official features"))
-        elif len(have) < len(FEATURES):
-            lacking = ", ".join(REGISTRY[f].official.folder for f in FEATURES if f not in have)
-            records.append(make_record(vid, str(feature_path(official_dir, have[0], vid)), "skipped",
+        elif len(have) < len(features):
+            lacking = ", ".join(description.released_features[f].folder for f in features if f not in have)
+            records.append(make_record(vid, str(feature_path(official_dir, have[0], vid, description)), "skipped",
                                  f"incomplete official features: no {lacking}", decoder=DECODER))
         else:
-            records.append(make_record(vid, str(feature_path(official_dir, "vggish", vid)), "used",
-                                 duration_s=10.0, has_audio=1, decoder=DECODER))
+            path = feature_path(official_dir, audio, vid, description)
+            segments = description.segments if description.fixed_length else released_rows(path, audio, description)
+            records.append(make_record(vid, str(path), "used", duration_s=segments * description.segment_s,
+                                       has_audio=1, decoder=DECODER))
     return records
+
+
+def rows_problem(official_dir: str | os.PathLike, video_id: str, description: DatasetDescription) -> str | None:
+    """Why a video's released files of any length cannot be used together (their rows differ,
+    or there are none), from their headers; None when they can. Files that are absent are left
+    to the caller."""
+    rows = {f: released_rows(path, f, description) for f in description.released_features
+            if description.released_features[f].shape[0] is None
+            and (path := feature_path(official_dir, f, video_id, description)).is_file()}
+    if len(set(rows.values())) > 1:
+        return "rows differ: " + ", ".join(f"{description.released_features[f].folder} {n}" for f, n in rows.items())
+    if rows and not any(rows.values()):
+        return f"no rows: {feature_path(official_dir, next(iter(rows)), video_id, description)} has none"
+    return None
 
 
 def read_released(path, shape: tuple[int | None, ...], expected: str) -> np.ndarray:
@@ -109,51 +166,57 @@ def released_shape(path: Path) -> tuple[int, ...]:
         raise OfficialFeatureError(str(exc)) from exc
 
 
-def load_exact(path: str | os.PathLike, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """One released file as float32 of exactly `shape` (`what` the files are, for the message);
-    OfficialFeatureError naming the file otherwise."""
+def load_exact(path: str | os.PathLike, shape: tuple[int | None, ...], what: str) -> np.ndarray:
+    """One released file as float32 of exactly `shape` (None: any rows; `what` the files are, for
+    the message); OfficialFeatureError naming the file otherwise."""
     path = Path(path)
-    array = read_released(path, shape, f"{what} are {shape}").astype(np.float32)
+    array = read_released(path, shape, f"{what} are {shape_text(shape)}").astype(np.float32)
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise OfficialFeatureError(f"{path}: {bad} NaN/inf values")
     return array
 
 
-def load_official(path: str | os.PathLike, feature: str) -> np.ndarray:
-    """One official file as float32 of the exact official shape; OfficialFeatureError otherwise."""
-    official = REGISTRY[feature].official
-    return load_exact(path, official.shape, f"the official {official.folder} features")
+def load_official(path: str | os.PathLike, feature: str, description: DatasetDescription = LLP) -> np.ndarray:
+    """One official file as float32 of the release's shape; OfficialFeatureError otherwise."""
+    released = description.released_features[feature]
+    return load_exact(path, released.shape, f"the official {released.folder} features")
 
 
 def import_shard(feature: str, records: Sequence[ManifestRecord], official_dir: str | os.PathLike,
-                 out_store: str | os.PathLike) -> dict:
-    """Write the official `feature` of a shard's manifest records into one store.
+                 out_store: str | os.PathLike, description: DatasetDescription = LLP) -> dict:
+    """Write the official `feature` of a shard's manifest records into one store (ragged when
+    the release's rows vary with the video).
 
     Every record whose status is "used" gets its file; a used record without a file (possible when
     the manifest was made from videos) is recorded in the store's "skipped" attr as
-    "no official feature file", so manifest plus skips still account for every video.
+    "no official feature file", and one whose files disagree on their rows (rows_problem) with
+    that reason, so manifest plus skips still account for every video.
     """
-    spec = REGISTRY[feature]
-    folder, shape, sampling = spec.official.folder, spec.official.shape, spec.official.sampling
+    released = description.released_features[feature]
+    ragged = released.shape[0] is None
     ids, arrays, skipped = [], [], []
     for record in records:
         if record["status"] != "used":
             continue
-        path = feature_path(official_dir, feature, record["video_id"])
+        path = feature_path(official_dir, feature, record["video_id"], description)
         if not path.is_file():
             skipped.append([record["video_id"], f"no official feature file: {path}"])
             continue
-        arrays.append(load_official(path, feature))
+        problem = rows_problem(official_dir, record["video_id"], description) if ragged else None
+        if problem:
+            skipped.append([record["video_id"], problem])
+            continue
+        arrays.append(load_official(path, feature, description))
         ids.append(record["video_id"])
-    features = np.stack(arrays) if arrays else np.zeros((0, *shape), np.float32)
+    features = arrays if ragged else np.stack(arrays) if arrays else np.zeros((0, *released.shape), np.float32)
     write_store(out_store, features, ids, {
-        "feature": feature, "model": f"official {folder}",
-        "weights": "official pre-extracted features (AVVP-ECCV20)", "weights_sha256": "",
-        "sampling": {**sampling, "source": str(Path(official_dir).resolve())},
-        "skipped": skipped})
+        "feature": feature, "model": f"official {released.folder}",
+        "weights": f"official pre-extracted features ({description.features_release})", "weights_sha256": "",
+        "sampling": {**released.sampling, "source": str(Path(official_dir).resolve())},
+        "skipped": skipped}, shape=released.shape if ragged else None)
     return {"feature": feature, "store": str(out_store), "n_written": len(ids),
-            "skipped": skipped, "shape": list(shape)}
+            "skipped": skipped, "shape": list(released.shape)}
 
 
 SEGMENTS = 10

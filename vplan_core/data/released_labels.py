@@ -21,7 +21,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, Split
+from vplan_core.data.annotations import Split
+from vplan_core.data.description import LLP
 
 LABELS_FOLDER = "segment_pseudo_labels"
 
@@ -81,15 +82,15 @@ def check_release(key: str, source: str | os.PathLike) -> list[str]:
             f"{LABELS_FOLDER}/<id>.npy, as VALOR's CLIP.zip and CLAP.zip hold them, or <id>.npy files)"]
 
 
-def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = NUM_CLASSES) -> np.ndarray:
+def load_valor_labels(path: str | Path | zipfile.Path, n_classes: int = LLP.num_classes) -> np.ndarray:
     """VALOR's released segment pseudo labels (CLAP/ or CLIP/segment_pseudo_labels/<id>.npy,
     int64 [10, 25] of 0/1) as uint8 [10, 25]; OfficialFeatureError naming the file otherwise.
     A zipfile.Path reads the file inside CLIP.zip or CLAP.zip as published, without unzipping;
     its header is checked before its data is read, so a member of another shape costs nothing."""
     from vplan_core.data.official import OfficialFeatureError, read_released
 
-    array = read_released(path, (NUM_SEGMENTS, n_classes),
-                          f"VALOR's segment pseudo labels are [{NUM_SEGMENTS}, {n_classes}]")
+    array = read_released(path, (LLP.segments, n_classes),
+                          f"VALOR's segment pseudo labels are [{LLP.segments}, {n_classes}]")
     if not np.isin(array, (0, 1)).all():
         raise OfficialFeatureError(f"{path}: values other than 0 and 1 (segment pseudo labels are binary)")
     return array.astype(np.uint8)
@@ -104,8 +105,8 @@ def import_split(source: str | os.PathLike, split: Split) -> tuple[list[str], np
     with label_files(source) as files:
         keep = [i for i, vid in enumerate(split.video_ids) if vid in files]
         ids = [split.video_ids[i] for i in keep]
-        labels = np.stack([load_valor_labels(files[vid], NUM_CLASSES) for vid in ids]) if ids else \
-            np.zeros((0, NUM_SEGMENTS, NUM_CLASSES), np.uint8)
+        labels = np.stack([load_valor_labels(files[vid]) for vid in ids]) if ids else \
+            np.zeros((0, LLP.segments, LLP.num_classes), np.uint8)
     labelled = set(ids)
     missing = [vid for vid in split.video_ids if vid not in labelled]
     outside = labels.max(axis=1).astype(bool) & ~split.weak_labels[keep].astype(bool)

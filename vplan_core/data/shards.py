@@ -8,23 +8,24 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from vplan_core.data.llp import SPLIT_FILES, SPLITS, read_weak_labels, video_id
+from vplan_core.data.annotations import read_weak_labels
+from vplan_core.data.description import LLP, SPLITS, DatasetDescription
 
 
-def split_video_ids(annotation_dir: str | Path, split: str) -> list[str]:
-    """11-char ids of one split, in file order."""
-    filenames, _ = read_weak_labels(Path(annotation_dir) / SPLIT_FILES[split])
-    return [video_id(name) for name in filenames]
+def split_video_ids(annotation_dir: str | Path, split: str, description: DatasetDescription = LLP) -> list[str]:
+    """Video ids of one split, in file order."""
+    filenames, _ = read_weak_labels(Path(annotation_dir) / description.splits[split].weak, description)
+    return [description.video_id(name) for name in filenames]
 
 
-def all_video_ids(annotation_dir: str | Path) -> list[str]:
+def all_video_ids(annotation_dir: str | Path, description: DatasetDescription = LLP) -> list[str]:
     """Every video of the three splits, train then val then test, in file order. ValueError
     naming the videos and files when a video is listed twice (in two splits, it would be tested
     on what it trained on)."""
     listed: dict[str, list[str]] = {}
     for split in SPLITS:
-        for vid in split_video_ids(annotation_dir, split):
-            listed.setdefault(vid, []).append(SPLIT_FILES[split])
+        for vid in split_video_ids(annotation_dir, split, description):
+            listed.setdefault(vid, []).append(description.splits[split].weak)
     twice = {vid: files for vid, files in listed.items() if len(files) > 1}
     if twice:
         named = "; ".join(f"{vid} in {' and '.join(files)}" for vid, files in list(twice.items())[:20])

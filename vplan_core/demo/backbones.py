@@ -75,7 +75,9 @@ from vplan_core.features import cnn, vggish
 from vplan_core.feature_registry import CNN_PUBLISHED, DEMO_BACKBONES
 from vplan_core.features.weights import apply_weights, init_random
 from vplan_core.demo.inflation import inflate_resnet18
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 from vplan_core.data.frames import resize_crop_array
 
 NOTHING = len(CLASSES)  # label of "no object" / "no class sound"

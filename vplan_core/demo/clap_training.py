@@ -27,7 +27,9 @@ import numpy as np
 import torch
 
 from vplan_core import atomic
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 from vplan_core.demo import sound
 from vplan_core.features import clap
 from vplan_core.method.plg import (AUDIO_PROMPT, DEFAULT_TAU, PROMPTS, prompt_texts,

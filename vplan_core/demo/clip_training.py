@@ -26,7 +26,9 @@ from vplan_core import atomic
 from vplan_core.data.frames import resize_crop
 from vplan_core.demo.render import render_object_image
 from vplan_core.features.clip import encode_images, encode_texts, image_input
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 from vplan_core.method.plg import DEFAULT_TAU, PROMPTS, prompt_texts, segment_scores
 
 MODEL_NAME = "vplan-demo-clip"

@@ -31,7 +31,9 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 
 SHAPES = ("circle", "triangle", "ring", "square", "star", "cross", "crescent", "diamond")
 # 12 saturated hues 30 degrees apart, then white; the clutter is muted, so no colour is shared.

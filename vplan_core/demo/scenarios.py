@@ -46,11 +46,12 @@ from vplan_core.demo.render import (
     draw_scale,
     visible_fraction,
 )
-from vplan_core.data.llp import AUDIO_EVENTS, CLASSES, SPLIT_FILES, VISUAL_EVENTS
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 SPLITS = ("train", "val", "test")
-FULL_FILE = "AVVP_dataset_full.csv"
 N_EVENTS_P = (0.4, 0.4, 0.2)  # 1, 2, 3 events per clip (LLP: 1.8 labels per video)
 # In LLP the invisible label is mostly an extra one (an off-screen narrator beside a visible
 # dog): 63-65 % of labels are visible, yet only 10 % of videos show nothing.
@@ -232,11 +233,10 @@ def write_llp_csvs(scenarios: list[dict], out_dir: str | Path) -> dict[str, Path
             f"{s['filename']}\t{e[modality][0]}\t{e[modality][1]}\t{e['class']}"
             for s in scenarios if s["split"] != "train" for e in s["events"] if e[modality] is not None]
 
-    files = {name: weak([s for s in scenarios if s["split"] == split])
-             for split, name in SPLIT_FILES.items()}
-    files[FULL_FILE] = weak(scenarios)
-    files[AUDIO_EVENTS] = dense("audio")
-    files[VISUAL_EVENTS] = dense("visual")
+    files = {LLP.splits[split].weak: weak([s for s in scenarios if s["split"] == split]) for split in LLP.splits}
+    files[LLP.other_files[0]] = weak(scenarios)  # the full list: every video
+    files[LLP.splits["test"].dense_audio] = dense("audio")
+    files[LLP.splits["test"].dense_visual] = dense("visual")
     paths = {}
     for name, lines in files.items():
         paths[name] = out_dir / name

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vplan_core.data.llp import CLASSES
+from vplan_core.data.description import LLP
+
+CLASSES = LLP.classes  # the demo world is a miniature LLP
 
 KINDS = ("harmonic", "noise", "chirp", "pulses", "am")
 RATES_HZ = (1.5, 2.5, 4.0, 6.0, 9.0)

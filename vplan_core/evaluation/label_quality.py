@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS
 from vplan_core.evaluation.metrics import event_f, segment_f
 from vplan_core.method.pld import denoise
 
 
 def video_level_precision_recall(video_labels: np.ndarray,
                                  gt_visual: np.ndarray) -> dict[str, float]:
-    """Micro-averaged precision and recall (%) of video-level labels [N, 25].
+    """Micro-averaged precision and recall (%) of video-level labels [N, C].
 
     A (video, class) pair is a GT positive iff the class is visible in at least one
-    segment of gt_visual [N, 10, 25]. Counts are pooled over all pairs (micro average),
+    segment of gt_visual [N, T, C]. Counts are pooled over all pairs (micro average),
     so videos with many classes weigh more. A ratio whose denominator is zero (nothing
     predicted, or no visible class at all) is reported as 0.0 rather than NaN.
     """
     pred = np.asarray(video_labels)
     gt = np.asarray(gt_visual)
-    if gt.ndim != 3 or gt.shape[1:] != (NUM_SEGMENTS, NUM_CLASSES):
-        raise ValueError(f"gt_visual has shape {gt.shape}, expected [N, {NUM_SEGMENTS}, {NUM_CLASSES}]")
-    if pred.shape != (gt.shape[0], NUM_CLASSES):
-        raise ValueError(f"video_labels has shape {pred.shape}, expected {(gt.shape[0], NUM_CLASSES)}")
+    if gt.ndim != 3:
+        raise ValueError(f"gt_visual has shape {gt.shape}, expected [N, T, C]")
+    if pred.shape != (gt.shape[0], gt.shape[2]):
+        raise ValueError(f"video_labels has shape {pred.shape}, expected {(gt.shape[0], gt.shape[2])}")
     if not np.isin(pred, (0, 1)).all() or not np.isin(gt, (0, 1)).all():
         raise ValueError("video_labels and gt_visual must be binary (0/1)")
     pred, positive = pred.astype(bool), gt.astype(bool).any(axis=1)
@@ -38,7 +37,7 @@ def video_level_precision_recall(video_labels: np.ndarray,
 
 
 def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[str, float]:
-    """Visual segment- and event-level F (%) of segment labels [N, 10, 25], as the metric.
+    """Visual segment- and event-level F (%) of segment labels [N, T, C], as the metric.
 
     Per-video macro F over counted classes, averaged over videos, with the metric's edge
     cases (a video with neither labels nor GT scores 1.0); no video-level gating.
@@ -48,7 +47,7 @@ def segment_event_f(segment_labels: np.ndarray, gt_visual: np.ndarray) -> dict[s
 
 
 def dense_truth(split, modality: str) -> np.ndarray:
-    """The dense labels [N, 10, 25] of one modality ("visual" or "audio")."""
+    """The dense labels [N, T, C] of one modality ("visual" or "audio")."""
     return {"visual": split.gt_visual, "audio": split.gt_audio}[modality]
 
 
@@ -69,8 +68,9 @@ def label_quality(split, segment_labels: dict[str, np.ndarray], modality: str = 
 def video_label_segments(split, modality: str) -> dict[str, float]:
     """Segment- and event-level F of the video label on every segment: the labels a row without
     pseudo labels assumes, against which the report weighs each pseudo-label set."""
-    every_segment = np.repeat(np.asarray(split.weak_labels)[:, None, :], NUM_SEGMENTS, axis=1)
-    return segment_event_f(every_segment, dense_truth(split, modality))
+    truth = dense_truth(split, modality)
+    every_segment = np.repeat(np.asarray(split.weak_labels)[:, None, :], truth.shape[1], axis=1)
+    return segment_event_f(every_segment, truth)
 
 
 def study_key(k: int, alpha: float) -> str:

@@ -12,12 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from vplan_core.data.llp import NUM_CLASSES, NUM_SEGMENTS, Split
+from vplan_core.data.annotations import Split
 
-# A run needs at least one 0 after it, so a row of T segments holds at most ceil(T/2) runs.
-_MAX_RUNS = (NUM_SEGMENTS + 1) // 2
-_RUN_IDS = np.arange(1, _MAX_RUNS + 1)
-_DENSE_SHAPE = (NUM_SEGMENTS, NUM_CLASSES)
 _LEVEL_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
 
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray]  # TP, FP, FN, each [N, C] int
@@ -26,8 +22,8 @@ Counts = tuple[np.ndarray, np.ndarray, np.ndarray]  # TP, FP, FN, each [N, C] in
 def _as_dense_bool(x: np.ndarray, name: str) -> np.ndarray:
     """Validate a binary [N, T, C] array and return it as bool."""
     x = np.asarray(x)
-    if x.ndim != 3 or x.shape[1:] != _DENSE_SHAPE:
-        raise ValueError(f"{name} has shape {x.shape}, expected [N, {NUM_SEGMENTS}, {NUM_CLASSES}]")
+    if x.ndim != 3:
+        raise ValueError(f"{name} has shape {x.shape}, expected [N, T, C]")
     if x.dtype != bool and ((x != 0) & (x != 1)).any():
         raise ValueError(f"{name} must be binary (0/1)")
     return x.astype(bool, copy=False)
@@ -35,22 +31,22 @@ def _as_dense_bool(x: np.ndarray, name: str) -> np.ndarray:
 
 def binarize(audio_prob: np.ndarray, visual_prob: np.ndarray, video_prob: np.ndarray | None = None,
              threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Segment predictions SO_a, SO_v [N, 10, 25] uint8 (metric.md §3).
+    """Segment predictions SO_a, SO_v [N, T, C] uint8 (metric.md §3).
 
     A segment is positive when its probability is >= threshold and, if video_prob is
     given, the class's video-level probability is >= 0.5 (the reference's gating).
     """
     audio_prob, visual_prob = np.asarray(audio_prob), np.asarray(visual_prob)
-    if audio_prob.shape != visual_prob.shape or audio_prob.shape[1:] != _DENSE_SHAPE:
+    if audio_prob.shape != visual_prob.shape or audio_prob.ndim != 3:
         raise ValueError(f"audio_prob {audio_prob.shape} and visual_prob {visual_prob.shape} "
-                         f"must both be [N, {NUM_SEGMENTS}, {NUM_CLASSES}]")
+                         f"must both be [N, T, C]")
     so_a = audio_prob >= threshold
     so_v = visual_prob >= threshold
     if video_prob is not None:
         video_prob = np.asarray(video_prob)
-        if video_prob.shape != (audio_prob.shape[0], NUM_CLASSES):
+        if video_prob.shape != (audio_prob.shape[0], audio_prob.shape[2]):
             raise ValueError(f"video_prob has shape {video_prob.shape}, "
-                             f"expected {(audio_prob.shape[0], NUM_CLASSES)}")
+                             f"expected {(audio_prob.shape[0], audio_prob.shape[2])}")
         gate = (video_prob >= 0.5)[:, None, :]
         so_a &= gate
         so_v &= gate
@@ -77,13 +73,19 @@ def _run_starts(x: np.ndarray) -> np.ndarray:
 
 
 def _one_hot_runs(starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Runs of bool [M, T] rows as one-hot float32 [M, MAX_RUNS, T].
+    """Runs of bool [M, T] rows as one-hot float32 [M, K, T], K = ceil(T/2) (a run needs a 0
+    after it, so a row of T segments holds at most that many).
 
     Slot k holds the (k+1)-th run in time order; unused slots are zero. float32 holds the
     small counts exactly and lets matmul do the sums over T.
     """
-    run_id = np.cumsum(starts, axis=-1, dtype=np.int8) * rows  # 0 outside runs
-    return (run_id[:, None, :] == _RUN_IDS[:, None]).astype(np.float32)
+    run_id = np.cumsum(starts, axis=-1, dtype=np.int32) * rows  # 0 outside runs
+    run_ids = np.arange(1, _max_runs(rows.shape[-1]) + 1)
+    return (run_id[:, None, :] == run_ids[:, None]).astype(np.float32)
+
+
+def _max_runs(segments: int) -> int:
+    return (segments + 1) // 2
 
 
 def _event_counts(gt: np.ndarray, so: np.ndarray) -> Counts:
@@ -104,7 +106,7 @@ def _event_counts(gt: np.ndarray, so: np.ndarray) -> Counts:
     match = ((inter >= 0.5 * union) & (inter > 0)).astype(np.float32)
     tp, gt_found = np.zeros(both.shape, np.int64), np.zeros(both.shape, np.int64)
     tp[both] = _sum_last((_sum_last(match) > 0).astype(np.float32))
-    gt_found[both] = _sum_last((np.ones(_MAX_RUNS, dtype=np.float32) @ match > 0).astype(np.float32))
+    gt_found[both] = _sum_last((np.ones(match.shape[1], dtype=np.float32) @ match > 0).astype(np.float32))
     return tp, n_pred - tp, n_true - gt_found
 
 
@@ -128,19 +130,19 @@ def _add(a: Counts, b: Counts) -> Counts:
 def _same_videos(**arrays: np.ndarray) -> list[np.ndarray]:
     """Validate binary [N, T, C] arrays that must describe the same N videos."""
     checked = [_as_dense_bool(x, name) for name, x in arrays.items()]
-    if len({x.shape[0] for x in checked}) > 1:
-        sizes = ", ".join(f"{name}: {x.shape[0]}" for name, x in zip(arrays, checked))
-        raise ValueError(f"arrays cover different numbers of videos ({sizes})")
+    if len({x.shape for x in checked}) > 1:
+        sizes = ", ".join(f"{name}: {x.shape}" for name, x in zip(arrays, checked))
+        raise ValueError(f"arrays cover different videos, segments or classes ({sizes})")
     return checked
 
 
 def segment_f(gt: np.ndarray, so: np.ndarray) -> np.ndarray:
-    """Per-video segment-level F [N] of one modality (binary [N, 10, 25] inputs)."""
+    """Per-video segment-level F [N] of one modality (binary [N, T, C] inputs)."""
     return _video_f(*_segment_counts(*_same_videos(gt=gt, so=so)))
 
 
 def event_f(gt: np.ndarray, so: np.ndarray) -> np.ndarray:
-    """Per-video event-level F [N] of one modality (binary [N, 10, 25] inputs)."""
+    """Per-video event-level F [N] of one modality (binary [N, T, C] inputs)."""
     return _video_f(*_event_counts(*_same_videos(gt=gt, so=so)))
 
 
@@ -177,7 +179,7 @@ def summarize(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
 
 def avvp_metrics(gt_a: np.ndarray, gt_v: np.ndarray, so_a: np.ndarray,
                  so_v: np.ndarray) -> dict[str, dict[str, float]]:
-    """The ten AVVP numbers of binary predictions against binary GT, all [N, 10, 25]."""
+    """The ten AVVP numbers of binary predictions against binary GT, all [N, T, C]."""
     return summarize(video_scores(gt_a, gt_v, so_a, so_v))
 
 
@@ -221,7 +223,7 @@ def evaluate_predictions(pred: Mapping[str, np.ndarray], split: Split,
     """The ten AVVP numbers of model outputs on a split with dense GT.
 
     pred: video_ids [N] (11-char ids or full filenames, any order), audio_prob and
-    visual_prob [N, 10, 25], optional video_prob [N, 25] for gating. Predictions are
+    visual_prob [N, T, C] (the split's GT shape), optional video_prob [N, C] for gating. Predictions are
     aligned to the split's file order. Every split video must have a prediction unless
     allow_missing is set: then only the videos present are scored and the means are over
     them alone (missing videos are not counted as zeros), with a warning giving the count.
@@ -236,9 +238,10 @@ def evaluate_predictions(pred: Mapping[str, np.ndarray], split: Split,
     n = len(ids)
     if n == 0:
         raise ValueError("predictions are empty")
-    probs = {"audio_prob": (NUM_SEGMENTS, NUM_CLASSES), "visual_prob": (NUM_SEGMENTS, NUM_CLASSES)}
+    segments, classes = split.gt_audio.shape[1:]
+    probs = {"audio_prob": (segments, classes), "visual_prob": (segments, classes)}
     if "video_prob" in pred:
-        probs["video_prob"] = (NUM_CLASSES,)
+        probs["video_prob"] = (classes,)
     arrays = {}
     for key, shape in probs.items():
         arr = np.asarray(pred[key])

@@ -20,13 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vplan_core.method.ablation import BASELINE_ROW, LABEL_KINDS, PLD, PLG, ROWS, pld  # noqa: E402
-from vplan_core.data.llp import CLASSES, Split  # noqa: E402
+from vplan_core.data.annotations import Split  # noqa: E402
 from vplan_core.evaluation.differences import ALPHA, paired_difference, t_critical  # noqa: E402
-from vplan_core.evaluation.metrics import binarize  # noqa: E402
+from vplan_core.evaluation.protocols import PROTOCOLS, Protocol  # noqa: E402
 
 METRIC_KEYS = ("audio", "visual", "audio_visual", "type_at_av", "event_at_av")
 METRIC_NAMES = ("A", "V", "AV", "Type@AV", "Event@AV")
 LEVELS = (("segment_level", "segment level"), ("event_level", "event level"))
+MAP_LEVEL = "segment_map"  # LFAV's protocol also scores segment-level mAP (docs/metric.md §9)
+MAP_KEYS, MAP_NAMES = ("audio", "visual", "audio_visual", "average"), ("A", "V", "AV", "avg")
 BEYOND_NOISE = "†"  # a difference beyond seed noise
 WORSE_LABELS = "‡"  # a row trained on labels worse than the video label on val
 
@@ -59,7 +61,7 @@ def ablation_summary(evals: dict[str, list[dict]]) -> dict[str, dict]:
     out = {}
     for row, files in evals.items():
         seeds = [seed for f in files for seed in f["seeds"]]
-        per_seed = [{level: scores[level] for level in ("segment_level", "event_level")}
+        per_seed = [{level: scores[level] for level in ("segment_level", "event_level", MAP_LEVEL) if level in scores}
                     for f in files for scores in f["per_seed"]]
         out[row] = {**seed_summary(per_seed, seeds), "videos": files[0]["per_seed"][0]["videos"]}
     return out
@@ -74,6 +76,11 @@ def ablation_table(ablation: dict[str, dict], notes: dict[tuple, list[str]] | No
     for level, title in LEVELS:
         lines += [f"| row ({title}) | " + " | ".join(METRIC_NAMES) + " |", "|---" * (len(METRIC_NAMES) + 1) + "|"]
         lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, level, k) for k in METRIC_KEYS) + " |"
+                  for row, summary in ablation.items()]
+        lines.append("")
+    if all(MAP_LEVEL in summary for summary in ablation.values()):
+        lines += ["| row (segment-level mAP) | " + " | ".join(MAP_NAMES) + " |", "|---" * (len(MAP_NAMES) + 1) + "|"]
+        lines += [f"| {_marked_title(row, notes)} | " + " | ".join(_cell(summary, MAP_LEVEL, k) for k in MAP_KEYS) + " |"
                   for row, summary in ablation.items()]
         lines.append("")
     lines += [f"{WORSE_LABELS} {modality.capitalize()} labels {name}: segment-level F {f:.1f} on val, below the video "
@@ -97,12 +104,13 @@ def _marked_title(row: str, notes: dict[tuple, list[str]]) -> str:
     return ROWS[row].title + (f" {WORSE_LABELS}" if any(row in noted for noted in notes.values()) else "")
 
 
-def table_v(summaries: dict[str, dict[str, dict]]) -> str:
+def table_v(summaries: dict[str, dict[str, dict]], cite_paper: bool = True) -> str:
     """Markdown: Table V, each parser's rows (its own loss, PLG, PLD) beside the paper's figures
     for that family (vplan_core.models: Family.paper); cells mean ± std over seeds.
     summaries: parser -> row -> summary, the first parser's restricted to Table V's rows. A
     family is labelled by its title, a recipe of one (models.<name>.family) by its name and
-    without the paper's figures (those are of the family's own recipe)."""
+    without the paper's figures (those are of the family's own recipe); cite_paper false (a data
+    set other than the paper's LLP) shows none."""
     from vplan_core.models import FAMILIES, family
 
     lines = []
@@ -110,7 +118,7 @@ def table_v(summaries: dict[str, dict[str, dict]]) -> str:
         lines += [f"| parser, labels ({title}) | " + " | ".join(METRIC_NAMES) + " | paper |",
                   "|---" * (len(METRIC_NAMES) + 2) + "|"]
         for model, rows in summaries.items():
-            label, figures = parser_label(model), (family(model).paper if model in FAMILIES else {})
+            label, figures = parser_label(model), (family(model).paper if model in FAMILIES and cite_paper else {})
             for row, summary in rows.items():
                 paper = figures.get(row)
                 cited = " / ".join(f"{v:.1f}" for v in paper[offset:offset + 5]) if paper else "-"
@@ -433,11 +441,12 @@ def plot_seed_points(ablation: dict[str, dict], diffs: dict[str, dict], path: st
     plt.close(fig)
 
 
-def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
-    """Segment-level visual F1 per class, counts pooled over all videos (nan: class never present)."""
+def per_class_visual_f1(pred: dict, split: Split, protocol: Protocol = PROTOCOLS["llp"]) -> np.ndarray:
+    """Segment-level visual F1 per class, counts pooled over all videos (nan: class never present);
+    the segments binarised as the data set's protocol binarises them."""
     index = {name: i for i, name in enumerate(split.filenames)}
     order = [index[str(name)] for name in pred["video_ids"]]
-    _, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred.get("video_prob"))
+    _, so_v = protocol.segments(pred)
     gt = split.gt_visual[order].astype(np.int64)
     so = so_v.astype(np.int64)
     tp = (so * gt).sum(axis=(0, 1))
@@ -447,16 +456,16 @@ def per_class_visual_f1(pred: dict, split: Split) -> np.ndarray:
     return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan) * 100
 
 
-def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path) -> None:
+def plot_per_class(f1_by_row: dict[str, np.ndarray], path: str | Path, classes: tuple[str, ...]) -> None:
     """f1_by_row: row -> [seeds, classes]; bars are the mean over seeds, whiskers one std."""
-    fig, ax = plt.subplots(figsize=(12, 4))
+    fig, ax = plt.subplots(figsize=(12 * max(1.0, len(classes) / 25), 4))
     width = 0.8 / len(f1_by_row)
-    x = np.arange(len(CLASSES))
+    x = np.arange(len(classes))
     for i, (row, f1) in enumerate(f1_by_row.items()):
         f1 = np.nan_to_num(np.asarray(f1, dtype=np.float64))
         std = f1.std(axis=0, ddof=1) if len(f1) > 1 else None
         ax.bar(x + i * width, f1.mean(axis=0), width, yerr=std, label=ROWS[row].title, capsize=1.5)
-    ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, CLASSES, rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(x + width * (len(f1_by_row) - 1) / 2, classes, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("segment-level visual F1 (%)")
     ax.set_ylim(0, 100)
     ax.legend()
@@ -471,30 +480,44 @@ def timeline_videos(split: Split, n: int) -> list[int]:
     return both[:n].tolist()
 
 
-def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path, row_title: str) -> None:
-    """Per clip: GT and predicted audio/visual events on the 10 one-second segments."""
+def plot_timelines(pred: dict, split: Split, videos: list[int], path: str | Path, row_title: str,
+                   classes: tuple[str, ...], protocol: Protocol = PROTOCOLS["llp"]) -> None:
+    """Per clip: GT and predicted audio/visual events on its one-second segments."""
     index = {str(name): i for i, name in enumerate(pred["video_ids"])}
-    so_a, so_v = binarize(pred["audio_prob"], pred["visual_prob"], pred.get("video_prob"))
+    so_a, so_v = protocol.segments(pred)
     fig, axes = plt.subplots(max(len(videos), 1), 1, figsize=(10, 2.2 * max(len(videos), 1)), squeeze=False)
     for ax, v in zip(axes[:, 0], videos):
         p = index[split.filenames[v]]
         tracks = [("GT audio", split.gt_audio[v]), ("pred audio", so_a[p]),
                   ("GT visual", split.gt_visual[v]), ("pred visual", so_v[p])]
-        classes = sorted({c for _, m in tracks for c in np.flatnonzero(m.any(axis=0))})
+        length = len(split.gt_audio[v]) if split.lengths is None else int(split.lengths[v])
+        tracks = [(name, matrix[:length]) for name, matrix in tracks]
+        shown = sorted({c for _, m in tracks for c in np.flatnonzero(m.any(axis=0))})
         rows, labels = [], []
         for name, matrix in tracks:
-            for c in classes:
+            for c in shown:
                 rows.append(matrix[:, c])
-                labels.append(f"{name}: {CLASSES[c]}")
-        ax.imshow(np.array(rows) if rows else np.zeros((1, 10)), aspect="auto", cmap="Greys", vmin=0, vmax=1,
-                  interpolation="nearest", extent=(0, 10, len(rows) or 1, 0))
+                labels.append(f"{name}: {classes[c]}")
+        ax.imshow(np.array(rows) if rows else np.zeros((1, length)), aspect="auto", cmap="Greys", vmin=0, vmax=1,
+                  interpolation="nearest", extent=(0, length, len(rows) or 1, 0))
         ax.set_yticks(np.arange(len(rows)) + 0.5, labels, fontsize=7)
-        ax.set_xticks(range(11))
+        ax.set_xticks(range(0, length + 1, max(1, length // 10)))
         ax.set_title(f"{split.filenames[v]} ({row_title})", fontsize=9)
     axes[-1, 0].set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def dense_rows_note(counts: dict | None) -> str:
+    """A sentence on the test split's dense rows that its official evaluation handles in its own
+    way (annotations.dense_row_counts), for a data set whose evaluation counts them."""
+    if not counts:
+        return ""
+    return (f" Of the {counts['rows']} dense test rows of these videos, {counts['onset_after_offset']} have onset "
+            f"after offset (they mark nothing), {counts['zero_length']} have zero length (inclusive ends: one "
+            f"second) and {counts['past_end']} end past their video (cut at its end), as the official evaluation "
+            "reads them.")
 
 
 def manifest_table(summary: dict) -> str:

@@ -6,7 +6,10 @@ titles and the tables it belongs to.
 The plan (vplan_core.plan.row_job) turns a row into a training job's inputs and settings; the
 rules and scripts only read that. A new row on existing labels is a line in ROWS; a new loss is
 a line in LOSS_KINDS and its function in vplan_core.method.losses; a new kind of labels a line in
-LABEL_KINDS and its reader in vplan_core.training.outputs. The tables check each other when this
+LABEL_KINDS and its reader in vplan_core.training.outputs. Every row trains on video-level
+labels besides: the video's (the union of its modalities'), or where its loss reads them
+(LossKind.modality_labels) each modality's, read from the split of a data set that has them
+(LFAV; not LLP). The tables check each other when this
 module is imported (the rows against the pseudo-label features when the plan is: check_rows).
 Torch-free: the workflow plans with it, so a function that a table names is looked up in its
 module's source, not imported.
@@ -26,14 +29,19 @@ LOSSES_MODULE, READERS_MODULE = "vplan_core.method.losses", "vplan_core.training
 @dataclass(frozen=True)
 class LossKind:
     """One loss: its function (a name in vplan_core.method.losses, or for a study's own loss
-    the function itself), called (outputs, video labels, the segment labels of `labels` in that
-    order, LossConfig); the LossConfig constants it reads (only those reach a row's settings, so
-    changing rl.distance reruns only the rows whose loss reads it, and a row may set any of
-    them: Row.constants); the modalities whose segment labels it trains on."""
+    the function itself), called (outputs, video labels, each modality's video labels where it
+    reads them, the segment labels of `labels` in that order, LossConfig); the LossConfig
+    constants it reads (only those reach a row's settings, so changing rl.distance reruns only
+    the rows whose loss reads it, and a row may set any of them: Row.constants); the modalities
+    whose segment labels it trains on; whether it reads each modality's video-level labels
+    ([B, 2, C], audio then visual: the split's weak_audio and weak_visual), which only some
+    data sets have (DatasetDescription.modality_labels: LFAV, not LLP), so that its rows are
+    planned only there."""
 
     function: str | Callable
     constants: tuple[str, ...]
     labels: tuple[str, ...] = ()
+    modality_labels: bool = False
 
 
 LOSS_KINDS: dict[str, LossKind] = {
@@ -47,6 +55,8 @@ LOSS_KINDS: dict[str, LossKind] = {
     "plg_av_temporal": LossKind("audio_visual_temporal_loss", ("rl_lambda", "rl_distance", "rl_eps"),
                                 ("visual", "audio")),
     "valor": LossKind("valor_loss", (), ("visual", "audio")),  # VALOR's segment BCE on both modalities
+    # Eq. 2 with p^a and p^v trained on each modality's labels (LFAV's real_av_labels)
+    "modality_labels": LossKind("modality_labels_loss", (), modality_labels=True),
 }
 # Where each loss constant is set in the configuration: (section, key); the defaults of the
 # config's rows (each a LossConfig field; vplan_core.config checks the schema has the key).
@@ -155,6 +165,11 @@ class Row:
         return max((LABEL_KINDS[source.kind].stage for source in self.labels.values()), default=1)
 
     @property
+    def modality_labels(self) -> bool:
+        """Whether it trains on each modality's video-level labels (LossKind.modality_labels)."""
+        return LOSS_KINDS[self.loss].modality_labels
+
+    @property
     def features(self) -> set[str]:
         """The pseudo-label features behind its labels (PLD's through its stage-1 row)."""
         return {s.feature for s in self.labels.values() if s.feature} | {
@@ -169,6 +184,9 @@ class Row:
 
 ROWS: dict[str, Row] = {row.name: row for row in (
     Row("row1_han", "① HAN (Eq. 2)", "its own loss", "han", table_v=True),
+    # ① on each modality's video-level labels instead of their union: planned where the data set has them (LFAV)
+    Row("row1_modality_labels", "① on modality-wise labels (LFAV's real_av_labels)", "on modality-wise labels",
+        "modality_labels", control="row1_han"),
     Row("row2_plg", "② + PLG (Eq. 5)", "+ PLG", "plg", visual=plg("clip"), table_v=True,
         control="row1_han"),
     Row("row3_plg_segbce", "③ + PLG + segment BCE", "+ PLG + segment BCE", "plg_segbce", visual=plg("clip"),

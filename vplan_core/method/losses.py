@@ -1,7 +1,8 @@
 """Training losses of rows ①-④ (docs/method.md: Eq. 2, Eq. 5, segment BCE, Eq. 6-9), and of rows
 ⑥-⑦, which add audio segment pseudo labels (CLAP; VALOR and the paper's journal version).
 
-All labels are float tensors: video labels y [B, C], segment pseudo labels Ŷ [B, T, C] (visual,
+All labels are float tensors: video labels y [B, C], each modality's video labels [B, 2, C]
+(audio, visual; where the data set has them: LFAV), segment pseudo labels Ŷ [B, T, C] (visual,
 and Ŷ^a for audio). Model outputs are the common parser tuple (p, p^a, p^v, frame_prob
 [B, T, 2, C]); P^a = frame_prob[:, :, 0], P^v = frame_prob[:, :, 1]; then, where the family returns
 them (models.loss_outputs: VALOR), the frame logits [B, T, 2, C] whose sigmoid frame_prob is.
@@ -50,6 +51,10 @@ class LossConfig:
     def needs_audio_labels(self) -> bool:
         return "audio" in LOSS_KINDS[self.kind].labels
 
+    @property
+    def needs_modality_labels(self) -> bool:
+        return LOSS_KINDS[self.kind].modality_labels
+
 
 if {f.name for f in fields(LossConfig)} != {"kind", *CONSTANT_KEYS}:
     raise ValueError(f"LossConfig's constants {sorted(f.name for f in fields(LossConfig) if f.name != 'kind')} "
@@ -82,6 +87,21 @@ def han_loss(outputs: Outputs, y: torch.Tensor, cfg: LossConfig) -> torch.Tensor
     return (bce(clamp_prob(p), y)
             + bce(clamp_prob(pa), smooth(y, cfg.smoothing_audio))
             + bce(clamp_prob(pv), smooth(y, cfg.smoothing_visual)))
+
+
+def modality_labels_loss(outputs: Outputs, y: torch.Tensor, modality_labels: torch.Tensor,
+                         cfg: LossConfig) -> torch.Tensor:
+    """Eq. 2 on each modality's video-level labels (modality_labels [B, 2, C], audio then
+    visual) instead of the smoothed union: BCE(p, y) + BCE(p^a, y^a) + BCE(p^v, y^v). The last two
+    are LFAV's stage-1 loss with --real_av_labels (GeWu-Lab/LFAV src/tools/train.py:
+    criterion(a_prob, target_a) + criterion(v_prob, target_v), no smoothing), on HAN's p^a and
+    p^v where the official code has its own model's a_prob and v_prob. BCE(p, y) stays (the
+    official stage-1 model has no p), so that the row differs from ①, its control, in the
+    targets of p^a and p^v alone: the term also trains the layers that p^a and p^v share with p,
+    and HAN's modality attention (fc_av_att) learns from it only."""
+    p, pa, pv = outputs[:3]
+    return (bce(clamp_prob(p), y) + bce(clamp_prob(pa), modality_labels[:, AUDIO])
+            + bce(clamp_prob(pv), modality_labels[:, VISUAL]))
 
 
 def basic_loss(outputs: Outputs, y: torch.Tensor, seg: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
@@ -236,12 +256,19 @@ def valor_loss(outputs: Outputs, video_labels: torch.Tensor, seg: torch.Tensor, 
 
 
 def compute_loss(outputs: Outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                 cfg: LossConfig, audio_labels: torch.Tensor | None = None) -> torch.Tensor:
-    """The trainer's one entry point: the loss of cfg.kind on the segment labels it reads."""
+                 cfg: LossConfig, audio_labels: torch.Tensor | None = None,
+                 modality_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The trainer's one entry point: the loss of cfg.kind on the labels it reads (each
+    modality's video-level labels [B, 2, C] where LossKind.modality_labels says so, the segment
+    labels of its modalities)."""
     given = {"visual": segment_labels, "audio": audio_labels}
     labels = [given[modality] for modality in LOSS_KINDS[cfg.kind].labels]
     missing = [m for m, value in zip(LOSS_KINDS[cfg.kind].labels, labels) if value is None]
     if missing:
         raise ValueError(f"loss {cfg.kind!r} needs {' and '.join(missing)} segment pseudo labels")
+    if cfg.needs_modality_labels:
+        if modality_labels is None:
+            raise ValueError(f"loss {cfg.kind!r} needs each modality's video-level labels")
+        labels.insert(0, modality_labels)
     function = LOSS_KINDS[cfg.kind].function
     return (globals()[function] if isinstance(function, str) else function)(outputs, video_labels, *labels, cfg)

@@ -48,17 +48,19 @@ class Family:
 
 @dataclass(frozen=True)
 class Registered:
-    """A registry line: the family's module, and the train.* keys its builder reads (a change of
+    """A registry line: the family's module, the train.* keys its builder reads (a change of
     any other family's keys reruns nothing of this one; family() checks them against the builder
-    when it loads the module)."""
+    when it loads the module), and the segment count it needs, where it needs one (the plan
+    refuses it for a data set of other or varying lengths)."""
 
     module: str
     train_keys: tuple[str, ...] = ()
+    segments: int | None = None  # the one segment count its official code is built for, if any
 
 
 FAMILIES: dict[str, Registered] = {
     "han": Registered("vplan_core.models.han", train_keys=("d_model", "dropout")),
-    "mgn": Registered("vplan_core.models.mgn"),
+    "mgn": Registered("vplan_core.models.mgn", segments=10),  # 10 group tokens, hard-coded (models/mgn.py)
     "mm_pyramid": Registered("vplan_core.models.mm_pyramid"),
     "valor": Registered("vplan_core.models.valor"),
 }

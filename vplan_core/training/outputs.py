@@ -16,7 +16,7 @@ from torch import nn
 
 from vplan_core import atomic
 from vplan_core.data.dataset import labelled_ids, load_labels, load_rows, save_labels, save_predictions
-from vplan_core.data.llp import Split
+from vplan_core.data.annotations import Split
 from vplan_core.method.ablation import LABEL_KINDS
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint, save_checkpoint
@@ -39,7 +39,7 @@ def save_training_outputs(job_dir: str | Path, results, config, test_filenames: 
         save_checkpoint(seed_file(job_dir, result.seed, MODEL), result.model, config,
                         {**extra, "videos": history.get("videos")})
         save_predictions(seed_file(job_dir, result.seed, TEST_PRED), test_filenames,
-                         {key: value[s] for key, value in test_pred.items()})
+                         {key: value if key == "lengths" else value[s] for key, value in test_pred.items()})
         atomic.write_json(seed_file(job_dir, result.seed, HISTORY),
                           {**history, **extra, "epochs": result.history})
 

@@ -27,21 +27,24 @@ def fingerprint(config, train_set: TrainingSet, val_set: ValidationSet) -> dict:
     compilation may differ; epochs not under warmup_cosine, whose cosine ends at the last epoch)
     and the data (ids and labels hashed; features by shape, float64 sum and a hash of up to 64
     evenly spaced videos: one pass and no copy of gigabytes of features). Segment labels (visual,
-    audio) count only for a loss that reads them."""
+    audio) and each modality's video labels count only for a loss that reads them."""
     free = ("device", "compile") if config.schedule == "warmup_cosine" else ("device", "epochs", "compile")
     settings = {k: v for k, v in asdict(config).items() if k not in free}
     segment_labels = train_set.segment_labels if config.loss.needs_segment_labels else None
     audio_labels = train_set.audio_segment_labels if config.loss.needs_audio_labels else None
+    modality_labels = train_set.modality_labels if config.loss.needs_modality_labels else None
     digest = hashlib.sha256()
     for ids in (train_set.features.video_ids, val_set.features.video_ids):
         digest.update("\n".join(ids).encode() + b"\0")
-    for array in (train_set.video_labels, segment_labels, audio_labels, val_set.gt_audio, val_set.gt_visual):
+    for array in (train_set.video_labels, segment_labels, audio_labels, modality_labels, val_set.gt_audio,
+                  val_set.gt_visual):
         if array is not None:
             array = np.ascontiguousarray(array)
             digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
     features = []
     for f in (train_set.features, val_set.features):
         for a in (f.audio, f.visual_2d, f.visual_3d):
+            a = np.concatenate(a) if isinstance(a, list) else a  # videos of any length: their rows
             sample = np.ascontiguousarray(a[::max(1, len(a) // 64)])
             features.append([list(a.shape), float(np.sum(a, dtype=np.float64)),
                              hashlib.sha256(sample.tobytes()).hexdigest()])

@@ -31,31 +31,35 @@ from vplan_core.training.settings import TrainConfig
 
 def seed_losses(outputs, video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
                 cfg: LossConfig, extra_loss: Callable | None = None,
-                audio_labels: torch.Tensor | None = None, model: torch.nn.Module | None = None) -> torch.Tensor:
+                audio_labels: torch.Tensor | None = None, model: torch.nn.Module | None = None,
+                modality_labels: torch.Tensor | None = None) -> torch.Tensor:
     """[S] losses, each seed's from its own outputs and labels ([S, B, ...] each): the row's
     loss on the common outputs, their frame outputs read as probabilities and with the frame
     logits where the model returns them (models.loss_outputs), plus the family's extra terms on
     its extra outputs."""
-    def one_seed(outputs, video_labels, segment_labels, audio_labels):
-        loss = compute_loss(loss_outputs(model, outputs), video_labels, segment_labels, cfg, audio_labels)
+    def one_seed(outputs, video_labels, segment_labels, audio_labels, modality_labels):
+        loss = compute_loss(loss_outputs(model, outputs), video_labels, segment_labels, cfg, audio_labels,
+                            modality_labels)
         if extra_loss is not None:
             loss = loss + extra_loss(outputs[4:], video_labels, segment_labels, cfg, audio_labels)
         return loss
 
-    in_dims = (0, 0, None if segment_labels is None else 0, None if audio_labels is None else 0)
-    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels, audio_labels)
+    in_dims = (0, 0, *(None if labels is None else 0 for labels in (segment_labels, audio_labels, modality_labels)))
+    return torch.vmap(one_seed, in_dims=in_dims)(outputs, video_labels, segment_labels, audio_labels, modality_labels)
 
 
 def batch_losses(batch: SeedBatch, inputs: Tensors, idx: torch.Tensor, video_labels: torch.Tensor,
                  segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
                  loss_config: LossConfig, extra_loss: Callable | None = None,
-                 audio_labels: torch.Tensor | None = None) -> torch.Tensor:
+                 audio_labels: torch.Tensor | None = None,
+                 modality_labels: torch.Tensor | None = None) -> torch.Tensor:
     """[S] losses of one step: seed s's batch idx[s] gathered on the device, forward, its loss."""
     outputs = batch(*(x[idx] for x in inputs), noise=noise, training=True)
     seed_rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
     seg = None if segment_labels is None else segment_labels[seed_rows, idx]
     audio_seg = None if audio_labels is None else audio_labels[seed_rows, idx]
-    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg, batch.base)
+    modality = None if modality_labels is None else modality_labels[idx]
+    return seed_losses(outputs, video_labels[idx], seg, loss_config, extra_loss, audio_seg, batch.base, modality)
 
 
 def clip_seed_gradients(params, max_norm: float) -> None:
@@ -74,12 +78,13 @@ def clip_seed_gradients(params, max_norm: float) -> None:
 def train_step(batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors, idx: torch.Tensor,
                video_labels: torch.Tensor, segment_labels: torch.Tensor | None, noise: torch.Tensor | None,
                loss_config: LossConfig, extra_loss: Callable | None,
-               audio_labels: torch.Tensor | None, grad_clip: float | None) -> torch.Tensor:
+               audio_labels: torch.Tensor | None, modality_labels: torch.Tensor | None,
+               grad_clip: float | None) -> torch.Tensor:
     """[S] losses of one step, after its update: batch_losses, backward of their sum (a seed's
     loss reaches only its own weights), each seed's clipping, the optimizer. The gradients are
     None on entry."""
     losses = batch_losses(batch, inputs, idx, video_labels, segment_labels, noise, loss_config, extra_loss,
-                          audio_labels)
+                          audio_labels, modality_labels)
     losses.sum().backward()
     if grad_clip is not None:
         clip_seed_gradients(batch.params.values(), grad_clip)
@@ -109,13 +114,15 @@ def _own_copy(fn: Callable) -> Callable:
 
 class Step:
     """The training step of one run over its resident data; call it with each seed's batch
-    indices [S, B] and noise [S, noise_size(B)] (or None) to get the [S] losses."""
+    indices [S, B] and noise [S, noise_size(B)] (or None) to get the [S] losses. modality_labels:
+    each modality's video-level labels [N, 2, C], for a loss that reads them."""
 
     def __init__(self, batch: SeedBatch, optimizer: torch.optim.Optimizer, inputs: Tensors,
                  video_labels: torch.Tensor, segment_labels: torch.Tensor | None,
-                 audio_labels: torch.Tensor | None, config: TrainConfig):
+                 audio_labels: torch.Tensor | None, config: TrainConfig,
+                 modality_labels: torch.Tensor | None = None):
         self.batch, self.optimizer = batch, optimizer
-        self.data = (inputs, video_labels, segment_labels, audio_labels)
+        self.data = (inputs, video_labels, segment_labels, audio_labels, modality_labels)
         self.loss_config, self.extra_loss = config.loss, family(config.model).extra_loss
         self.batch_size, self.grad_clip = config.batch_size, config.grad_clip
         self.compiled = self._compile(torch.device(config.device)) if config.compile else None
@@ -135,9 +142,9 @@ class Step:
         return torch.compile(_own_copy(train_step), mode="reduce-overhead", dynamic=False)
 
     def __call__(self, idx: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        inputs, video_labels, segment_labels, audio_labels = self.data
+        inputs, video_labels, segment_labels, audio_labels, modality_labels = self.data
         args = (self.batch, self.optimizer, inputs, idx, video_labels, segment_labels, noise, self.loss_config,
-                self.extra_loss, audio_labels, self.grad_clip)
+                self.extra_loss, audio_labels, modality_labels, self.grad_clip)
         self.optimizer.zero_grad(set_to_none=True)
         if self.compiled is not None and idx.shape[1] == self.batch_size:
             return self.compiled(*args).clone()  # a CUDA graph's output is overwritten by its next replay

@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from vplan_core.data.dataset import Tensors, TrainingSet, ValidationSet
-from vplan_core.evaluation.metrics import avvp_metrics, binarize
+from vplan_core.evaluation.protocols import PROTOCOLS
 from vplan_core.models import family
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training import resume
-from vplan_core.training.prediction import predict_seeds
+from vplan_core.training.prediction import predict_split
 from vplan_core.training.resident import Resident
 from vplan_core.training.state import TrainingState
 from vplan_core.training.schedule import new_scheduler
@@ -40,7 +40,7 @@ class SeedResult:
     seed: int
     model: nn.Module  # the best epoch's weights, on CPU, eval mode
     best_epoch: int
-    best_score: float  # val segment-level Type@AV of best_epoch
+    best_score: float  # the protocol's selection score on val at best_epoch (LLP: segment-level Type@AV)
     history: list[dict]
     seconds: float  # the training's wall time, a killed attempt's included (the same for every seed)
 
@@ -97,11 +97,13 @@ def train_one_epoch(step: Step, config: TrainConfig, order_generators: list[torc
     return losses_t.mean(dim=0).tolist()
 
 
-def evaluate_seeds(batch: SeedBatch, inputs: Tensors, gt_audio: np.ndarray, gt_visual: np.ndarray) -> list[dict]:
-    """avvp_metrics of every seed's gated 0.5-threshold predictions (metric.md §3)."""
-    pred = predict_seeds(batch, inputs)
-    return [avvp_metrics(gt_audio, gt_visual, *binarize(pred["audio_prob"][s], pred["visual_prob"][s],
-                                                        pred["video_prob"][s]))
+def evaluate_seeds(batch: SeedBatch, val_set: ValidationSet, upload) -> list[dict]:
+    """Every seed's metrics on the validation set, by the data set's protocol (LLP's: the
+    gated 0.5-threshold predictions, metric.md §3); upload: Features -> device tensors."""
+    protocol = PROTOCOLS[val_set.metric]
+    pred = predict_split(batch, val_set.features, upload, modality_probs=protocol.modality_probs)
+    return [protocol.score({key: value if key == "lengths" else value[s] for key, value in pred.items()},
+                           val_set.gt_audio, val_set.gt_visual)
             for s in range(batch.num_seeds)]
 
 
@@ -122,7 +124,8 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
           resident: Resident | None = None) -> list[SeedResult]:
     """config's optimiser and schedule (default Adam + StepLR) for every seed of config.seeds
     (with grad_clip, each seed's gradients clipped by its own norm); each seed keeps the epoch
-    with its best val segment-level Type@AV (ties: the later, as the reference's ``>=``).
+    with its best val selection score (the data set's protocol, evaluation/protocols.py: LLP's
+    segment-level Type@AV; ties: the later, as the reference's ``>=``).
 
     resume_path: the whole training state is saved there atomically after every epoch; when
     the file exists at the start (same settings and data), training continues after its epoch
@@ -137,6 +140,9 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         raise ValueError(f"loss {config.loss.kind!r} needs segment pseudo labels")
     if config.loss.needs_audio_labels and train_set.audio_segment_labels is None:
         raise ValueError(f"loss {config.loss.kind!r} needs audio segment pseudo labels")
+    if config.loss.needs_modality_labels and train_set.modality_labels is None:
+        raise ValueError(f"loss {config.loss.kind!r} needs each modality's video-level labels, which this data "
+                         "set does not have")
     device = torch.device(config.device)
     n_seeds = len(config.seeds)
     resident = resident or Resident(device)
@@ -146,7 +152,10 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
     seg = _per_seed_labels(train_set.segment_labels, n_seeds, device) if config.loss.needs_segment_labels else None
     audio_seg = (_per_seed_labels(train_set.audio_segment_labels, n_seeds, device)
                  if config.loss.needs_audio_labels else None)
-    val_inputs = resident(val_set.features, frame_means)
+    modality_y = (torch.as_tensor(np.asarray(train_set.modality_labels, dtype=np.float32), device=device)
+                  if config.loss.needs_modality_labels else None)
+    upload_val = lambda features: resident(features, frame_means)  # noqa: E731
+    protocol = PROTOCOLS[val_set.metric]
 
     frames = train_set.features.to_tensors("cpu")  # views of the arrays, no copy
     batch = SeedBatch([initial_model(config, frames, y.shape[-1], seed) for seed in config.seeds]).to(device)
@@ -159,22 +168,21 @@ def train(config: TrainConfig, train_set: TrainingSet, val_set: ValidationSet,
         expected = resume.fingerprint(config, train_set, val_set)
         resume.restore(resume_path, expected, state, device, log, config.epochs)
         run_started -= state.seconds  # the clock goes on from the stopped attempts' time
-    step = Step(batch, optimizer, inputs, y, seg, audio_seg, config)  # after a restore: it may set the lr
+    step = Step(batch, optimizer, inputs, y, seg, audio_seg, config, modality_y)  # after a restore: it may set the lr
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])  # a tensor for a compiled step
         train_losses = train_one_epoch(step, config, order_generators, noise_generators, epoch)
         scheduler.step()
-        metrics = evaluate_seeds(batch, val_inputs, val_set.gt_audio, val_set.gt_visual)
+        metrics = evaluate_seeds(batch, val_set, upload_val)
         seconds = time.perf_counter() - started
+        selection = [protocol.selection_score(m) for m in metrics]
         improved = state.record(epoch, [{"epoch": epoch, "train_loss": loss, "lr": lr, "val_metrics": m, "seconds": seconds}
-                                        for loss, m in zip(train_losses, metrics)],
-                                [m["segment_level"]["type_at_av"] for m in metrics])
-        scores = " ".join(f"{m['segment_level']['type_at_av']:.2f}{'*' if s in improved else ''}"
-                          for s, m in enumerate(metrics))
+                                        for loss, m in zip(train_losses, metrics)], selection)
+        scores = " ".join(f"{score:.2f}{'*' if s in improved else ''}" for s, score in enumerate(selection))
         line = (f"epoch {epoch}/{config.epochs} loss {' '.join(f'{v:.4f}' for v in train_losses)} "
-                f"lr {lr:.1e} val Type@AV {scores} ({seconds:.1f} s)")
+                f"lr {lr:.1e} val {protocol.selection_title} {scores} ({seconds:.1f} s)")
         state.lines.append(line)
         state.seconds = time.perf_counter() - run_started
         if resume_path is not None:
