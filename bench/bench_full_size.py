@@ -30,9 +30,11 @@ work lands), the val pass of each epoch predicts every val video and its scoring
 videos while all 3,721 are held in memory, and its seconds per epoch are extrapolated:
 train pass x 3,721 / N + val pass, labelled "extrapolated".
 
---lfav-config PATH (config/lfav.yaml, not on main when this was written, so untested) also times
-the dry run of that config over generated features in LFAV's released layout (--lfav-rows rows
-per video for every id of its annotation files).
+LFAV's release (`lfav-release` step): config/lfav.yaml, features only, over seeded random float32
+features in LFAV's released layout (audio-feat-vggish-align/, visual-feat-res18-align/,
+visual-feat-r2plus1d-align/, <id>.npy of --lfav-rows rows, 200 by default, for each of the 5,175
+videos of LFAV's real annotation files, tests/data/lfav; tests.test_lfav_workflow.lfav_config,
+train.device cpu): the dry run and the import, measured as LLP's (about 4.8 GB, and the stores).
 
     .venv/bin/python bench/bench_full_size.py --scratch /work/fullsize \\
         --out bench/results/full-size-2026-12-07
@@ -67,7 +69,6 @@ from vplan_core.plan import group_name  # noqa: E402
 
 LFAV_TRAIN, LFAV_VAL, LFAV_ROWS, LFAV_CLASSES = 3721, 486, 200, 35
 LFAV_DIMS = {"audio": 128, "visual_2d": 512, "visual_3d": 512}  # VGGish, ResNet-18, R(2+1)D-18
-LFAV_FOLDERS = {"audio-feat-vggish-align": 128, "visual-feat-res18-align": 512, "visual-feat-r2plus1d-align": 512}
 ROW, FAMILY = "row1_han", "han"
 
 # A command in a fresh interpreter: its wall seconds and the peak RSS of its descendants.
@@ -134,25 +135,47 @@ def uptime() -> str:
 
 # ---------------------------------------------------------------- LLP
 
-def write_release(release: Path, ids: list[str], seed: int, say: Output) -> None:
-    """Every id's three official files, seeded random float32, written once (a finished release
-    is marked and reused)."""
+def write_release(release: Path, ids: list[str], layout: dict[str, tuple[int, ...]], seed: int, say: Output) -> None:
+    """<release>/<folder>/<id>.npy of `layout`'s shape for every id, seeded random float32,
+    written once (a finished release is marked and reused)."""
     marker = release / "COMPLETE.json"
-    stamp = {"ids": len(ids), "seed": seed, "layout": {f: [folder, list(shape)] for f, (folder, shape) in LAYOUT.items()}}
+    stamp = {"ids": len(ids), "seed": seed, "layout": {folder: list(shape) for folder, shape in layout.items()}}
     if marker.is_file() and json.loads(marker.read_text()) == stamp:
         say(f"release: reusing {release} ({len(ids)} ids)")
         return
     shutil.rmtree(release, ignore_errors=True)
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    for folder, _ in LAYOUT.values():
+    for folder in layout:
         (release / folder).mkdir(parents=True)
     for vid in ids:
-        for folder, shape in LAYOUT.values():
+        for folder, shape in layout.items():
             np.save(release / folder / f"{vid}.npy", rng.random(shape, dtype=np.float32))
     marker.write_text(json.dumps(stamp))
-    say(f"release: {len(ids)} ids x 3 files written in {time.perf_counter() - started:.0f} s, "
+    say(f"release: {len(ids)} ids x {len(layout)} files written in {time.perf_counter() - started:.0f} s, "
         f"{gb(disk_bytes(release))} GB on disk")
+
+
+def plan_figures(run: Path, configfile: Path, repeats: int) -> dict:
+    """`snakemake --dry-run` of the whole DAG: wall seconds of each of `repeats`, jobs per rule."""
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        jobs = planned_jobs(run, configfile)
+        seconds.append(time.perf_counter() - started)
+    return {"dry_run_s": [round(s, 2) for s in seconds], "dry_run_s_median": round(statistics.median(seconds), 2),
+            "jobs": sum(jobs.values()), "jobs_per_rule": jobs}
+
+
+def import_figures(run: Path, configfile: Path, dataset: str) -> dict:
+    """The manifest and every store imported from the release (two jobs at a time)."""
+    imported = measured([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(run), "--configfile", str(configfile),
+                         "--cores", "2", "--until", "import_official_features"], run / "snakemake_import.log")
+    stores = run / RunPaths(dataset).results / "features"
+    return {"wall_s": round(imported["seconds"], 1), "peak_rss_mb": round(imported["peak_rss_mb"]),
+            "stores_disk_gb": gb(disk_bytes(stores)),
+            "per_feature_gb": {f.name: gb(disk_bytes(f)) for f in sorted(stores.iterdir())},
+            "jobs": steps_done(run / "snakemake_import.log")}
 
 
 def steps_done(log: Path) -> int:
@@ -205,25 +228,11 @@ def llp(args, say: Output) -> dict:
     say(f"config: config/llp.yaml features-only (tests.test_llp_workflow.llp_config), official_features {release}, "
         f"train.device cpu, train.epochs {args.epochs}, train.seeds {config['train']['seeds']}, "
         f"batch {config['train']['batch_size']}, models {config['train']['models']}")
-    write_release(release, ids, args.seed, say)
-    figures: dict = {"ids": len(ids), "release_disk_gb": gb(disk_bytes(release))}
-
-    seconds = []
-    for _ in range(args.plan_repeats):
-        started = time.perf_counter()
-        jobs = planned_jobs(run, configfile)
-        seconds.append(time.perf_counter() - started)
-    figures["plan"] = {"dry_run_s": [round(s, 2) for s in seconds], "dry_run_s_median": round(statistics.median(seconds), 2),
-                       "jobs": sum(jobs.values()), "jobs_per_rule": jobs}
+    write_release(release, ids, dict(LAYOUT.values()), args.seed, say)
+    figures: dict = {"ids": len(ids), "release_disk_gb": gb(disk_bytes(release)),
+                     "plan": plan_figures(run, configfile, args.plan_repeats)}
     say(f"plan: {json.dumps(figures['plan'])}")
-
-    imported = measured([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(run), "--configfile", str(configfile),
-                         "--cores", "2", "--until", "import_official_features"], run / "snakemake_import.log")
-    stores = run / RunPaths(config["dataset"]["name"]).results / "features"
-    figures["import"] = {"wall_s": round(imported["seconds"], 1), "peak_rss_mb": round(imported["peak_rss_mb"]),
-                         "stores_disk_gb": gb(disk_bytes(stores)),
-                         "per_feature_gb": {f.name: gb(disk_bytes(f)) for f in sorted(stores.iterdir())},
-                         "jobs": steps_done(run / "snakemake_import.log")}
+    figures["import"] = import_figures(run, configfile, config["dataset"]["name"])
     say(f"import: {json.dumps(figures['import'])}")
     if not args.keep:  # the stores hold the features now; planning checks only the folders
         for folder, _ in LAYOUT.values():
@@ -235,6 +244,8 @@ def llp(args, say: Output) -> dict:
     figures["train"] = [train_job(run, config, list(config["train"]["seeds"]), say)]
     if len(config["train"]["seeds"]) > 1:
         figures["train"].append(train_job(run, config, [config["train"]["seeds"][0]], say))
+    if not args.keep:
+        shutil.rmtree(scratch)  # before the next step writes its own
     return figures
 
 
@@ -324,39 +335,35 @@ def lfav(args, say: Output) -> dict:
     return figures
 
 
-def lfav_plan(args, say: Output) -> dict:
-    """Dry run of --lfav-config over generated features in LFAV's released layout."""
-    import yaml
-    config = yaml.safe_load(args.lfav_config.read_text())
-    annotations = Path(config["dataset"]["annotations"])
-    annotations = annotations if annotations.is_absolute() else (REPO / annotations)
-    ids = sorted({line.split("\t", 1)[0] for csv in annotations.glob("*/*weak*.csv")
-                  for line in csv.read_text().splitlines()[1:] if line.strip()})
-    scratch = args.scratch.resolve() / "lfav"
-    release, run = scratch / "release", scratch / "run"
-    shutil.rmtree(scratch, ignore_errors=True)
-    rng = np.random.default_rng(args.seed)
-    for folder, dim in LFAV_FOLDERS.items():
-        (release / folder).mkdir(parents=True)
-        for vid in ids:
-            np.save(release / folder / f"{vid}.npy", rng.random((args.lfav_rows, dim), dtype=np.float32))
+def lfav_release(args, say: Output) -> dict:
+    """config/lfav.yaml features-only over generated features in LFAV's released layout for every
+    video of LFAV's real annotation files: the dry run and the import, as LLP's."""
+    from tests.lfav_release import ANNOTATIONS, LFAV
+    from tests.test_lfav_workflow import lfav_config
+
+    ids = all_video_ids(ANNOTATIONS, LFAV)
+    release, run = args.scratch.resolve() / "lfav_release", args.scratch.resolve() / "lfav_run"
+    shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
-    config["dataset"].update(annotations=str(annotations), official_features=str(release))
+    config = lfav_config(run)
+    config["dataset"]["official_features"] = str(release)
+    config["train"]["device"] = "cpu"
     configfile = write_config(run, config)
-    seconds = []
-    for _ in range(args.plan_repeats):
-        started = time.perf_counter()
-        jobs = planned_jobs(run, configfile)
-        seconds.append(time.perf_counter() - started)
-    out = {"ids": len(ids), "rows": args.lfav_rows, "dry_run_s": [round(s, 2) for s in seconds],
-           "dry_run_s_median": round(statistics.median(seconds), 2), "jobs": sum(jobs.values()), "jobs_per_rule": jobs}
-    say(f"LFAV plan ({args.lfav_config}): {json.dumps(out)}")
-    return out
+    layout = {spec.folder: (args.lfav_rows, spec.shape[1]) for spec in LFAV.released_features.values()}
+    say(f"LFAV: {len(ids)} ids in {ANNOTATIONS}; config/lfav.yaml on a release of {args.lfav_rows} rows a video "
+        f"(tests.test_lfav_workflow.lfav_config), train.device cpu")
+    write_release(release, ids, layout, args.seed, say)
+    figures = {"ids": len(ids), "rows": args.lfav_rows, "release_disk_gb": gb(disk_bytes(release)),
+               "plan": plan_figures(run, configfile, args.plan_repeats),
+               "import": import_figures(run, configfile, config["dataset"]["name"])}
+    say(f"LFAV plan: {json.dumps(figures['plan'])}")
+    say(f"LFAV import: {json.dumps(figures['import'])}")
+    return figures
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", nargs="*", help="llp, lfav (default: both); lfav-train: the child process of lfav")
+    ap.add_argument("step", nargs="*", help="llp, lfav, lfav-release (default: all three); lfav-train: lfav's child process")
     ap.add_argument("--scratch", type=Path, default=Path("/work/fullsize"), help="generated data, outside the repository")
     ap.add_argument("--out", type=Path, default=REPO / "bench/results/full-size")
     ap.add_argument("--annotations", type=Path, default=REPO.parent / "shared/llp", help="the real LLP csv files")
@@ -368,12 +375,11 @@ def main() -> None:
     ap.add_argument("--lfav-seeds-videos", type=int, default=64,
                     help="the same with config/llp.yaml's seeds (fewer: extrapolated)")
     ap.add_argument("--seeds", type=int, nargs="*", help="lfav-train only")
-    ap.add_argument("--lfav-config", type=Path, help="also time the dry run of this LFAV config (config/lfav.yaml)")
-    ap.add_argument("--lfav-rows", type=int, default=LFAV_ROWS, help="rows per generated LFAV feature file")
+    ap.add_argument("--lfav-rows", type=int, default=LFAV_ROWS, help="rows of every generated LFAV feature file (lfav-release)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch data (a later run reuses the release)")
     args = ap.parse_args()
-    args.step = args.step or ["llp", "lfav"]
-    if not set(args.step) <= {"llp", "lfav", "lfav-train"}:
+    args.step = args.step or ["llp", "lfav", "lfav-release"]
+    if not set(args.step) <= {"llp", "lfav", "lfav-release", "lfav-train"}:
         ap.error(f"unknown step in {args.step}")
     if args.step == ["lfav-train"]:
         lfav_train(args)
@@ -391,8 +397,8 @@ def main() -> None:
             figures["llp"] = llp(args, say)
         if "lfav" in args.step:
             figures["lfav"] = lfav(args, say)
-            if args.lfav_config:
-                figures["lfav"]["plan"] = lfav_plan(args, say)
+        if "lfav-release" in args.step:
+            figures["lfav_release"] = lfav_release(args, say)
     finally:
         if not args.keep:
             shutil.rmtree(args.scratch, ignore_errors=True)
