@@ -20,15 +20,15 @@ whose peak RSS is its descendants' (getrusage RUSAGE_CHILDREN):
 
 LFAV (`lfav` step): 3,721 training videos of 200 rows (LFAV's training set after its
 ToEqualLengthSample(200)), VGGish [200, 128], ResNet-18 [200, 512], R(2+1)D-18 [200, 512],
-35 classes, and as validation 486 videos of 200 rows (a stand-in: LFAV evaluates val at full
-length), in memory, through vplan_core.training.trainer.train with config/llp.yaml's row-① HAN
-settings (vplan_core.plan.train_settings) in a fresh interpreter (`lfav-train`, one torch thread,
-peak RSS from RUSAGE_SELF). Where the tree's metric takes only LLP's [N, 10, 25] (main until the LFAV
-work lands), the val pass of each epoch predicts every val video and its scoring is left out
-(a recorded placeholder score); the val pass is timed apart either way. With --lfav-train-videos N
-< 3,721 (by default 640 for one seed, and --lfav-seeds-videos 64 for the config's seeds) an epoch trains on the first N
-videos while all 3,721 are held in memory, and its seconds per epoch are extrapolated:
-train pass x 3,721 / N + val pass, labelled "extrapolated".
+35 classes, and as validation 486 videos of 200 rows (a stand-in: LFAV's val videos vary in
+length, median about 160 s) scored by LFAV's metric, in memory, through
+vplan_core.training.trainer.train with config/lfav.yaml's row-① HAN settings
+(vplan_core.plan.train_settings: batch 16, lr 1.0e-4) in a fresh interpreter (`lfav-train`, one
+torch thread, peak RSS from RUSAGE_SELF); the val pass of each epoch is timed apart. With
+--lfav-train-videos N < 3,721 (by default 640 for one seed, and --lfav-seeds-videos 64 for the
+config's seeds) an epoch trains on the first N videos while all 3,721 are held in memory, and
+its seconds per epoch are extrapolated: train pass x 3,721 / N + val pass, labelled
+"extrapolated".
 
 LFAV's release (`lfav-release` step): config/lfav.yaml, features only, over seeded random float32
 features in LFAV's released layout (audio-feat-vggish-align/, visual-feat-res18-align/,
@@ -252,24 +252,23 @@ def llp(args, say: Output) -> dict:
 # ---------------------------------------------------------------- LFAV
 
 def lfav_train(args) -> None:
-    """In this process: HAN row ① on LFAV-sized random arrays; prints one JSON line."""
+    """In this process: HAN row ① with config/lfav.yaml's settings on LFAV-sized random arrays,
+    scored on val by LFAV's metric; prints one JSON line."""
     import resource
 
     import torch
     import yaml
 
     from vplan_core.data.dataset import Features, TrainingSet, ValidationSet
-    from vplan_core.evaluation.metrics import avvp_metrics
     from vplan_core.method.ablation import ROWS
     from vplan_core.plan import train_settings
     from vplan_core.training import trainer
 
     torch.set_num_threads(1)  # as a workflow job (JOB_THREADS)
-    llp_yaml = yaml.safe_load((REPO / "config/llp.yaml").read_text())
-    llp_yaml["train"]["epochs"] = args.epochs
-    settings = train_settings(llp_yaml, ROWS[ROW].loss, FAMILY, ROWS[ROW].constants)
-    seeds = args.seeds or llp_yaml["train"]["seeds"]
-    config = trainer.TrainConfig(**settings, seeds=seeds, device="cpu")
+    lfav_yaml = yaml.safe_load((REPO / "config/lfav.yaml").read_text())
+    lfav_yaml["train"]["epochs"] = args.epochs
+    settings = train_settings(lfav_yaml, ROWS[ROW].loss, FAMILY, ROWS[ROW].constants)
+    config = trainer.TrainConfig(**settings, seeds=args.seeds or lfav_yaml["train"]["seeds"], device="cpu")
     rng = np.random.default_rng(args.seed)
 
     def features(n: int) -> Features:
@@ -282,22 +281,12 @@ def lfav_train(args) -> None:
     train_set = TrainingSet(Features(every.video_ids[:n], every.audio[:n], every.visual_2d[:n], every.visual_3d[:n]),
                             labels[:n])  # views: all 3,721 videos stay in memory
     gt = (rng.random((LFAV_VAL, LFAV_ROWS, LFAV_CLASSES)) < 0.05).astype(np.uint8)
-    val_set = ValidationSet(features(LFAV_VAL), gt, gt)
-    try:
-        avvp_metrics(gt[:1], gt[:1], gt[:1], gt[:1])
-        scoring = "the tree's metric"
-        evaluate = trainer.evaluate_seeds
-    except ValueError as error:
-        scoring = f"prediction only, not scored (this tree's metric: {error})"
+    val_set = ValidationSet(features(LFAV_VAL), gt, gt, metric="lfav")
+    evaluate, val_seconds = trainer.evaluate_seeds, []
 
-        def evaluate(batch, inputs, gt_audio, gt_visual):
-            trainer.predict_seeds(batch, inputs)
-            return [{"segment_level": {"type_at_av": 0.0}}] * batch.num_seeds
-    val_seconds = []
-
-    def timed(*a):
+    def timed(*a, **kw):  # the val pass of an epoch, timed apart
         started = time.perf_counter()
-        out = evaluate(*a)
+        out = evaluate(*a, **kw)
         val_seconds.append(time.perf_counter() - started)
         return out
 
@@ -306,8 +295,8 @@ def lfav_train(args) -> None:
     epochs = [e["seconds"] for e in results[0].history]
     train_pass = [e - v for e, v in zip(epochs, val_seconds)]
     scale = LFAV_TRAIN / n
-    print(json.dumps({"seeds": list(seeds), "batch_size": config.batch_size, "train_videos_per_epoch": n,
-                      "val_scoring": scoring, "epoch_s": [round(s, 1) for s in epochs],
+    print(json.dumps({"seeds": list(config.seeds), "batch_size": config.batch_size, "lr": config.lr,
+                      "train_videos_per_epoch": n, "epoch_s": [round(s, 1) for s in epochs],
                       "val_pass_s": [round(s, 1) for s in val_seconds],
                       "epoch_s_median": round(statistics.median(epochs), 1),
                       **({} if n == LFAV_TRAIN else {"epoch_s_extrapolated_to_3721": round(
@@ -317,7 +306,7 @@ def lfav_train(args) -> None:
 
 def lfav(args, say: Output) -> dict:
     import yaml
-    seeds_config = yaml.safe_load((REPO / "config/llp.yaml").read_text())["train"]["seeds"]
+    seeds_config = yaml.safe_load((REPO / "config/lfav.yaml").read_text())["train"]["seeds"]
     runs = [([seeds_config[0]], args.lfav_train_videos), (seeds_config, args.lfav_seeds_videos)]
     figures = {}
     for seeds, videos in runs:
@@ -373,7 +362,7 @@ def main() -> None:
     ap.add_argument("--lfav-train-videos", type=int, default=640,
                     help=f"LFAV videos an epoch trains on, one seed ({LFAV_TRAIN}: all, not extrapolated)")
     ap.add_argument("--lfav-seeds-videos", type=int, default=64,
-                    help="the same with config/llp.yaml's seeds (fewer: extrapolated)")
+                    help="the same with config/lfav.yaml's seeds (fewer: extrapolated)")
     ap.add_argument("--seeds", type=int, nargs="*", help="lfav-train only")
     ap.add_argument("--lfav-rows", type=int, default=LFAV_ROWS, help="rows of every generated LFAV feature file (lfav-release)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch data (a later run reuses the release)")
