@@ -68,11 +68,8 @@ class Features:
 
     @cached_property
     def groups(self) -> list[tuple[np.ndarray, Features]]:
-        """(positions, their Features as arrays) for each length, shortest first; one group of
-        every video where all have one length. Made once: a device copy (training/resident.py)
-        is kept per Features object."""
-        if not self.ragged:
-            return [(np.arange(len(self.video_ids)), self)]
+        """(positions, their Features as arrays) for each length, shortest first. Made once: a
+        device copy (training/resident.py) is kept per Features object."""
         lengths = self.lengths
         out = []
         for length in np.unique(lengths):

@@ -70,7 +70,6 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-
 def score_predictions(pred: Mapping[str, np.ndarray], split: Split, description: DatasetDescription,
                       allow_missing: bool = False) -> dict:
     """A PRED.npz's numbers on `split` (with its dense rows) by the data set's protocol. LLP's:

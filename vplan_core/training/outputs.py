@@ -20,6 +20,7 @@ from vplan_core.data.annotations import Split
 from vplan_core.method.ablation import LABEL_KINDS
 from vplan_core.paths import seed_dir
 from vplan_core.training.checkpoints import checkpoint_inputs, load_checkpoint, save_checkpoint
+from vplan_core.training.prediction import seed_predictions
 
 MODEL, HISTORY, TEST_PRED = "model.pt", "history.json", "test_pred.npz"
 
@@ -32,14 +33,13 @@ def save_training_outputs(job_dir: str | Path, results, config, test_filenames: 
                           test_pred: dict[str, np.ndarray], history: dict) -> None:
     """Per seed: checkpoint, history (`history` plus the seed's own epochs) and test predictions.
 
-    results: the trainer's SeedResults; test_pred: predict_seeds of their models ([S, ...]).
+    results: the trainer's SeedResults; test_pred: predict_split of their models ([S, ...]).
     """
     for s, result in enumerate(results):
         extra = {"seed": result.seed, "best_epoch": result.best_epoch, "best_val_type_at_av": result.best_score}
         save_checkpoint(seed_file(job_dir, result.seed, MODEL), result.model, config,
                         {**extra, "videos": history.get("videos")})
-        save_predictions(seed_file(job_dir, result.seed, TEST_PRED), test_filenames,
-                         {key: value if key == "lengths" else value[s] for key, value in test_pred.items()})
+        save_predictions(seed_file(job_dir, result.seed, TEST_PRED), test_filenames, seed_predictions(test_pred, s))
         atomic.write_json(seed_file(job_dir, result.seed, HISTORY),
                           {**history, **extra, "epochs": result.history})
 

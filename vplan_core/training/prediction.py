@@ -27,7 +27,8 @@ def predict_seeds(batch: SeedBatch, inputs: Tensors, chunk: int = 256,
         frame_prob = frame_probabilities(batch.base, outputs) if as_probabilities else outputs[3]
         video.append(video_prob)
         frame.append(frame_prob)
-        modality.append(torch.stack(outputs[1:3], dim=-2))  # [S, B, 2, C]
+        if modality_probs:
+            modality.append(torch.stack(outputs[1:3], dim=-2))  # [S, B, 2, C]
     video_prob = torch.cat(video, dim=1).float().cpu().numpy()
     frame_prob = torch.cat(frame, dim=1).float().cpu().numpy()
     out = {"video_prob": video_prob, "audio_prob": np.ascontiguousarray(frame_prob[:, :, :, 0]),
@@ -59,6 +60,11 @@ def predict_split(batch: SeedBatch, features: Features, upload: Callable[[Featur
                 out[key][:, take] = value
     out["lengths"] = lengths
     return out
+
+
+def seed_predictions(pred: dict[str, np.ndarray], s: int) -> dict[str, np.ndarray]:
+    """Seed s's predictions of predict_split's [S, ...] arrays; `lengths` [N] is every seed's."""
+    return {key: value if key == "lengths" else value[s] for key, value in pred.items()}
 
 
 def predict(model: nn.Module, features: Features, device: str = "cpu", chunk: int = 256) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from vplan_core.evaluation.protocols import PROTOCOLS
 from vplan_core.models import family
 from vplan_core.models.seed_batch import SeedBatch
 from vplan_core.training import resume
-from vplan_core.training.prediction import predict_split
+from vplan_core.training.prediction import predict_split, seed_predictions
 from vplan_core.training.resident import Resident
 from vplan_core.training.state import TrainingState
 from vplan_core.training.schedule import new_scheduler
@@ -102,8 +102,7 @@ def evaluate_seeds(batch: SeedBatch, val_set: ValidationSet, upload) -> list[dic
     gated 0.5-threshold predictions, metric.md §3); upload: Features -> device tensors."""
     protocol = PROTOCOLS[val_set.metric]
     pred = predict_split(batch, val_set.features, upload, modality_probs=protocol.modality_probs)
-    return [protocol.score({key: value if key == "lengths" else value[s] for key, value in pred.items()},
-                           val_set.gt_audio, val_set.gt_visual)
+    return [protocol.score(seed_predictions(pred, s), val_set.gt_audio, val_set.gt_visual)
             for s in range(batch.num_seeds)]
 
 
